@@ -1,0 +1,1 @@
+"""Ferry's domain: jobs, data types, imports and the ports they talk through."""

@@ -1,0 +1,104 @@
+"""The entity store port: where business data (customers, products, ...) lives.
+
+One collection per data type, documents isolated by tenant, each document
+identified by its business key. Two adapters implement it: MongoDB (production)
+and embedded SQLite (local stack and tests when MONGODB_URI is unset).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Action(StrEnum):
+    """What an import does with each row (the seed-004 actionType values)."""
+
+    CREATE = "Create"  # insert; a row whose key exists is rejected (duplicate_key)
+    UPDATE = "Update"  # set the row's top-level fields on the existing document; missing key is rejected (not_found)
+    CREATE_OR_UPDATE = "CreateOrUpdate"  # upsert: set the row's top-level fields, inserting if missing
+    REPLACE = "Replace"  # the rows replace their whole set (see WriteRow.set_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """One data type's documents of one tenant."""
+
+    tenant: str
+    data_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRow:
+    """One validated input row, ready to write."""
+
+    row: int  # 0-based position of the row in the job's input
+    key: str  # business key, unique within the collection
+    doc: dict[str, Any]  # JSON-compatible document, business fields only
+    set_key: str | None = None  # Replace only: the set this row belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejected:
+    row: int
+    key: str
+    code: str  # "duplicate_key" | "not_found"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    docs: list[dict[str, Any]]
+    next_after: str | None = None  # opaque position to pass as `after` for the next page
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A read of one collection.
+
+    `filter` is the validated MongoDB subset of ferry.store.filters; `fields`
+    (dotted paths) limits what each document carries, None means all;
+    `order` is a list of (field, 1|-1), ties broken by key.
+    """
+
+    filter: dict[str, Any] = field(default_factory=dict)
+    fields: Sequence[str] | None = None
+    order: Sequence[tuple[str, int]] = ()
+    limit: int = 1000
+    after: str | None = None
+
+
+class EntityStore(Protocol):
+    def write_batch(
+        self, coll: Collection, action: Action, rows: Sequence[WriteRow], *, writer: str, now: str
+    ) -> list[RowRejected]:
+        """Write a batch with the action's semantics; answer the rows that were refused.
+
+        `writer` is the job id. A document already written by the same writer
+        for the same row counts as this write, so retrying a batch after a crash
+        neither duplicates nor rejects rows. For Replace, after the rows are
+        written, every document of the same sets not written by this writer is
+        deleted. `now` (RFC 3339) becomes the documents' `_updated_at`.
+        """
+
+    def get(self, coll: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents (business fields plus `_key`, `_updated_at`) by key; missing keys are absent."""
+
+    def query(self, coll: Collection, query: Query) -> Page: ...
+
+    def count(self, coll: Collection, filter: dict[str, Any] | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached; the work may be retried."""
+
+
+class InvalidFilter(ValueError):
+    """A filter outside the supported MongoDB subset. `path` is a JSON pointer to the offending part."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
