@@ -1,0 +1,1 @@
+"""The api function: Ferry's HTTP contract (docs/api.md)."""

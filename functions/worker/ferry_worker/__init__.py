@@ -1,0 +1,1 @@
+"""The worker function: the steps the job state machine calls."""

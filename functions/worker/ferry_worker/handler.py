@@ -1,0 +1,57 @@
+"""Step Functions -> the import runner. One invocation runs one step of statemachines/job.asl.json.
+
+Exceptions propagate on purpose: Step Functions matches its Retry/Catch on their
+class name (StoreUnavailable is retried; anything else ends the job failed).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ferry.imports.runner import ImportRunner
+from ferry.observability import logger, metrics, tracer
+from ferry.runtime import Runtime
+from ferry.settings import Settings
+
+runtime = Runtime(Settings.from_env(os.environ))
+runner = ImportRunner(runtime.jobs, runtime.files, runtime.entity_store, runtime.clock, runtime.settings.chunk_rows)
+
+
+def failure_reason(error: dict[str, Any]) -> str:
+    """The job's output after a failed step: the error's name and message, never its stack trace."""
+    name = error.get("Error", "Error")
+    try:
+        cause = json.loads(error.get("Cause") or "{}")
+    except json.JSONDecodeError:
+        cause = {"errorMessage": error.get("Cause")}
+    message = cause.get("errorMessage") if isinstance(cause, dict) else None
+    return f"{name}: {message}" if message else str(name)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step, job = event["step"], event["job"]
+    tenant, job_id = job["tenant"], job["id"]
+    logger.append_keys(job_id=job_id, tenant=tenant, step=step)
+    if step == "start":
+        return {"proceed": runner.start(tenant, job_id)}
+    if step == "plan":
+        return {"chunks": runner.plan(tenant, job_id)}
+    if step == "run_chunk":
+        ran = runner.run_chunk(tenant, job_id, int(event["chunk"]))
+        metrics.add_metric(name="ChunksRun", unit="Count", value=1)
+        return {"ran": ran}
+    if step == "finish":
+        status = runner.finish(tenant, job_id)
+        metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
+        return {"status": status.value}
+    if step == "fail":
+        reason = failure_reason(event.get("error") or {})
+        logger.error("job failed", extra={"reason": reason})
+        return {"status": runner.fail(tenant, job_id, reason).value}
+    raise ValueError(f"unknown step {step!r}")

@@ -1,0 +1,75 @@
+"""Domain errors. The API maps each kind to one RFC 9457 problem in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    pointer: str  # JSON pointer into the request, e.g. "/actionType"
+    message: str
+
+
+class FerryError(Exception):
+    """Base of the errors a client can be told about."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidRequest(FerryError):
+    """The request is well-formed but its content is refused (HTTP 422)."""
+
+    title = "Invalid request"
+
+
+class MalformedRequest(FerryError):
+    """The request cannot be read: bad JSON, bad parameter syntax (HTTP 400)."""
+
+    title = "Malformed request"
+
+
+class NotFound(FerryError):
+    title = "Not found"
+
+
+class Conflict(FerryError):
+    """The resource is in a state that forbids the request (HTTP 409)."""
+
+    title = "Conflict"
+
+
+class IdempotencyKeyInUse(Conflict):
+    title = "Request with this Idempotency-Key is still being processed"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    title = "Idempotency-Key was already used with a different request"
+
+
+class Unauthorized(FerryError):
+    title = "Unauthorized"
+
+
+class ServiceUnavailable(FerryError):
+    title = "Service unavailable"
+
+
+class JobNotFound(NotFound):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"No job {job_id!r}.")
+        self.job_id = job_id
+
+
+class InvalidTransition(Conflict):
+    """A conditional status change lost: the job is no longer in a state that allows it."""
+
+    def __init__(self, job_id: str, wanted: str, current: str | None) -> None:
+        super().__init__(f"Job {job_id} is {current or 'gone'}; it cannot become {wanted}.")
+        self.job_id = job_id
+        self.wanted = wanted
+        self.current = current

@@ -1,0 +1,72 @@
+"""Idempotency-Key records: the same key and body answer the first job; a different body is refused.
+
+A record is claimed with a conditional put, so among concurrent requests with one key
+exactly one creates the job; the others see it in progress (409) or done (same job).
+Records live 24 hours (DynamoDB TTL deletes them later, so expiry is also checked on read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ferry.clock import Clock
+from ferry.errors import FieldError, IdempotencyKeyInUse, IdempotencyKeyReused
+from ferry.jobs.repository import tenant_pk
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Either a fresh claim (job_id None: go ahead and create) or the job a previous request created."""
+
+    job_id: str | None
+
+
+class IdempotencyRecords:
+    def __init__(self, table: Any, clock: Clock) -> None:
+        self._table = table
+        self._clock = clock
+
+    def _key(self, tenant: str, key: str) -> dict[str, str]:
+        return {"pk": tenant_pk(tenant), "sk": f"IDEM#{key}"}
+
+    def claim(self, tenant: str, key: str, request_hash: str) -> Claim:
+        now = int(self._clock.now().timestamp())
+        try:
+            self._table.put_item(
+                Item={
+                    **self._key(tenant, key),
+                    "request_hash": request_hash,
+                    "state": "in_progress",
+                    "expires_at": now + int(KEY_LIFETIME.total_seconds()),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": now},
+            )
+            return Claim(job_id=None)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        existing = self._table.get_item(Key=self._key(tenant, key), ConsistentRead=True).get("Item") or {}
+        pointer = [FieldError("/headers/Idempotency-Key", "already used")]
+        if existing.get("request_hash") != request_hash:
+            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request in the last 24 hours.", pointer)
+        if existing.get("state") != "done":
+            raise IdempotencyKeyInUse("The first request with this Idempotency-Key is still being processed; retry shortly.", pointer)
+        return Claim(job_id=existing["job_id"])
+
+    def complete(self, tenant: str, key: str, job_id: str) -> None:
+        self._table.update_item(
+            Key=self._key(tenant, key),
+            UpdateExpression="SET #state = :done, job_id = :job",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":done": "done", ":job": job_id},
+        )
+
+    def release(self, tenant: str, key: str) -> None:
+        """Forget a claim whose request failed, so the client can retry with the same key."""
+        self._table.delete_item(Key=self._key(tenant, key))

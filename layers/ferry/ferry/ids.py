@@ -1,0 +1,29 @@
+"""Job ids: ULIDs, so that ids sort by creation time (the jobs table lists newest first by id)."""
+from __future__ import annotations
+
+import os
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def new_ulid(now_ms: int | None = None) -> str:
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return _encode(ms, 10) + _encode(int.from_bytes(os.urandom(10), "big"), 16)
+
+
+def ulid_floor(ms: int) -> str:
+    """The smallest ULID of that millisecond: a bound for created_after/created_before ranges."""
+    return _encode(ms, 10) + "0" * 16
+
+
+def ulid_ceiling(ms: int) -> str:
+    return _encode(ms, 10) + "Z" * 16

@@ -1,0 +1,55 @@
+"""Checks an import before anything is stored: the dataType/actionType pair and the rows' container.
+
+Rows themselves are validated by the worker, chunk by chunk, and rejected one by one.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ferry.datatypes.registry import DataType, UnsupportedImport, resolve
+from ferry.errors import FieldError, InvalidRequest, MalformedRequest
+from ferry.store.port import Action
+
+IMPORT_JOB_TYPE = "import_json"
+
+
+class ImportArgs(BaseModel):
+    """Args of an import job: which data type, and what to do with each row."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataType: str
+    actionType: str
+
+
+def check_import_pair(data_type: str, action_type: str, pointer_prefix: str = "") -> tuple[DataType, Action]:
+    try:
+        return resolve(data_type, action_type)
+    except UnsupportedImport as exc:
+        raise InvalidRequest(str(exc), [FieldError(f"{pointer_prefix}/{exc.field}", str(exc))]) from exc
+
+
+def parse_json(raw: bytes | str, what: str, pointer: str = "") -> Any:
+    """JSON from a client, or a 400 that says where it stops being JSON."""
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest(f"{what} is not UTF-8.", [FieldError(pointer, "not UTF-8")]) from exc
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno} (character {exc.pos})"
+        raise MalformedRequest(
+            f"{what} is not valid JSON: {exc.msg} at {where}.", [FieldError(pointer, f"invalid JSON at {where}")]
+        ) from exc
+
+
+def rows_of(value: Any, pointer: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest("The rows must be a JSON array of objects.", [FieldError(pointer, "must be an array")])
+    return value
+
+
+def encode_rows(rows: list[Any]) -> bytes:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

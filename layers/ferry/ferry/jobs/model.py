@@ -1,0 +1,127 @@
+"""The canonical job: what every dialect (seed 000-004) is a view of."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# Every status change the system makes; a status never goes back.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.FAILED}),
+    JobStatus.RUNNING: frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLING}),
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED}),
+    JobStatus.FINISHED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """The statuses a job may be in to move to `target`."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
+
+
+MAX_ERRORS_IN_JOB = 100
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    processed: int
+    succeeded: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int | None
+    processed: int
+    succeeded: int
+    failed: int
+
+    @property
+    def percent(self) -> float:
+        if not self.total:
+            return 0.0
+        return round(100.0 * self.processed / self.total, 1)
+
+    @classmethod
+    def of(cls, total: int | None, chunks: dict[str, ChunkCounts]) -> Progress:
+        return cls(
+            total=total,
+            processed=sum(c.processed for c in chunks.values()),
+            succeeded=sum(c.succeeded for c in chunks.values()),
+            failed=sum(c.failed for c in chunks.values()),
+        )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    mime_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    row: int | None = None  # 1-based row number in the job's input
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    tenant: str
+    type: str
+    status: JobStatus
+    args: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    attachment: Attachment | None = None
+    input_key: str | None = None
+    total: int | None = None
+    chunks: dict[str, ChunkCounts] = field(default_factory=dict)
+    chunk_count: int | None = None
+    running_output: str | None = None
+    output: str | None = None
+    errors: list[JobError] = field(default_factory=list)
+    error_count: int = 0
+    errors_key: str | None = None
+    result_key: str | None = None
+    started_at: datetime | None = None
+    terminated_at: datetime | None = None
+
+    @property
+    def progress(self) -> Progress:
+        return Progress.of(self.total, self.chunks)
+
+    @property
+    def queued_ms(self) -> int | None:
+        if self.started_at is None:
+            return None
+        return int((self.started_at - self.created_at).total_seconds() * 1000)
+
+    @property
+    def run_ms(self) -> int | None:
+        if self.started_at is None or self.terminated_at is None:
+            return None
+        return int((self.terminated_at - self.started_at).total_seconds() * 1000)

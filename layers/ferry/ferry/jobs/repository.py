@@ -1,0 +1,279 @@
+"""Jobs in DynamoDB. Every status change is a conditional write, so two writers never both win.
+
+Layout (one table, see template.yaml JobsTable):
+  pk = "T#<tenant>"  sk = "JOB#<job id>"      the job
+  pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.idempotency)
+  status_pk = "T#<tenant>#S#<status>"          GSI by_status: a tenant's jobs in one status
+Job ids are ULIDs, so sk order is creation order and created_after/before are key ranges.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from ferry.clock import Clock, parse_rfc3339, rfc3339
+from ferry.errors import FieldError, InvalidTransition, JobNotFound, MalformedRequest
+from ferry.ids import ulid_ceiling, ulid_floor
+from ferry.jobs.model import (
+    ENDED,
+    MAX_ERRORS_IN_JOB,
+    Attachment,
+    ChunkCounts,
+    Job,
+    JobError,
+    JobStatus,
+    sources_of,
+)
+
+STATUS_INDEX = "by_status"
+
+
+def tenant_pk(tenant: str) -> str:
+    return f"T#{tenant}"
+
+
+def _status_pk(tenant: str, status: JobStatus) -> str:
+    return f"{tenant_pk(tenant)}#S#{status.value}"
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the domain wants int/float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dynamo(value: Any) -> Any:
+    """The reverse of _plain: DynamoDB refuses Python floats."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dynamo(v) for v in value]
+    return value
+
+
+def _when(text: str | None) -> datetime | None:
+    return parse_rfc3339(text) if text else None
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    item = _plain(item)
+    attachment = item.get("attachment")
+    return Job(
+        id=item["id"],
+        tenant=item["tenant"],
+        type=item["type"],
+        status=JobStatus(item["status"]),
+        args=item.get("args") or {},
+        created_at=parse_rfc3339(item["created_at"]),
+        updated_at=parse_rfc3339(item["updated_at"]),
+        attachment=Attachment(**attachment) if attachment else None,
+        input_key=item.get("input_key"),
+        total=item.get("total"),
+        chunks={k: ChunkCounts(**v) for k, v in (item.get("chunks") or {}).items()},
+        chunk_count=item.get("chunk_count"),
+        running_output=item.get("running_output"),
+        output=item.get("output"),
+        errors=[JobError(**e) for e in item.get("errors") or []],
+        error_count=item.get("error_count", 0),
+        errors_key=item.get("errors_key"),
+        result_key=item.get("result_key"),
+        started_at=_when(item.get("started_at")),
+        terminated_at=_when(item.get("terminated_at")),
+    )
+
+
+def _item_from_job(job: Job) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": tenant_pk(job.tenant),
+        "sk": f"JOB#{job.id}",
+        "status_pk": _status_pk(job.tenant, job.status),
+        "id": job.id,
+        "tenant": job.tenant,
+        "type": job.type,
+        "status": job.status.value,
+        "args": job.args,
+        "chunks": {},
+        "created_at": rfc3339(job.created_at),
+        "updated_at": rfc3339(job.updated_at),
+    }
+    if job.attachment:
+        item["attachment"] = vars(job.attachment)
+    if job.input_key:
+        item["input_key"] = job.input_key
+    return _dynamo(item)
+
+
+class JobRepository:
+    def __init__(self, table: Any, clock: Clock, retention_days: int) -> None:
+        self._table = table
+        self._clock = clock
+        self._retention = timedelta(days=retention_days)
+
+    def _key(self, tenant: str, job_id: str) -> dict[str, str]:
+        return {"pk": tenant_pk(tenant), "sk": f"JOB#{job_id}"}
+
+    def create(self, job: Job) -> None:
+        self._table.put_item(Item=_item_from_job(job), ConditionExpression=Attr("pk").not_exists())
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        item = self._table.get_item(Key=self._key(tenant, job_id), ConsistentRead=True).get("Item")
+        if item is None:
+            raise JobNotFound(job_id)
+        return job_from_item(item)
+
+    def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: Any) -> Job:
+        """Move the job to `to` if its current status allows it; set `fields` in the same write.
+
+        Raises InvalidTransition (with the current status) when another writer got there first.
+        """
+        now = self._clock.now()
+        values: dict[str, Any] = {
+            "status": to.value,
+            "status_pk": _status_pk(tenant, to),
+            "updated_at": rfc3339(now),
+            **fields,
+        }
+        if to is JobStatus.RUNNING:
+            values["started_at"] = rfc3339(now)
+        if to in ENDED:
+            values["terminated_at"] = rfc3339(now)
+            values["running_output"] = None
+            values["expires_at"] = int((now + self._retention).timestamp())
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        expr_values = {f":v{i}": _dynamo(v) for i, v in enumerate(values.values())}
+        allowed = sorted(s.value for s in sources_of(to))
+        for i, status in enumerate(allowed):
+            expr_values[f":from{i}"] = status
+        names["#status"] = "status"
+        try:
+            result = self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                ConditionExpression="attribute_exists(pk) AND #status IN ("
+                + ", ".join(f":from{i}" for i in range(len(allowed)))
+                + ")",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=expr_values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self._table.get_item(Key=self._key(tenant, job_id), ConsistentRead=True).get("Item")
+            raise InvalidTransition(job_id, to.value, current["status"] if current else None) from exc
+        return job_from_item(result["Attributes"])
+
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int) -> None:
+        self._update_while_running(
+            tenant, job_id, {"total": total, "chunk_count": chunk_count, "running_output": f"{total} rows in {chunk_count} chunks"}
+        )
+
+    def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> bool:
+        """Write one chunk's counts (overwriting, so a retried chunk is counted once).
+
+        Answers False when the job is no longer running (cancelled meanwhile).
+        """
+        return self._update_while_running(
+            tenant,
+            job_id,
+            {"running_output": running_output},
+            chunk_entry=(str(chunk), vars(counts)),
+        )
+
+    def _update_while_running(
+        self, tenant: str, job_id: str, values: dict[str, Any], chunk_entry: tuple[str, dict] | None = None
+    ) -> bool:
+        values = {**values, "updated_at": rfc3339(self._clock.now())}
+        names = {f"#f{i}": name for i, name in enumerate(values)}
+        expr_values = {f":v{i}": _dynamo(v) for i, v in enumerate(values.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(values))]
+        if chunk_entry is not None:
+            names["#chunks"], names["#chunk"] = "chunks", chunk_entry[0]
+            expr_values[":chunk"] = _dynamo(chunk_entry[1])
+            sets.append("#chunks.#chunk = :chunk")
+        names["#status"] = "status"
+        expr_values[":running"] = JobStatus.RUNNING.value
+        try:
+            self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=expr_values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        """One page of a tenant's jobs, newest first, and the cursor of the next page (None on the last)."""
+        low = "JOB#" + (ulid_floor(int(created_after.timestamp() * 1000)) if created_after else "")
+        high = "JOB#" + (ulid_ceiling(int(created_before.timestamp() * 1000)) if created_before else "~")
+        if status is None:
+            params: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(tenant_pk(tenant)) & Key("sk").between(low, high)}
+        else:
+            params = {
+                "IndexName": STATUS_INDEX,
+                "KeyConditionExpression": Key("status_pk").eq(_status_pk(tenant, status)) & Key("sk").between(low, high),
+            }
+        if job_type is not None:
+            params["FilterExpression"] = Attr("type").eq(job_type)
+        start_key = self._decode_cursor(cursor, tenant)
+        jobs: list[Job] = []
+        # A filter is applied after the Limit, so keep reading until the page is full or the range ends.
+        while True:
+            if start_key:
+                params["ExclusiveStartKey"] = start_key
+            answer = self._table.query(ScanIndexForward=False, Limit=limit - len(jobs), **params)
+            jobs.extend(job_from_item(item) for item in answer["Items"])
+            start_key = answer.get("LastEvaluatedKey")
+            if not start_key or len(jobs) >= limit:
+                break
+        return jobs, self._encode_cursor(start_key) if start_key else None
+
+    @staticmethod
+    def _encode_cursor(key: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_cursor(cursor: str | None, tenant: str) -> dict[str, Any] | None:
+        if not cursor:
+            return None
+        try:
+            key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            key = None
+        if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not str(key.get("sk", "")).startswith("JOB#"):
+            raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/cursor", "unknown cursor")])
+        return key
+
+
+def errors_for_job(errors: list[JobError]) -> list[dict[str, Any]]:
+    """The first errors, as stored in the job item (the full list is the errors file)."""
+    return [{k: v for k, v in vars(e).items() if v is not None} for e in errors[:MAX_ERRORS_IN_JOB]]
