@@ -1,0 +1,186 @@
+"""The jobs table as the template defines it, in moto: conditional transitions, listing, idempotency."""
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from ferry.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
+from ferry.idempotency import IdempotencyRecords
+from ferry.ids import new_ulid
+from ferry.jobs.model import ChunkCounts, Job, JobStatus
+from ferry.jobs.repository import JobRepository
+
+
+class StillClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture
+def clock() -> StillClock:
+    return StillClock(datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def table(aws_stack):
+    return boto3.resource("dynamodb").Table(aws_stack.physical("JobsTable"))
+
+
+@pytest.fixture
+def repo(table, clock) -> JobRepository:
+    return JobRepository(table, clock, retention_days=90)
+
+
+def make_job(tenant: str = "acme", job_type: str = "import_json", at: datetime | None = None) -> Job:
+    moment = at or datetime.now(UTC)
+    return Job(
+        id=new_ulid(int(moment.timestamp() * 1000)),
+        tenant=tenant,
+        type=job_type,
+        status=JobStatus.PENDING,
+        args={"dataType": "Customers", "actionType": "Create"},
+        created_at=moment,
+        updated_at=moment,
+        input_key="jobs/x/input.json",
+    )
+
+
+def test_created_job_reads_back(repo):
+    job = make_job()
+    repo.create(job)
+    stored = repo.get("acme", job.id)
+    assert stored.status is JobStatus.PENDING
+    assert stored.args == {"dataType": "Customers", "actionType": "Create"}
+    assert stored.input_key == "jobs/x/input.json"
+
+
+def test_other_tenant_cannot_read_the_job(repo):
+    job = make_job()
+    repo.create(job)
+    with pytest.raises(JobNotFound):
+        repo.get("globex", job.id)
+
+
+def test_transitions_follow_the_lifecycle_and_stamp_times(repo, clock, table):
+    job = make_job()
+    repo.create(job)
+    running = repo.transition("acme", job.id, JobStatus.RUNNING)
+    assert running.started_at == clock.moment
+    clock.moment += timedelta(seconds=5)
+    done = repo.transition("acme", job.id, JobStatus.FINISHED, output="ok")
+    assert done.terminated_at == clock.moment and done.output == "ok"
+    assert done.run_ms == 5000
+    item = table.get_item(Key={"pk": "T#acme", "sk": f"JOB#{job.id}"})["Item"]
+    assert int(item["expires_at"]) == int((clock.moment + timedelta(days=90)).timestamp())
+    with pytest.raises(InvalidTransition) as lost:
+        repo.transition("acme", job.id, JobStatus.CANCELLING)
+    assert lost.value.current == "finished"
+
+
+def test_a_status_never_goes_back(repo):
+    job = make_job()
+    repo.create(job)
+    repo.transition("acme", job.id, JobStatus.RUNNING)
+    with pytest.raises(InvalidTransition):
+        repo.transition("acme", job.id, JobStatus.RUNNING)
+    with pytest.raises(InvalidTransition):
+        repo.transition("acme", job.id, JobStatus.CANCELLED)
+
+
+def test_two_concurrent_writers_never_both_win(repo):
+    job = make_job()
+    repo.create(job)
+    repo.transition("acme", job.id, JobStatus.RUNNING)
+    outcomes: list[str] = []
+
+    def end(status: JobStatus) -> None:
+        try:
+            repo.transition("acme", job.id, status)
+            outcomes.append(status.value)
+        except InvalidTransition:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=end, args=(s,)) for s in (JobStatus.FINISHED, JobStatus.FAILED) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes).count("lost") == len(threads) - 1
+    assert repo.get("acme", job.id).status.value in outcomes
+
+
+def test_chunk_counts_overwrite_so_a_retry_counts_once(repo):
+    job = make_job()
+    repo.create(job)
+    repo.transition("acme", job.id, JobStatus.RUNNING)
+    repo.set_plan("acme", job.id, total=25, chunk_count=3)
+    for _ in range(2):
+        assert repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 9, 1), "rows 1-10")
+    assert repo.record_chunk("acme", job.id, 1, ChunkCounts(10, 10, 0), "rows 11-20")
+    progress = repo.get("acme", job.id).progress
+    assert (progress.total, progress.processed, progress.succeeded, progress.failed) == (25, 20, 19, 1)
+    assert progress.percent == 80.0
+    repo.transition("acme", job.id, JobStatus.CANCELLING)
+    assert not repo.record_chunk("acme", job.id, 2, ChunkCounts(5, 5, 0), "rows 21-25")
+
+
+def test_list_pages_newest_first_with_a_cursor(repo):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    ids = []
+    for minute in range(7):
+        job = make_job(at=base + timedelta(minutes=minute))
+        repo.create(job)
+        ids.append(job.id)
+    repo.create(make_job(tenant="globex", at=base))
+    seen, cursor = [], None
+    while True:
+        page, cursor = repo.list("acme", limit=3, cursor=cursor)
+        seen.extend(j.id for j in page)
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+
+
+def test_list_filters_by_status_type_and_creation_time(repo):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    jobs = [make_job(at=base + timedelta(hours=h), job_type="import_json" if h % 2 else "export") for h in range(6)]
+    for job in jobs:
+        repo.create(job)
+    repo.transition("acme", jobs[1].id, JobStatus.RUNNING)
+    repo.transition("acme", jobs[2].id, JobStatus.RUNNING)
+    running, _ = repo.list("acme", status=JobStatus.RUNNING)
+    assert {j.id for j in running} == {jobs[1].id, jobs[2].id}
+    exports, _ = repo.list("acme", job_type="export", limit=2)
+    assert [j.id for j in exports] == [jobs[4].id, jobs[2].id]
+    window, _ = repo.list("acme", created_after=base + timedelta(hours=2), created_before=base + timedelta(hours=3, minutes=1))
+    assert [j.id for j in window] == [jobs[3].id, jobs[2].id]
+
+
+def test_a_forged_cursor_is_refused(repo):
+    import base64
+    import json
+
+    forged = base64.urlsafe_b64encode(json.dumps({"pk": "T#globex", "sk": "JOB#0"}).encode()).decode()
+    for cursor in (forged, "not-a-cursor!"):
+        with pytest.raises(MalformedRequest):
+            repo.list("acme", cursor=cursor)
+
+
+def test_idempotency_claims(table, clock):
+    records = IdempotencyRecords(table, clock)
+    assert records.claim("acme", "k1", "hash-a").job_id is None
+    with pytest.raises(IdempotencyKeyInUse):
+        records.claim("acme", "k1", "hash-a")
+    with pytest.raises(IdempotencyKeyReused):
+        records.claim("acme", "k1", "hash-b")
+    records.complete("acme", "k1", "JOB1")
+    assert records.claim("acme", "k1", "hash-a").job_id == "JOB1"
+    assert records.claim("globex", "k1", "hash-b").job_id is None
+    clock.moment += timedelta(hours=25)
+    assert records.claim("acme", "k1", "hash-b").job_id is None
