@@ -1,0 +1,88 @@
+"""The canonical /jobs resource over HTTP."""
+from __future__ import annotations
+
+import base64
+import json
+
+from tests.e2e.rows import customer
+
+
+def _attachment(rows, name="customers.json") -> dict:
+    return {"name": name, "mime_type": "application/json", "file": base64.b64encode(json.dumps(rows).encode()).decode()}
+
+
+def test_create_a_job_with_an_attachment(client):
+    content = [customer(700_000), customer(700_001)]
+    body = {"type": "import_json", "args": {"dataType": "Customers", "actionType": "CreateOrUpdate"}, "attachment": _attachment(content)}
+    answer = client.post("/jobs", body, headers={"Idempotency-Key": "attach-1"})
+    assert answer.status == 201
+    job = answer.json()
+    assert answer.headers["location"] == f"/jobs/{job['id']}"
+    assert job["status"] == "pending" and job["type"] == "import_json"
+    assert job["attachment"]["name"] == "customers.json"
+    assert job["attachment"]["size"] == len(json.dumps(content).encode())
+    assert answer.headers["x-request-id"]
+    done = client.wait(job["id"])
+    assert done["status"] == "finished" and done["progress"]["succeeded"] == 2
+    assert done["started_at"] <= done["terminated_at"] and done["metrics"]["run_ms"] >= 0
+    again = client.post("/jobs", body, headers={"Idempotency-Key": "attach-1"})
+    assert again.status == 200 and again.json()["id"] == job["id"]
+
+
+def test_bad_job_requests_name_the_field_and_store_nothing(client):
+    before = client.get("/jobs?limit=1000").json()["page"]["count"]
+    cases = {
+        "/type": {"type": "reticulate", "args": {}},
+        "/args/actionType": {"type": "import_json", "args": {"dataType": "Customers", "actionType": "Explode"}, "attachment": _attachment([])},
+        "/attachment": {"type": "import_json", "args": {"dataType": "Customers", "actionType": "Create"}},
+        "/attachment/file": {"type": "import_json", "args": {"dataType": "Customers", "actionType": "Create"}, "attachment": {"name": "x.json", "file": "%%%"}},
+    }
+    for pointer, body in cases.items():
+        answer = client.post("/jobs", body)
+        assert answer.status == 422, (pointer, answer.body)
+        assert pointer in [e["pointer"] for e in answer.json()["errors"]], answer.json()
+    not_json = client.post("/jobs", raw=b'{"type": ', headers={})
+    assert not_json.status == 400 and "line 1 column 10" in not_json.json()["detail"]
+    csv = client.post("/jobs", raw=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+    assert csv.status == 415
+    assert client.get("/jobs?limit=1000").json()["page"]["count"] == before
+
+
+def test_jobs_list_pages_and_filters(client):
+    ids = [client.import_rows("Customers", "CreateOrUpdate", [customer(800_000 + n)]) for n in range(5)]
+    for job_id in ids:
+        client.wait(job_id)
+    seen, path = [], "/jobs?limit=2"
+    while path:
+        page = client.get(path).json()
+        assert page["page"]["count"] <= 2
+        seen.extend(j["id"] for j in page["items"])
+        path = page["link"].get("next")
+    assert seen.index(ids[4]) < seen.index(ids[0])  # newest first
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+    finished = client.get("/jobs?status=finished&type=import_json&limit=1000").json()["items"]
+    assert set(ids) <= {j["id"] for j in finished}
+    assert all(j["status"] == "finished" for j in finished)
+    assert client.get("/jobs?type=export&limit=1000").json()["items"] == []
+    bad = client.get("/jobs?limit=0")
+    assert bad.status == 422 and bad.json()["errors"][0]["pointer"] == "/query/limit"
+    assert client.get("/jobs?status=exploded").status == 422
+    assert client.get("/jobs?cursor=garbage").status == 400
+
+
+def test_unknown_job_and_unknown_route(client):
+    assert client.get("/jobs/01JUNKNOWN000000000000000").status == 404
+    assert client.delete("/jobs/01JUNKNOWN000000000000000").status == 404
+    assert client.get("/no-such-route").status == 404
+
+
+def test_discovery_documents(client):
+    types = client.get("/import/types").json()["items"]
+    assert {t["dataType"] for t in types} == {
+        "Products", "ProductPrices", "InvoiceDebts", "RelationshipDebts", "Customers",
+        "Relationships", "TradeOutlets", "Tasks", "PersonalPrices", "ProductImages",
+    }
+    assert client.get("/job-types").json()["items"][0]["type"] == "import_json"
+    spec = client.get("/openapi.json").json()
+    assert "/import" in spec["paths"] and "/jobs/{job_id}" in spec["paths"]
+    assert client.get("/docs").status == 200

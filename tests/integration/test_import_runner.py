@@ -1,0 +1,131 @@
+"""The import steps against moto (DynamoDB, S3) and the SQLite entity store, without the state machine."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from ferry.clock import SystemClock
+from ferry.files import S3FileStore
+from ferry.ids import new_ulid
+from ferry.imports.runner import ImportRunner
+from ferry.jobs.model import Job, JobStatus
+from ferry.jobs.repository import JobRepository
+from ferry.store.port import Collection
+from ferry.store.sqlite import SqliteEntityStore
+from tests.e2e.rows import customer
+
+
+class CrashAfterHalf:
+    """An entity store that dies halfway through its first batch: half the rows are written, none reported."""
+
+    def __init__(self, store: SqliteEntityStore) -> None:
+        self.store = store
+        self.crashed = False
+
+    def write_batch(self, coll, action, rows, *, writer, now):
+        if not self.crashed:
+            self.crashed = True
+            self.store.write_batch(coll, action, rows[: len(rows) // 2], writer=writer, now=now)
+            raise ConnectionError("the store went away mid-batch")
+        return self.store.write_batch(coll, action, rows, writer=writer, now=now)
+
+
+@pytest.fixture
+def parts(aws_stack, tmp_path):
+    jobs = JobRepository(boto3.resource("dynamodb").Table(aws_stack.physical("JobsTable")), SystemClock(), 90)
+    files = S3FileStore(boto3.client("s3"), aws_stack.physical("FilesBucket"))
+    store = SqliteEntityStore(str(tmp_path / "entities.sqlite3"))
+    return jobs, files, store
+
+
+def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
+    now = datetime.now(UTC)
+    job = Job(
+        id=new_ulid(), tenant="acme", type="import_json", status=JobStatus.PENDING,
+        args={"dataType": data_type, "actionType": action}, created_at=now, updated_at=now,
+    )
+    job = Job(**{**vars(job), "input_key": f"jobs/acme/{job.id}/input.json"})
+    files.put(job.input_key, json.dumps(rows).encode())
+    jobs.create(job)
+    return job
+
+
+def run_all(runner: ImportRunner, job: Job) -> JobStatus:
+    assert runner.start("acme", job.id)
+    for chunk in runner.plan("acme", job.id):
+        runner.run_chunk("acme", job.id, chunk)
+    return runner.finish("acme", job.id)
+
+
+def test_chunks_split_count_and_finish(parts):
+    jobs, files, store = parts
+    rows = [customer(n) for n in range(25)] + [customer(99, name=12)]
+    job = submit(jobs, files, rows)
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    assert run_all(runner, job) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert done.chunk_count == 3 and done.total == 26
+    assert (done.progress.succeeded, done.progress.failed) == (25, 1)
+    assert [(e.row, e.field) for e in done.errors] == [(26, "name")]
+    assert store.count(Collection("acme", "Customers")) == 25
+    errors_csv = files.get(done.errors_key).decode()
+    assert errors_csv.splitlines()[1].startswith("26,name,")
+
+
+def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(parts):
+    jobs, files, store = parts
+    rows = [customer(n) for n in range(20)]
+    job = submit(jobs, files, rows, action="Create")
+    flaky = CrashAfterHalf(store)
+    runner = ImportRunner(jobs, files, flaky, SystemClock(), chunk_rows=20)
+    assert runner.start("acme", job.id)
+    [chunk] = runner.plan("acme", job.id)
+    with pytest.raises(ConnectionError):
+        runner.run_chunk("acme", job.id, chunk)
+    assert store.count(Collection("acme", "Customers")) == 10
+    runner.run_chunk("acme", job.id, chunk)  # what the state machine's Retry does
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert (done.progress.processed, done.progress.succeeded, done.progress.failed) == (20, 20, 0)
+    assert done.errors == []
+    assert store.count(Collection("acme", "Customers")) == 20
+
+
+def test_cancelled_before_start_never_runs(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(1)])
+    jobs.transition("acme", job.id, JobStatus.CANCELLING)
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    assert runner.start("acme", job.id) is False
+    assert jobs.get("acme", job.id).status is JobStatus.CANCELLED
+    assert store.count(Collection("acme", "Customers")) == 0
+
+
+def test_cancelling_between_chunks_skips_the_rest(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    runner.start("acme", job.id)
+    chunks = runner.plan("acme", job.id)
+    assert runner.run_chunk("acme", job.id, chunks[0])
+    jobs.transition("acme", job.id, JobStatus.CANCELLING)
+    assert not runner.run_chunk("acme", job.id, chunks[1])
+    assert runner.finish("acme", job.id) is JobStatus.CANCELLED
+    done = jobs.get("acme", job.id)
+    assert done.progress.processed == 10 and "10 of 30" in done.output
+    assert store.count(Collection("acme", "Customers")) == 10
+
+
+def test_a_failed_step_ends_the_job_failed_with_its_reason(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(1)])
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    runner.start("acme", job.id)
+    assert runner.fail("acme", job.id, "ValueError: the input is not a JSON array") is JobStatus.FAILED
+    failed = jobs.get("acme", job.id)
+    assert failed.output == "ValueError: the input is not a JSON array" and failed.terminated_at
+    assert runner.fail("acme", job.id, "again") is JobStatus.FAILED
+    assert jobs.get("acme", job.id).output == "ValueError: the input is not a JSON array"
