@@ -1,0 +1,135 @@
+"""The deployment packages `sam build` would make for template.yaml fit Lambda and its architecture.
+
+The build (tests/packaging/build.py) pip-installs the layer's requirements for
+arm64 / CPython 3.12 from PyPI, so these tests need the network; a failing pip
+fails them with pip's output.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.build import Build, PipFailed, build, tree_size
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
+HEAVY = ("pandas", "numpy")
+OWN_FUNCTION_PACKAGES = ("ferry_api", "ferry_worker")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """One build per test session, shared by pytest-xdist workers through a lock on the common temp root."""
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker of this session
+    out = shared / "sam-build"
+    with (shared / "sam-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "sam-build.json"
+        if done.exists():
+            return Build(**_decode(json.loads(done.read_text())))
+        if out.exists():  # a build another worker started and did not finish
+            import shutil
+
+            shutil.rmtree(out)
+        try:
+            result = build(out)
+        except PipFailed as exc:
+            pytest.fail(str(exc), pytrace=False)
+        done.write_text(json.dumps(_encode(result)))
+        return result
+
+
+def _encode(b: Build) -> dict:
+    return {
+        "root": str(b.root), "python_version": b.python_version, "architecture": b.architecture,
+        "layers": {k: str(v) for k, v in b.layers.items()}, "functions": {k: str(v) for k, v in b.functions.items()},
+    }  # fmt: skip
+
+
+def _decode(d: dict) -> dict:
+    return {
+        **d, "root": Path(d["root"]),
+        "layers": {k: Path(v) for k, v in d["layers"].items()}, "functions": {k: Path(v) for k, v in d["functions"].items()},
+    }  # fmt: skip
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def test_the_template_is_built_for_arm64_with_a_layer_and_two_functions(built: Build) -> None:
+    assert built.architecture == "arm64"
+    assert built.python_version == "3.12"
+    assert set(built.layers) == {"FerryLayer"}
+    assert set(built.functions) == {"ApiFunction", "WorkerFunction"}
+    assert (built.layers["FerryLayer"] / "python" / "ferry" / "__init__.py").is_file()
+    assert (built.functions["ApiFunction"] / "ferry_api" / "handler.py").is_file()
+    assert (built.functions["WorkerFunction"] / "ferry_worker" / "handler.py").is_file()
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+def test_function_and_layer_fit_lambdas_unzipped_limit(built: Build, function: str) -> None:
+    layer = tree_size(built.layers["FerryLayer"])
+    code = tree_size(built.functions[function])
+    total = layer + code
+    print(f"{function}: code {_mb(code)} + FerryLayer {_mb(layer)} = {_mb(total)} (limit {_mb(LAMBDA_UNZIPPED_LIMIT)})")
+    assert total < LAMBDA_UNZIPPED_LIMIT, f"{function} unzipped {_mb(total)} >= {_mb(LAMBDA_UNZIPPED_LIMIT)}"
+
+
+def _heavy_packages(root: Path) -> list[str]:
+    """Top-level modules or distributions named like a heavy package, anywhere under root."""
+    found = []
+    for path in root.rglob("*"):
+        name = path.name.lower()
+        stem = name.split("-")[0].removesuffix(".py")
+        if stem in HEAVY and (path.is_dir() or name.endswith(".py")):
+            found.append(str(path.relative_to(root)))
+    return sorted(found)
+
+
+_HEAVY_IMPORT = re.compile(r"^\s*(?:from|import)\s+(?:%s)\b" % "|".join(HEAVY), re.MULTILINE)
+
+
+@pytest.mark.parametrize("where", ["FerryLayer", "ApiFunction"])
+def test_no_pandas_or_numpy_in_the_layer_or_the_api_function(built: Build, where: str) -> None:
+    root = built.layers.get(where) or built.functions[where]
+    assert _heavy_packages(root) == []
+    sources = root / "python" / "ferry" if where == "FerryLayer" else root
+    importing = [str(p.relative_to(root)) for p in sources.rglob("*.py") if _HEAVY_IMPORT.search(p.read_text("utf-8"))]
+    assert importing == [], f"these import {' or '.join(HEAVY)}"
+
+
+def test_every_wheel_in_the_layer_is_pure_python_or_aarch64(built: Build) -> None:
+    site = built.layers["FerryLayer"] / "python"
+    dist_infos = sorted(site.glob("*.dist-info"))
+    assert dist_infos, "pip installed nothing into the layer"
+    wrong: dict[str, list[str]] = {}
+    for dist_info in dist_infos:
+        wheel = dist_info / "WHEEL"
+        assert wheel.is_file(), f"{dist_info.name} has no WHEEL file"
+        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+        assert tags, f"{dist_info.name}/WHEEL has no Tag line"
+        bad = [t for t in tags if "x86_64" in t or not (t.endswith("-any") or "aarch64" in t)]
+        if bad:
+            wrong[dist_info.name] = bad
+    assert wrong == {}, "wheels built for another platform than arm64"
+
+
+_FUNCTION_IMPORT = re.compile(
+    r"^\s*(?:from\s+(?:%(p)s)\b|import\s+[^#\n]*\b(?:%(p)s)\b)|import_module\(\s*[\"'](?:%(p)s)\b"
+    % {"p": "|".join(OWN_FUNCTION_PACKAGES)},
+    re.MULTILINE,
+)
+
+
+def test_the_layers_ferry_package_imports_nothing_from_the_functions(built: Build) -> None:
+    ferry = built.layers["FerryLayer"] / "python" / "ferry"
+    offenders = {
+        str(p.relative_to(ferry)): [m.group(0).strip() for m in _FUNCTION_IMPORT.finditer(p.read_text("utf-8"))]
+        for p in sorted(ferry.rglob("*.py"))
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
