@@ -1,0 +1,324 @@
+"""Ferry bench: `make bench` (python -m bench from the repo root). Prints figures to stdout, writes nothing else.
+
+(a) Import throughput: 100,000 synthetic Customers rows (seed 004's shape), as JSON
+    chunks of 10,000 rows, each chunk json.loads + validate_rows + SqliteEntityStore.write_batch
+    (CreateOrUpdate) into a fresh SQLite file in a temporary directory - what one worker
+    invocation does per chunk, minus S3 and DynamoDB. Next to it, the floor: json.loads
+    alone on the same bytes. Median of 3 runs; once on all CPUs, once pinned to one CPU.
+(b) API cold import: `import ferry_api.handler` timed inside fresh interpreters, with
+    the environment the handler reads at import set to dummy values. Median of 5 after
+    one warm-up (so .pyc files exist), plus whether pandas / pymongo got imported.
+
+Speed is measured here, never asserted by a test: the bars print PASS/FAIL and the
+bench exits 0 regardless.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE_PATHS = [REPO / "layers/ferry", REPO / "functions/api", REPO / "functions/worker", REPO / "local"]
+for _path in SOURCE_PATHS:  # so plain `python -m bench` works too; PYTHONPATH, when set, comes first
+    if str(_path) not in sys.path:
+        sys.path.append(str(_path))
+
+ROWS = 100_000
+CHUNK_ROWS = 10_000
+RUNS = 3
+IMPORT_RUNS = 5
+TENANT = "bench"
+JOB_ID = "01BENCH0000000000000000000"
+NOW = "2026-11-22T12:00:00Z"
+
+IMPORT_BAR_ROWS_PER_S = 50_000
+API_IMPORT_BAR_MS = 400
+
+API_ENV = {
+    "FERRY_JOBS_TABLE": "jobs",
+    "FERRY_API_KEYS_TABLE": "keys",
+    "FERRY_FILES_BUCKET": "files",
+    "FERRY_JOB_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "x",
+    "AWS_SECRET_ACCESS_KEY": "x",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+}
+
+
+# --- (a) import throughput ---------------------------------------------------------------------
+
+
+def customer(n: int) -> dict[str, Any]:
+    """One Customers row shaped like seed 004's example, distinct per n."""
+    return {
+        "vendorId": f"{1_000_000_000 + n}",
+        "name": f"ООО Светлячок {n}",
+        "taxNumber": f"{100_000_000 + n}",
+        "location": {
+            "countryId": "UKR",
+            "provinceId": "E5A6AAE5-7BAC-4C94-92E8-D07D84C1F18E",
+            "addressLine": f"ул. Дегтяревская {n % 200 + 1}",
+            "geoCoordinate": {"latitude": 50.462504 + (n % 1000) / 1e5, "longitude": 30.469118 - (n % 700) / 1e5},
+            "settlement": "Киев",
+        },
+        "tradeNetworkId": None,
+        "officeId": "FAD3D784-6A79-4AF8-BF66-DB214FADEF11",
+    }
+
+
+def customer_chunks(rows: int = ROWS, size: int = CHUNK_ROWS) -> list[bytes]:
+    """The import's input as the worker sees it: one JSON array of rows per chunk."""
+    return [
+        json.dumps([customer(n) for n in range(start, min(start + size, rows))], ensure_ascii=False).encode()
+        for start in range(0, rows, size)
+    ]
+
+
+@dataclass
+class Run:
+    loads_only: float  # seconds of json.loads alone over every chunk (the floor)
+    loads: float  # seconds in json.loads within the pipeline
+    validate: float
+    write: float
+    invalid: int
+    refused: int
+    stored: int
+
+    @property
+    def pipeline(self) -> float:
+        return self.loads + self.validate + self.write
+
+
+def run_import(chunks: list[bytes]) -> Run:
+    from ferry.datatypes.registry import resolve
+    from ferry.datatypes.validation import validate_rows
+    from ferry.store.port import Collection
+    from ferry.store.sqlite import SqliteEntityStore
+
+    data_type, action = resolve("Customers", "CreateOrUpdate")
+    collection = Collection(TENANT, "Customers")
+    clock = time.perf_counter
+
+    start = clock()
+    for chunk in chunks:
+        json.loads(chunk)
+    loads_only = clock() - start
+
+    loads = validate = write = 0.0
+    invalid = refused = 0
+    with tempfile.TemporaryDirectory(prefix="ferry-bench-") as tmp:
+        store = SqliteEntityStore(os.path.join(tmp, "entities.sqlite3"))
+        try:
+            for number, chunk in enumerate(chunks):
+                t0 = clock()
+                rows = json.loads(chunk)
+                t1 = clock()
+                valid, rejected = validate_rows(data_type, rows, number * CHUNK_ROWS)
+                t2 = clock()
+                refusals = store.write_batch(collection, action, valid, writer=JOB_ID, now=NOW)
+                t3 = clock()
+                loads, validate, write = loads + t1 - t0, validate + t2 - t1, write + t3 - t2
+                invalid += len(rejected)
+                refused += len(refusals)
+            stored = store.count(collection)
+        finally:
+            store.close()
+    return Run(loads_only, loads, validate, write, invalid, refused, stored)
+
+
+@dataclass
+class ImportFigures:
+    """Medians over the runs, in rows per second."""
+
+    floor: float
+    validate: float
+    write: float
+    pipeline: float
+    invalid: int
+    refused: int
+    stored: int
+
+    @property
+    def ratio(self) -> float:
+        return self.pipeline / self.floor
+
+
+def measure_import(chunks: list[bytes], runs: int = RUNS) -> ImportFigures:
+    results = [run_import(chunks) for _ in range(runs)]
+    rows = sum(len(json.loads(c)) for c in chunks)
+
+    def rate(seconds: Callable[[Run], float]) -> float:
+        return rows / statistics.median(seconds(r) for r in results)
+
+    last = results[-1]
+    return ImportFigures(
+        floor=rate(lambda r: r.loads_only),
+        validate=rate(lambda r: r.validate),
+        write=rate(lambda r: r.write),
+        pipeline=rate(lambda r: r.pipeline),
+        invalid=last.invalid,
+        refused=last.refused,
+        stored=last.stored,
+    )
+
+
+@contextmanager
+def pinned_to_one_cpu() -> Iterator[int | None]:
+    """Run the block on a single CPU (Linux); answers the CPU, or None where affinity is unsupported."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+# --- (b) API cold import -----------------------------------------------------------------------
+
+CHILD = """
+import json, sys, time
+start = time.perf_counter()
+import ferry_api.handler
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, **{m: m in sys.modules for m in ("pandas", "numpy", "pymongo")}}))
+"""
+
+
+def child_env() -> dict[str, str]:
+    """A clean environment: no real AWS, Ferry, MongoDB or Powertools settings leak in; dummy ones go in."""
+    leaking = ("AWS_", "FERRY_", "MONGODB_", "POWERTOOLS_", "PYTHON")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(leaking)}
+    env.update(API_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in SOURCE_PATHS)
+    return env
+
+
+def import_api_once() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], env=child_env(), cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"import ferry_api.handler failed (exit {done.returncode}):\n{done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class ApiImport:
+    ms: float
+    runs_ms: list[float]
+    pandas: bool
+    numpy: bool
+    pymongo: bool
+
+
+def measure_api_import(runs: int = IMPORT_RUNS) -> ApiImport:
+    import_api_once()  # warm-up: writes the .pyc files
+    results = [import_api_once() for _ in range(runs)]
+    runs_ms = [r["seconds"] * 1000 for r in results]
+    return ApiImport(
+        ms=statistics.median(runs_ms),
+        runs_ms=runs_ms,
+        pandas=any(r["pandas"] for r in results),
+        numpy=any(r["numpy"] for r in results),
+        pymongo=any(r["pymongo"] for r in results),
+    )
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def report_import(chunks: list[bytes]) -> None:
+    size_mb = sum(len(c) for c in chunks) / 1e6
+    print(f"(a) Customers import, CreateOrUpdate: {ROWS:,} rows in {len(chunks)} JSON chunks of {CHUNK_ROWS:,} ({size_mb:.1f} MB)")
+    print(f"    per chunk: json.loads + validate_rows + SqliteEntityStore.write_batch into a fresh file; median of {RUNS} runs")
+    print("    the bench is single-threaded: 'one CPU' pins the process to a single core, as a ~1 vCPU Lambda would run it")
+    try:
+        everywhere = measure_import(chunks)
+        with pinned_to_one_cpu() as cpu:
+            one = measure_import(chunks)
+    except Exception:  # noqa: BLE001 - the bench reports and carries on
+        print("    could not run:")
+        print("    " + traceback.format_exc().strip().replace("\n", "\n    "))
+        print()
+        return
+    one_label = f"one CPU (#{cpu})" if cpu is not None else "one CPU (n/a)"
+    print()
+    print(f"    {'':<36}{f'all {os.cpu_count()} CPUs':>16}{one_label:>18}")
+    lines = [
+        ("json.loads alone (floor), rows/s", f"{everywhere.floor:,.0f}", f"{one.floor:,.0f}"),
+        ("validate only, rows/s", f"{everywhere.validate:,.0f}", f"{one.validate:,.0f}"),
+        ("write only, rows/s", f"{everywhere.write:,.0f}", f"{one.write:,.0f}"),
+        ("loads + validate + write, rows/s", f"{everywhere.pipeline:,.0f}", f"{one.pipeline:,.0f}"),
+        ("  ratio to the json.loads floor", f"{everywhere.ratio:.3f}", f"{one.ratio:.3f}"),
+        (
+            f"  bar >= {IMPORT_BAR_ROWS_PER_S:,} rows/s",
+            verdict(everywhere.pipeline >= IMPORT_BAR_ROWS_PER_S),
+            verdict(one.pipeline >= IMPORT_BAR_ROWS_PER_S),
+        ),
+    ]
+    for label, a, b in lines:
+        print(f"    {label:<36}{a:>16}{b:>18}")
+    print(
+        f"    check: {one.stored:,} documents stored, {one.invalid} rows invalid, {one.refused} refused"
+        + ("" if (one.stored, one.invalid, one.refused) == (ROWS, 0, 0) else "  <-- expected every row stored")
+    )
+    print()
+
+
+def report_api_import() -> None:
+    print(f"(b) API cold import: `import ferry_api.handler` in a fresh interpreter, median of {IMPORT_RUNS} after 1 warm-up")
+    try:
+        api = measure_api_import()
+    except Exception as exc:  # noqa: BLE001
+        print("    could not run: " + str(exc).replace("\n", "\n    "))
+        print(f"    bar < {API_IMPORT_BAR_MS} ms: FAIL")
+        print()
+        return
+    runs = ", ".join(f"{ms:.0f}" for ms in api.runs_ms)
+    print(f"    {'import time':<24}{api.ms:>8.0f} ms   (runs: {runs} ms)")
+    print(f"    {'pandas in sys.modules':<24}{yes_no(api.pandas):>8}")
+    print(f"    {'numpy in sys.modules':<24}{yes_no(api.numpy):>8}")
+    print(f"    {'pymongo in sys.modules':<24}{yes_no(api.pymongo):>8}")
+    print(f"    bar < {API_IMPORT_BAR_MS} ms and no pandas: {verdict(api.ms < API_IMPORT_BAR_MS and not api.pandas)}")
+    print()
+
+
+def main() -> int:
+    print(
+        f"Ferry bench - Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print()
+    report_import(customer_chunks())
+    report_api_import()
+    print("Figures are measured, not asserted: the bench exits 0 whatever the bars say.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
