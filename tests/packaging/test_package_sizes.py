@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,18 +24,16 @@ OWN_FUNCTION_PACKAGES = ("ferry_api", "ferry_worker")
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """One build per test session, shared by pytest-xdist workers through a lock on the common temp root."""
-    shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker of this session
+    """One build per test session; pytest-xdist workers share it through a lock in the session's temp root."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # .../pytest-N, this session's own
     out = shared / "sam-build"
+    done = shared / "sam-build.json"
     with (shared / "sam-build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = shared / "sam-build.json"
         if done.exists():
-            return Build(**_decode(json.loads(done.read_text())))
-        if out.exists():  # a build another worker started and did not finish
-            import shutil
-
-            shutil.rmtree(out)
+            return _decode(json.loads(done.read_text()))
+        shutil.rmtree(out, ignore_errors=True)  # a build another worker started and did not finish
         try:
             result = build(out)
         except PipFailed as exc:
@@ -43,17 +43,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
 
 
 def _encode(b: Build) -> dict:
-    return {
-        "root": str(b.root), "python_version": b.python_version, "architecture": b.architecture,
-        "layers": {k: str(v) for k, v in b.layers.items()}, "functions": {k: str(v) for k, v in b.functions.items()},
-    }  # fmt: skip
+    paths = lambda d: {k: str(v) for k, v in d.items()}  # noqa: E731
+    return {**vars(b), "root": str(b.root), "layers": paths(b.layers), "functions": paths(b.functions)}
 
 
-def _decode(d: dict) -> dict:
-    return {
-        **d, "root": Path(d["root"]),
-        "layers": {k: Path(v) for k, v in d["layers"].items()}, "functions": {k: Path(v) for k, v in d["functions"].items()},
-    }  # fmt: skip
+def _decode(d: dict) -> Build:
+    paths = lambda d: {k: Path(v) for k, v in d.items()}  # noqa: E731
+    return Build(**{**d, "root": Path(d["root"]), "layers": paths(d["layers"]), "functions": paths(d["functions"])})
 
 
 def _mb(size: int) -> str:
