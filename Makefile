@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
+# The same import roots as pytest's pythonpath in pyproject.toml.
+export PYTHONPATH := layers/ferry:functions/api:functions/worker:local
 
 .PHONY: run test bench lint clean
 
