@@ -1,0 +1,138 @@
+"""The importable data types (seed 004's table): their models, business keys and allowed actions."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ferry.datatypes import models
+from ferry.store.port import Action
+
+# Joins the parts of a composite key or set; ids may not contain it (models.KeyPart), so joins are unambiguous.
+KEY_SEPARATOR = "\x1f"
+
+_EDITABLE = (Action.CREATE, Action.UPDATE, Action.CREATE_OR_UPDATE)
+
+
+@dataclass(frozen=True)
+class DataType:
+    name: str
+    model: type  # a TypedDict of ferry.datatypes.models, validated by pydantic
+    key_fields: tuple[str, ...]
+    actions: tuple[Action, ...]
+    set_fields: tuple[str, ...] = ()  # Replace only: the rows of a set replace all stored documents of that set
+    description: str = ""
+
+    def key_of(self, doc: Mapping[str, Any]) -> str:
+        return _joined(doc, self.key_fields)
+
+    def set_of(self, doc: Mapping[str, Any]) -> str | None:
+        return _joined(doc, self.set_fields) if self.set_fields else None
+
+
+def _joined(doc: Mapping[str, Any], fields: tuple[str, ...]) -> str:
+    # A key part left out or null (PersonalPrices' BrandId) counts as empty; ids are never empty, so this is unambiguous.
+    return KEY_SEPARATOR.join("" if (value := doc.get(name)) is None else str(value) for name in fields)
+
+
+class UnsupportedImport(ValueError):
+    """A dataType, or an actionType for it, outside seed 004's table. `field` is "dataType" or "actionType"."""
+
+    def __init__(self, field: str, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.allowed = allowed
+
+
+REGISTRY: dict[str, DataType] = {
+    t.name: t
+    for t in (
+        DataType(
+            "Products", models.Products, ("vendorId",), _EDITABLE,
+            description="Products of the catalogue, by vendorId.",
+        ),
+        DataType(
+            "ProductPrices", models.ProductPrices, ("ProductId", "PriceCategoryId", "CurrencyId"), (Action.REPLACE,),
+            set_fields=("ProductId",),
+            description="Product prices per price category and currency; replaces all prices of the products sent.",
+        ),
+        DataType(
+            "InvoiceDebts", models.InvoiceDebts, ("invoiceId",), (Action.REPLACE,),
+            set_fields=("invoiceId",),
+            description="Debts per invoice; replaces each invoice's debts wholesale.",
+        ),
+        DataType(
+            "RelationshipDebts", models.RelationshipDebts, ("relationshipId",), (Action.REPLACE,),
+            set_fields=("relationshipId",),
+            description="Debts and overdue debts per relationship (contract); replaces each relationship's debts.",
+        ),
+        DataType(
+            "Customers", models.Customers, ("vendorId",), _EDITABLE,
+            description="Customers, by vendorId.",
+        ),
+        DataType(
+            "Relationships", models.Relationships, ("vendorId",), _EDITABLE,
+            description="Relationships (contracts) with customers, by vendorId.",
+        ),
+        DataType(
+            "TradeOutlets", models.TradeOutlets, ("vendorId",), _EDITABLE,
+            description="Trade outlets, by vendorId.",
+        ),
+        DataType(
+            "Tasks", models.Tasks, ("vendorId",), (Action.CREATE,),
+            description="Tasks for field employees, by vendorId; created only.",
+        ),
+        DataType(
+            "PersonalPrices", models.PersonalPrices, ("TradeOutletId", "GroupId", "BrandId", "CurrencyId"),
+            (Action.REPLACE,),
+            set_fields=("TradeOutletId",),
+            description="Trade outlets' own prices and discounts; replaces all personal prices of the outlets sent.",
+        ),
+        DataType(
+            "ProductImages", models.ProductImages, ("productId",), (Action.CREATE_OR_UPDATE,),
+            description="Images of a product, by productId; sets the product's whole list of images.",
+        ),
+    )
+}
+
+# The seed's own generic example writes "orders" and "create", so names are matched without regard to case.
+_BY_FOLDED_NAME = {name.casefold(): t for name, t in REGISTRY.items()}
+
+
+def resolve(data_type: str, action: str) -> tuple[DataType, Action]:
+    """The data type and action of an import, or UnsupportedImport naming what is allowed."""
+    found = _BY_FOLDED_NAME.get(data_type.casefold()) if isinstance(data_type, str) else None
+    if found is None:
+        known = tuple(REGISTRY)
+        raise UnsupportedImport("dataType", f"Unknown dataType {data_type!r}; known: {', '.join(known)}.", known)
+    allowed = tuple(a.value for a in found.actions)
+    for candidate in found.actions:
+        if isinstance(action, str) and candidate.value.casefold() == action.casefold():
+            return found, candidate
+    raise UnsupportedImport(
+        "actionType", f"{found.name} supports {', '.join(allowed)}; not {action!r}.", allowed
+    )
+
+
+@cache
+def _row_schema(model: type) -> dict[str, Any]:
+    return TypeAdapter(model).json_schema()
+
+
+def describe() -> list[dict[str, Any]]:
+    """The table for GET /import/types and /job-types: each type's actions, keys and row schema."""
+    return [
+        {
+            "dataType": t.name,
+            "actionTypes": [a.value for a in t.actions],
+            "keyFields": list(t.key_fields),
+            "setFields": list(t.set_fields),
+            "description": t.description,
+            "schema": _row_schema(t.model),
+        }
+        for t in REGISTRY.values()
+    ]
