@@ -105,13 +105,13 @@ _BY_FOLDED_NAME = {name.casefold(): t for name, t in REGISTRY.items()}
 
 def resolve(data_type: str, action: str) -> tuple[DataType, Action]:
     """The data type and action of an import, or UnsupportedImport naming what is allowed."""
-    found = _BY_FOLDED_NAME.get(data_type.casefold()) if isinstance(data_type, str) else None
+    found = _BY_FOLDED_NAME.get(data_type.casefold())
     if found is None:
         known = tuple(REGISTRY)
         raise UnsupportedImport("dataType", f"Unknown dataType {data_type!r}; known: {', '.join(known)}.", known)
     allowed = tuple(a.value for a in found.actions)
     for candidate in found.actions:
-        if isinstance(action, str) and candidate.value.casefold() == action.casefold():
+        if candidate.value.casefold() == action.casefold():
             return found, candidate
     raise UnsupportedImport(
         "actionType", f"{found.name} supports {', '.join(allowed)}; not {action!r}.", allowed
