@@ -87,7 +87,7 @@ def test_seed_examples_with_null_are_refused_naming_the_position(client):
         assert answer.status == 400, path.name
         problem = answer.json()
         assert answer.headers["content-type"].startswith("application/problem+json")
-        position = raw.index(b"NULL")
+        position = raw.decode("utf-8").index("NULL")  # the decoder counts characters, not bytes
         assert f"(character {position})" in problem["detail"], problem
 
 

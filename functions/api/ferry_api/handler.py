@@ -92,7 +92,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 @app.post("/import", summary="Start a bulk import (seed 004)")
-def create_import(request: Annotated[ImportRequest, Body()]) -> Response:
+def create_import(request: Annotated[ImportRequest, Body()]):
     tenant = _tenant()
     check_import_pair(request.dataType, request.actionType)
     job, _ = service.submit(
@@ -109,18 +109,18 @@ def create_import(request: Annotated[ImportRequest, Body()]) -> Response:
 
 
 @app.get("/import/types", summary="The data types an import accepts and their actions")
-def list_import_types() -> Response:
+def list_import_types():
     _tenant()
     return _json(200, {"items": describe()})
 
 
 @app.get("/import/<job_id>", summary="Status of a bulk import (seed 004)")
-def read_import(job_id: str) -> Response:
+def read_import(job_id: str):
     return _json(200, import_status(service.get(_tenant(), job_id)))
 
 
 @app.post("/jobs", summary="Create a job")
-def create_job(request: Annotated[JobRequest, Body()]) -> Response:
+def create_job(request: Annotated[JobRequest, Body()]):
     tenant = _tenant()
     if request.type != IMPORT_JOB_TYPE:
         raise InvalidRequest(f"Unknown job type {request.type!r}; GET /job-types lists them.", [FieldError("/type", f"one of: {IMPORT_JOB_TYPE}")])
@@ -176,7 +176,7 @@ def list_jobs(
     type: Annotated[str | None, Query()] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
-) -> Response:
+):
     jobs, next_cursor = service.list(
         _tenant(),
         status=status,
@@ -194,18 +194,18 @@ def list_jobs(
 
 
 @app.get("/jobs/<job_id>", summary="Read a job")
-def read_job(job_id: str) -> Response:
+def read_job(job_id: str):
     return _json(200, job_resource(service.get(_tenant(), job_id)))
 
 
 @app.delete("/jobs/<job_id>", summary="Cancel a job")
-def cancel_job(job_id: str) -> Response:
+def cancel_job(job_id: str):
     service.cancel(_tenant(), job_id)
     return _json(202, {"status": True, "message": "Job has been marked for cancelling"})
 
 
 @app.get("/jobs/<job_id>/errors", summary="The job's rejected rows as CSV")
-def job_errors(job_id: str) -> Response:
+def job_errors(job_id: str):
     job = service.get(_tenant(), job_id)
     content = runtime.files.get(job.errors_key) if job.errors_key else b"row,field,code,message\r\n"
     return Response(
@@ -217,7 +217,7 @@ def job_errors(job_id: str) -> Response:
 
 
 @app.get("/job-types", summary="The job types and the JSON Schema of their args")
-def job_types() -> Response:
+def job_types():
     _tenant()
     return _json(
         200,
@@ -235,7 +235,7 @@ def job_types() -> Response:
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")
-def openapi_document() -> Response:
+def openapi_document():
     return _json(200, app.get_openapi_json_schema(title="Ferry", version="1.0"))
 
 
