@@ -94,12 +94,12 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 @app.post("/import", summary="Start a bulk import (seed 004)")
 def create_import(request: Annotated[ImportRequest, Body()]):
     tenant = _tenant()
-    check_import_pair(request.dataType, request.actionType)
+    data_type, action = check_import_pair(request.dataType, request.actionType)
     job, _ = service.submit(
         Submission(
             tenant=tenant,
             type=IMPORT_JOB_TYPE,
-            args={"dataType": request.dataType, "actionType": request.actionType},
+            args={"dataType": data_type.name, "actionType": action.value},
             input=encode_rows(request.data),
             idempotency_key=_idempotency_key(),
         )
@@ -155,8 +155,8 @@ def _import_args(args: dict[str, Any]) -> ImportArgs:
     ]
     if problems_found:
         raise InvalidRequest("args must be {dataType, actionType}.", problems_found)
-    check_import_pair(str(args["dataType"]), str(args["actionType"]), "/args")
-    return ImportArgs(dataType=args["dataType"], actionType=args["actionType"])
+    data_type, action = check_import_pair(str(args["dataType"]), str(args["actionType"]), "/args")
+    return ImportArgs(dataType=data_type.name, actionType=action.value)
 
 
 def _decode_attachment(file: str) -> bytes:
