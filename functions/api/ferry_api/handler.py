@@ -29,15 +29,15 @@ from ferry.imports.submission import (
     rows_of,
 )
 from ferry.jobs.model import Attachment, JobStatus
-from ferry.jobs.service import JobService, Submission
+from ferry.jobs.service import Submission
 from ferry.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
 from ferry.settings import Settings
 from ferry_api import problems
 from ferry_api.views import import_status, job_resource
 
+# Settings are checked at cold start; AWS clients are made on first use, keeping the import light.
 runtime = Runtime(Settings.from_env(os.environ))
-service = JobService(runtime.jobs, runtime.files, runtime.launcher, runtime.idempotency, runtime.clock)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/docs", title="Ferry", version="1.0", description="Asynchronous import/export jobs.")
@@ -95,7 +95,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 def create_import(request: Annotated[ImportRequest, Body()]):
     tenant = _tenant()
     data_type, action = check_import_pair(request.dataType, request.actionType)
-    job, _ = service.submit(
+    job, _ = runtime.job_service.submit(
         Submission(
             tenant=tenant,
             type=IMPORT_JOB_TYPE,
@@ -116,7 +116,7 @@ def list_import_types():
 
 @app.get("/import/<job_id>", summary="Status of a bulk import (seed 004)")
 def read_import(job_id: str):
-    return _json(200, import_status(service.get(_tenant(), job_id)))
+    return _json(200, import_status(runtime.job_service.get(_tenant(), job_id)))
 
 
 @app.post("/jobs", summary="Create a job")
@@ -129,7 +129,7 @@ def create_job(request: Annotated[JobRequest, Body()]):
         raise InvalidRequest("An import_json job needs an attachment: a JSON array of rows.", [FieldError("/attachment", "required")])
     content = _decode_attachment(request.attachment.file)
     rows = rows_of(parse_json(content, "The attachment", "/attachment/file"), "/attachment/file")
-    job, created = service.submit(
+    job, created = runtime.job_service.submit(
         Submission(
             tenant=tenant,
             type=request.type,
@@ -177,7 +177,7 @@ def list_jobs(
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
 ):
-    jobs, next_cursor = service.list(
+    jobs, next_cursor = runtime.job_service.list(
         _tenant(),
         status=status,
         job_type=type,
@@ -195,18 +195,18 @@ def list_jobs(
 
 @app.get("/jobs/<job_id>", summary="Read a job")
 def read_job(job_id: str):
-    return _json(200, job_resource(service.get(_tenant(), job_id)))
+    return _json(200, job_resource(runtime.job_service.get(_tenant(), job_id)))
 
 
 @app.delete("/jobs/<job_id>", summary="Cancel a job")
 def cancel_job(job_id: str):
-    service.cancel(_tenant(), job_id)
+    runtime.job_service.cancel(_tenant(), job_id)
     return _json(202, {"status": True, "message": "Job has been marked for cancelling"})
 
 
 @app.get("/jobs/<job_id>/errors", summary="The job's rejected rows as CSV")
 def job_errors(job_id: str):
-    job = service.get(_tenant(), job_id)
+    job = runtime.job_service.get(_tenant(), job_id)
     content = runtime.files.get(job.errors_key) if job.errors_key else b"row,field,code,message\r\n"
     return Response(
         status_code=200,

@@ -16,6 +16,7 @@ from ferry.clock import Clock, SystemClock
 from ferry.files import S3FileStore
 from ferry.idempotency import IdempotencyRecords
 from ferry.jobs.repository import JobRepository
+from ferry.jobs.service import JobService
 from ferry.launcher import StepFunctionsLauncher
 from ferry.settings import Settings
 from ferry.store.port import EntityStore
@@ -51,6 +52,10 @@ class Runtime:
         if not self.settings.job_state_machine_arn:
             raise RuntimeError("FERRY_JOB_STATE_MACHINE_ARN is not set for this function")
         return StepFunctionsLauncher(boto3.client("stepfunctions"), self.settings.job_state_machine_arn)
+
+    @cached_property
+    def job_service(self) -> JobService:
+        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.clock)
 
     @cached_property
     def entity_store(self) -> EntityStore:
