@@ -1,0 +1,61 @@
+"""One local stack per test process, driven over HTTP like a user's script would."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import pytest
+
+from ferry.store.sqlite import SqliteEntityStore
+from ferry_local.stack import LocalStack
+from tests.e2e.client import FerryClient
+
+E2E_CHUNK_ROWS = 1000  # small chunks, so a few thousand rows already make a multi-chunk job
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    keys = {"tenant-a": f"key-a-{secrets.token_hex(8)}", "tenant-b": f"key-b-{secrets.token_hex(8)}"}
+    with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameters={"ChunkRows": str(E2E_CHUNK_ROWS)}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def tenant_a() -> str:
+    return "tenant-a"
+
+
+@pytest.fixture(scope="session")
+def tenant_b() -> str:
+    return "tenant-b"
+
+
+@pytest.fixture(scope="session")
+def client(local_stack, tenant_a) -> FerryClient:
+    return FerryClient(local_stack.url, local_stack.keys[tenant_a])
+
+
+@pytest.fixture(scope="session")
+def other_client(local_stack, tenant_b) -> FerryClient:
+    return FerryClient(local_stack.url, local_stack.keys[tenant_b])
+
+
+@pytest.fixture(scope="session")
+def entities(local_stack) -> SqliteEntityStore:
+    """The stack's entity store, read directly: what was really stored."""
+    return SqliteEntityStore(str(local_stack.sqlite_path))
+
+
+@dataclass
+class Tenant:
+    tenant: str
+    client: FerryClient
+
+
+@pytest.fixture
+def fresh(local_stack) -> Tenant:
+    """A tenant of its own, for a test that must start from an empty store."""
+    tenant = f"tenant-{secrets.token_hex(4)}"
+    key = secrets.token_hex(16)
+    local_stack.add_tenant(tenant, key)
+    return Tenant(tenant, FerryClient(local_stack.url, key))
