@@ -27,7 +27,9 @@ def main() -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    with LocalStack(state_dir=Path(".state"), keys=keys, port=int(os.environ.get("PORT", "3000"))) as stack:
+    # The handlers' JSON logs are for CloudWatch; on a console only warnings and errors are worth a line.
+    parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING")}
+    with LocalStack(state_dir=Path(".state"), keys=keys, port=int(os.environ.get("PORT", "3000")), parameters=parameters) as stack:
         seeded = seed_demo_data(stack)
         tenant, key = next(iter(keys.items()))
         print(f"\nFerry is running on {stack.url}  (Ctrl-C stops it)")
