@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# `make bench` sets PYTHONPATH to these; the API import is timed in a child with the same roots.
 SOURCE_PATHS = [REPO / "layers/ferry", REPO / "functions/api", REPO / "functions/worker", REPO / "local"]
-for _path in SOURCE_PATHS:  # so plain `python -m bench` works too; PYTHONPATH, when set, comes first
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
 
 ROWS = 100_000
 CHUNK_ROWS = 10_000

@@ -139,6 +139,7 @@ def test_cancelling_an_import_stops_it(client, local_stack):
 @pytest.mark.parametrize("path", ["/jobs/{id}", "/import/{id}", "/jobs/{id}/errors"])
 def test_another_tenants_job_is_not_found(client, other_client, path):
     job_id = client.import_rows("Customers", "CreateOrUpdate", [customer(500_000)])
+    client.wait(job_id)
     assert other_client.get(path.format(id=job_id)).status == 404
     assert other_client.delete(f"/jobs/{job_id}").status == 404
     assert job_id not in {j["id"] for j in other_client.get("/jobs?limit=1000").json()["items"]}
@@ -159,3 +160,11 @@ def test_requests_without_a_valid_key_are_refused(local_stack):
         assert answer.status == 401
         assert answer.json()["status"] == 401
         assert "not-a-key" not in answer.body.decode()
+
+
+def test_a_step_that_keeps_failing_ends_the_job_failed_with_its_reason(client, local_stack):
+    local_stack.inject_crash(step="plan", times=4)  # the first try and its three retries
+    job = client.wait(client.import_rows("Customers", "CreateOrUpdate", [customer(900_000)]), timeout=60)
+    assert job["status"] == "failed"
+    assert job["output"].startswith("Sandbox.Timedout: ")
+    assert "Traceback" not in job["output"] and job["terminated_at"]

@@ -5,7 +5,6 @@ class name (StoreUnavailable is retried; anything else ends the job failed).
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -15,20 +14,10 @@ from ferry.imports.runner import ImportRunner
 from ferry.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
 from ferry.settings import Settings
+from ferry_worker.failures import failure_reason
 
 runtime = Runtime(Settings.from_env(os.environ))
 runner = ImportRunner(runtime.jobs, runtime.files, runtime.entity_store, runtime.clock, runtime.settings.chunk_rows)
-
-
-def failure_reason(error: dict[str, Any]) -> str:
-    """The job's output after a failed step: the error's name and message, never its stack trace."""
-    name = error.get("Error", "Error")
-    try:
-        cause = json.loads(error.get("Cause") or "{}")
-    except json.JSONDecodeError:
-        cause = {"errorMessage": error.get("Cause")}
-    message = cause.get("errorMessage") if isinstance(cause, dict) else None
-    return f"{name}: {message}" if message else str(name)
 
 
 @logger.inject_lambda_context
