@@ -1,0 +1,85 @@
+"""The local stack's stand-ins for API Gateway and Lambda, each with a stand-in handler."""
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from ferry_local.http_api import MAX_BODY_BYTES, HttpApi
+from ferry_local.lambdas import Faults, LambdaInvocations
+from ferry_local.template import Route
+
+
+@pytest.fixture
+def api():
+    seen = []
+
+    def handler(event, context):
+        seen.append(event)
+        return {"statusCode": 201, "headers": {"x-answer": "yes"}, "body": json.dumps({"ok": True})}
+
+    server = HttpApi([Route("GET", "/import/types", "Fn"), Route("ANY", "/jobs/{id}", "Fn")], lambda _: handler, lambda _: "arn")
+    port = server.start(0)
+    yield f"http://127.0.0.1:{port}", seen
+    server.stop()
+
+
+def call(url, method="GET", body=None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_a_request_reaches_the_handler_as_an_api_gateway_v2_event(api):
+    url, seen = api
+    status, headers, body = call(f"{url}/jobs/J1?a=1&a=2&b=x", "POST", b"\x00\x01binary", {"Content-Type": "application/octet-stream", "X-Api-Key": "k"})
+    assert status == 201 and headers["x-answer"] == "yes" and json.loads(body) == {"ok": True}
+    [event] = seen
+    assert event["version"] == "2.0" and event["routeKey"] == "ANY /jobs/{id}"
+    assert event["pathParameters"] == {"id": "J1"}
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "x"}
+    assert event["headers"]["x-api-key"] == "k"
+    assert event["isBase64Encoded"] and base64.b64decode(event["body"]) == b"\x00\x01binary"
+    assert event["requestContext"]["http"]["method"] == "POST" and event["requestContext"]["requestId"]
+
+
+def test_unknown_routes_and_oversized_bodies_are_answered_like_api_gateway(api):
+    url, seen = api
+    assert call(f"{url}/nothing")[0] == 404
+    status, _, body = call(f"{url}/jobs/J1", "POST", b"x" * (MAX_BODY_BYTES + 1))
+    assert status == 413 and json.loads(body) == {"message": "Request Entity Too Large"}
+    assert seen == []
+
+
+def test_lambda_invocations_are_answered_by_the_handler_and_errors_named_like_lambda():
+    class Boom(Exception):
+        pass
+
+    def worker(event, context):
+        if event.get("step") == "explode":
+            raise Boom("no")
+        return {"echo": event, "function": context.function_name}
+
+    def moto(environ, start_response):
+        return Response("moto", 200)(environ, start_response)
+
+    faults = Faults()
+    client = Client(LambdaInvocations(moto, {"worker": lambda: worker}, "arn:aws:lambda:us-east-1:123456789012:function:", faults))
+    path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aworker/invocations"
+    ok = client.post(path, data=json.dumps({"step": "run"}))
+    assert ok.status_code == 200 and ok.json == {"echo": {"step": "run"}, "function": "worker"}
+    failed = client.post(path, data=json.dumps({"step": "explode"}))
+    assert failed.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert failed.json["errorType"] == "Boom" and failed.json["errorMessage"] == "no"
+    faults.crash_after("run", 1)
+    assert client.post(path, data=json.dumps({"step": "run"})).json["errorType"] == "Sandbox.Timedout"
+    assert "X-Amz-Function-Error" not in client.post(path, data=json.dumps({"step": "run"})).headers
+    assert client.get("/anything-else").get_data() == b"moto"
