@@ -68,6 +68,8 @@ def test_chunks_split_count_and_finish(parts):
     assert run_all(runner, job) is JobStatus.FINISHED
     done = jobs.get("acme", job.id)
     assert done.chunk_count == 3 and done.total == 26
+    manifest = json.loads(files.get(f"jobs/acme/{job.id}/manifest.json"))
+    assert [(c["first_row"], c["rows"]) for c in manifest["chunks"]] == [(1, 10), (11, 10), (21, 6)]
     assert (done.progress.succeeded, done.progress.failed) == (25, 1)
     assert [(e.row, e.field) for e in done.errors] == [(26, "name")]
     assert store.count(Collection("acme", "Customers")) == 25

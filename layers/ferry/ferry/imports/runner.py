@@ -27,6 +27,10 @@ def _chunk_key(job: Job, chunk: int) -> str:
     return f"jobs/{job.tenant}/{job.id}/chunks/{chunk:05d}.json"
 
 
+def _manifest_key(job: Job) -> str:
+    return f"jobs/{job.tenant}/{job.id}/manifest.json"
+
+
 def _outcome_key(job: Job, chunk: int) -> str:
     return f"jobs/{job.tenant}/{job.id}/outcomes/{chunk:05d}.json"
 
@@ -68,8 +72,11 @@ class ImportRunner:
         rows = json.loads(self._files.get(job.input_key))
         size = self._chunk_rows
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        manifest = []
         for number, chunk in enumerate(chunks):
             self._files.put(_chunk_key(job, number), json.dumps(chunk, separators=(",", ":")).encode(), "application/json")
+            manifest.append({"chunk": number, "key": _chunk_key(job, number), "first_row": number * size + 1, "rows": len(chunk)})
+        self._files.put(_manifest_key(job), json.dumps({"total": len(rows), "chunks": manifest}).encode(), "application/json")
         self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(chunks))
         return list(range(len(chunks)))
 
