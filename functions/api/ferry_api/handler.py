@@ -39,6 +39,8 @@ from ferry_api.views import import_status, job_resource
 # Settings are checked at cold start; AWS clients are made on first use, keeping the import light.
 runtime = Runtime(Settings.from_env(os.environ))
 
+INLINE_RESPONSE_LIMIT = 5_000_000
+
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/docs", title="Ferry", version="1.0", description="Asynchronous import/export jobs.")
 problems.register(app)
@@ -207,12 +209,16 @@ def cancel_job(job_id: str):
 @app.get("/jobs/<job_id>/errors", summary="The job's rejected rows as CSV")
 def job_errors(job_id: str):
     job = runtime.job_service.get(_tenant(), job_id)
+    filename = f"{job.id}-errors.csv"
     content = runtime.files.get(job.errors_key) if job.errors_key else b"row,field,code,message\r\n"
+    if len(content) > INLINE_RESPONSE_LIMIT:
+        # Lambda answers at most 6 MB: a larger report is fetched straight from S3.
+        return Response(status_code=302, headers={"Location": runtime.files.download_url(job.errors_key, filename)})
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",
         body=content.decode("utf-8"),
-        headers={"Content-Disposition": f'attachment; filename="{job.id}-errors.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
