@@ -1,6 +1,11 @@
-"""`make run`: the whole system on 127.0.0.1, seeded with demo tenants, keys and data."""
+"""`make run`: the whole system on 127.0.0.1, seeded with demo tenants, keys and data.
+
+PORT (default 3000) is the HTTP API's port; FERRY_LOCAL_KEYS (`tenant:key,tenant:key`)
+the demo API keys; FERRY_LOG_LEVEL the handlers' log level (default WARNING).
+"""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -29,17 +34,29 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     # The handlers' JSON logs are for CloudWatch; on a console only warnings and errors are worth a line.
     parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING")}
-    with LocalStack(state_dir=Path(".state"), keys=keys, port=int(os.environ.get("PORT", "3000")), parameters=parameters) as stack:
-        seeded = seed_demo_data(stack)
+    port = int(os.environ.get("PORT", "3000"))
+    seeded: list[str] = []
+    stack = LocalStack(
+        state_dir=Path(".state"), keys=keys, port=port, parameter_overrides=parameters, on_ready=lambda s: seeded.append(seed_demo_data(s))
+    )
+    try:
+        stack.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise SystemExit(f"Port {port} is in use; run with another, e.g. PORT=3001 make run") from None
+    try:
         tenant, key = next(iter(keys.items()))
         print(f"\nFerry is running on {stack.url}  (Ctrl-C stops it)")
         print("Demo API keys:")
         for name, value in keys.items():
             print(f"  {name}: {value}")
-        print(f"Demo data: {seeded}")
+        print(f"Demo data: {seeded[0]}")
         print("Job state and files are in memory and reset at restart; business data is kept in .state/entities.sqlite3.")
         print(f"Try: curl -s {stack.url}/jobs -H 'Authorization: Bearer {key}'\n", flush=True)
         stopping.wait()
+    finally:
+        stack.stop()
     print("Ferry stopped.")
 
 

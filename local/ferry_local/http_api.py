@@ -1,13 +1,16 @@
 """The template's HTTP API on 127.0.0.1: each request becomes a real API Gateway HTTP API (payload 2.0) event.
 
 Like API Gateway: the route is matched on method and path template, a request with
-no route gets 404 `{"message":"Not Found"}`, and a body over Lambda's 6 MB payload
-limit gets 413 before any handler sees it.
+no route gets 404 `{"message":"Not Found"}`, a body over Lambda's 6 MB payload limit
+gets 413 before any handler sees it, and a handler that raises gets 500
+`{"message":"Internal Server Error"}`. Header values are never logged: they carry the
+callers' API keys.
 """
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 import uuid
@@ -20,66 +23,117 @@ from urllib.parse import parse_qsl, urlsplit
 from ferry_local.lambdas import LambdaContext
 from ferry_local.template import ACCOUNT, Route
 
+# Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-TEXT_TYPES = ("application/json", "application/problem+json", "text/", "application/x-www-form-urlencoded", "application/xml")
+# Content types API Gateway passes as text; every other body reaches the function base64-encoded.
+TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml", "application/javascript")
+
+log = logging.getLogger(__name__)
 
 
-def api_event(method: str, target: str, headers: dict[str, str], body: bytes, route: Route, path_params: dict[str, str], source_ip: str) -> dict[str, Any]:
+class BodyTooLarge(Exception):
+    pass
+
+
+def api_event(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes, route: Route, path_params: dict[str, str], source_ip: str
+) -> dict[str, Any]:
+    """The event API Gateway hands a Lambda integration with payload format 2.0."""
     url = urlsplit(target)
     query: dict[str, str] = {}
     for key, value in parse_qsl(url.query, keep_blank_values=True):
         # API Gateway joins repeated parameters with commas.
         query[key] = f"{query[key]},{value}" if key in query else value
-    content_type = headers.get("content-type", "")
-    textual = not body or content_type.startswith(TEXT_TYPES) or not content_type
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "cookie":
+            # Cookies go to their own field, one entry per cookie, and leave the headers.
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+        else:
+            # So do repeated headers: one header, values joined with commas.
+            joined[name] = f"{joined[name]},{value}" if name in joined else value
+    joined.setdefault("x-forwarded-for", source_ip)
+    joined.setdefault("x-forwarded-proto", "http")
+    content_type = joined.get("content-type", "").lower()
+    text = _as_text(body) if content_type.startswith(TEXT_TYPES) or content_type.endswith("+json") else None
     now = datetime.now(UTC)
-    route_key = f"{route.method} {route.path}"
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route_key,
+        "routeKey": route.route_key,
         "rawPath": url.path,
         "rawQueryString": url.query,
-        "headers": headers,
+        "headers": joined,
         "requestContext": {
             "accountId": ACCOUNT,
             "apiId": "local",
-            "domainName": headers.get("host", "127.0.0.1"),
+            "domainName": joined.get("host", "127.0.0.1"),
             "domainPrefix": "local",
             "http": {
                 "method": method,
                 "path": url.path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent", ""),
+                "userAgent": joined.get("user-agent", ""),
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": route_key,
+            "routeKey": route.route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "isBase64Encoded": not textual,
+        "isBase64Encoded": bool(body) and text is None,
     }
-    if "cookie" in headers:
-        event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+    if cookies:
+        event["cookies"] = cookies
     if query:
         event["queryStringParameters"] = query
     if path_params:
         event["pathParameters"] = path_params
     if body:
-        event["body"] = body.decode("utf-8", errors="replace") if textual else base64.b64encode(body).decode()
+        event["body"] = text if text is not None else base64.b64encode(body).decode()
     return event
 
 
+def _as_text(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A function's answer as API Gateway turns it into HTTP (payload 2.0 rules)."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # Any other JSON is the body of a 200 application/json answer.
+        return 200, [("content-type", "application/json")], json.dumps(result).encode()
+    headers = [(k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers += [(name.lower(), str(v)) for v in values]
+    headers += [("set-cookie", cookie) for cookie in result.get("cookies") or []]
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
+    return int(result["statusCode"]), headers, body
+
+
 class HttpApi:
-    def __init__(self, routes: list[Route], handler_for: Callable[[str], Callable[[dict, Any], dict]], function_arn: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        handler_for: Callable[[str], Callable[[dict, Any], Any]],
+        function_arn: Callable[[str], str],
+        limits: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
         self._routes = routes
-        self._handler_for = handler_for
+        self._handler_for = handler_for  # logical id -> handler
         self._function_arn = function_arn
+        self._limits = limits or {}  # logical id -> (memory MB, timeout s)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, port: int) -> int:
+        """Serves on 127.0.0.1:`port` (0 = a free port) in a thread; answers the port."""
         api = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -90,9 +144,12 @@ class HttpApi:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:
-                # Request lines only: never headers, so API keys stay out of the console.
-                print(f"{time.strftime('%H:%M:%S')} {self.command} {self.path.split('?')[0]} {args[1] if len(args) > 1 else ''}")
+            # Method, path and status only: never headers or the query string, where API keys may be.
+            def log_request(self, code: Any = "-", size: Any = "-") -> None:
+                print(f"{time.strftime('%H:%M:%S')} {self.command} {urlsplit(self.path).path} {code}", flush=True)
+
+            def log_error(self, format: str, *args: Any) -> None:
+                print(f"{time.strftime('%H:%M:%S')} unreadable request from {self.client_address[0]}", flush=True)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
         self._server.daemon_threads = True
@@ -104,44 +161,64 @@ class HttpApi:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            self._thread.join()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         method = request.command
         path = urlsplit(request.path).path
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            request.rfile.read(length)
-            return self._reply(request, 413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
-        body = request.rfile.read(length) if length else b""
+        try:
+            body = _read_body(request)
+        except BodyTooLarge:
+            return _reply(request, 413, [("content-type", "application/json")], b'{"message":"Request Entity Too Large"}')
         for route in self._routes:
             params = route.matches(method, path)
             if params is not None:
                 break
         else:
-            return self._reply(request, 404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        event = api_event(method, request.path, headers, body, route, params, request.client_address[0])
-        context = LambdaContext(route.function, self._function_arn(route.function), event["requestContext"]["requestId"])
+            return _reply(request, 404, [("content-type", "application/json")], b'{"message":"Not Found"}')
+        event = api_event(method, request.path, list(request.headers.items()), body, route, params, request.client_address[0])
+        request_id = event["requestContext"]["requestId"]
+        arn = self._function_arn(route.function)
+        context = LambdaContext(arn.rsplit(":function:", 1)[-1], arn, request_id, *self._limits.get(route.function, ()))
         try:
-            result = self._handler_for(route.function)(event, context)
+            status, headers, payload = http_response(self._handler_for(route.function)(event, context))
         except Exception:
-            # What API Gateway answers when the integration fails.
-            return self._reply(request, 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
-        status = int(result.get("statusCode", 200))
-        out_headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        raw = result.get("body") or ""
-        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
-        cookies = result.get("cookies") or []
-        self._reply(request, status, out_headers, payload if method != "HEAD" else b"", cookies)
+            # Lambda would log the traceback to the function's log group; here it goes to the console.
+            log.exception("%s failed on %s (request %s)", route.function, route.route_key, request_id)
+            return _reply(request, 500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+        _reply(request, status, headers + [("apigw-requestid", request_id)], payload if method != "HEAD" else b"")
 
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes, cookies: list[str] = ()) -> None:
-        request.send_response(status)
-        for name, value in headers.items():
-            if name not in ("content-length", "connection"):
-                request.send_header(name, value)
-        for cookie in cookies:
-            request.send_header("set-cookie", cookie)
-        request.send_header("content-length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+
+def _read_body(request: BaseHTTPRequestHandler) -> bytes:
+    if request.headers.get("transfer-encoding", "").lower() == "chunked":
+        parts, size = [], 0
+        while chunk_size := int(request.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            size += chunk_size
+            if size > MAX_BODY_BYTES:
+                # The rest of the stream is not read, so the connection cannot be reused.
+                request.close_connection = True
+                raise BodyTooLarge
+            parts.append(request.rfile.read(chunk_size))
+            request.rfile.readline()
+        while request.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailer headers
+        return b"".join(parts)
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_BODY_BYTES:
+        # Read and drop it, so the client gets to read the 413 instead of a reset connection.
+        while length > 0 and (dropped := request.rfile.read(min(length, 1 << 20))):
+            length -= len(dropped)
+        raise BodyTooLarge
+    return request.rfile.read(length) if length else b""
+
+
+def _reply(request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    request.send_response(status)
+    for name, value in headers:
+        if name not in ("content-length", "connection", "transfer-encoding"):
+            request.send_header(name, value)
+    request.send_header("content-length", str(len(body)))
+    if request.close_connection:
+        request.send_header("connection", "close")
+    request.end_headers()
+    request.wfile.write(body)

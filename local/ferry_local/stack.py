@@ -1,27 +1,33 @@
 """The whole system in one process: moto for AWS, the project's handlers for Lambda, the HTTP API on loopback.
 
-Handlers read their settings once, at import (cold start), from the environment this
-stack sets; so one LocalStack runs per process. Tests start it on a free port.
+One LocalStack runs per process, and the real handlers serve one LocalStack per
+process: they read their settings (table names, the AWS endpoint) once, at import,
+the way a Lambda cold start does, from the environment the stack sets. A second
+stack while one runs raises, and so does a later stack in a process whose handlers
+already served an earlier one. Tests start it on a free port.
+
+DynamoDB, S3 and Step Functions live in moto's memory: they start empty and are
+gone when the stack stops. Only the entity store (SQLite, in `state_dir`) is kept.
 """
 from __future__ import annotations
 
+import json
 import os
-import socket
 import threading
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
-import requests
+from moto.core.models import botocore_stubber
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from ferry.auth import ApiKeys
 from ferry_local.http_api import HttpApi
-from ferry_local.lambdas import Faults, LambdaInvocations, load_handler
-from ferry_local.template import ACCOUNT, TEMPLATE, Stack
-
-REGION = "us-east-1"
+from ferry_local.lambdas import Faults, Handler, LambdaInvocations, load_handler
+from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Stack
 
 
 class QuietMotoRequestHandler(MotoRequestHandler):
@@ -29,35 +35,52 @@ class QuietMotoRequestHandler(MotoRequestHandler):
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
 _running: LocalStack | None = None
+# Set once a stack imported the template's handlers: from then on they hold that stack's settings.
+_handlers_imported = False
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def running_stack() -> LocalStack | None:
+    """The LocalStack running in this process, if any."""
+    return _running
 
 
 class LocalStack:
+    """template.yaml on this machine: moto server + Lambda handlers in-process + the HTTP API.
+
+    Use as a context manager, or `start()` / `stop()`. `handlers` replaces functions by
+    logical id with stand-ins ({"ApiFunction": callable, ...}); it is for the tests of
+    the local stack itself. `faults` arms crashes from the start ({step: times}, see
+    `inject_crash`). `on_ready(stack)` runs once everything serves.
+    """
+
     def __init__(
         self,
         state_dir: Path,
         keys: dict[str, str],
         port: int = 0,
-        parameters: dict[str, str] | None = None,
-        handlers: dict[str, Callable[[dict, Any], Any]] | None = None,
+        faults: dict[str, int] | None = None,
+        parameter_overrides: dict[str, Any] | None = None,
+        handlers: dict[str, Handler] | None = None,
+        on_ready: Callable[[LocalStack], None] | None = None,
         template: Path = TEMPLATE,
     ) -> None:
         self.state_dir = Path(state_dir)
-        self.keys = keys  # tenant -> API key
+        self.keys = dict(keys)  # tenant -> API key
         self.port = port
-        self.stack = Stack.from_template(template, name="ferry-local", region=REGION, parameters=parameters or {})
+        self.stack = Stack.from_template(template, region=REGION, parameter_overrides=parameter_overrides)
+        self.faults = Faults(faults)
         self._handler_overrides = handlers or {}
-        self.faults = Faults()
+        self._on_ready = on_ready
         self._moto_server: Any = None
-        self._http = HttpApi(self.stack.http_routes(), self._handler, self.stack.arn)
+        self._moto_thread: threading.Thread | None = None
+        self._http: HttpApi | None = None
+        self._saved_environment: dict[str, str | None] | None = None  # name -> value before start (None: unset)
         self.url = ""
         self.moto_url = ""
+        self.session: boto3.Session | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -68,40 +91,80 @@ class LocalStack:
         return int(self.stack.parameters["ChunkRows"])
 
     def inject_crash(self, step: str, times: int = 1) -> None:
-        """The next `times` invocations of that worker step do their work, then 'die' before answering."""
+        """The next `times` worker invocations whose payload has this `step` do their work, then answer `Sandbox.Timedout`."""
         self.faults.crash_after(step, times)
 
-    def _handler(self, logical_id: str) -> Callable[[dict, Any], Any]:
-        return self._handler_overrides.get(logical_id) or load_handler(self.stack.function(logical_id).handler)
+    def add_tenant(self, tenant: str, key: str) -> None:
+        """Registers one more API key, as the seed does for the demo tenants."""
+        self.keys[tenant] = key
+        self._api_keys().register(tenant, key, f"demo key of {tenant}")
+
+    def _api_keys(self) -> ApiKeys:
+        return ApiKeys(self.session.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
+
+    def _handler(self, logical_id: str) -> Handler:
+        global _handlers_imported
+        if logical_id in self._handler_overrides:
+            return self._handler_overrides[logical_id]
+        _handlers_imported = True
+        return load_handler(self.stack.function(logical_id).handler)
 
     def start(self) -> LocalStack:
         global _running
         if _running is not None:
-            raise RuntimeError("one LocalStack per process: handlers read their settings once, at import")
+            raise RuntimeError("a LocalStack already runs in this process: the handlers can serve only one")
+        if _handlers_imported and set(self._handler_overrides) != {f.logical_id for f in self.stack.functions()}:
+            raise RuntimeError("the handlers were imported for an earlier LocalStack and keep its settings: use a new process")
+        if botocore_stubber.enabled:
+            # Under mock_aws, moto's Step Functions would call Lambda in-process instead of through this server.
+            raise RuntimeError("mock_aws is active in this process; the local stack needs moto's server alone")
         _running = self
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        moto_port = free_port()
-        self.moto_url = f"http://127.0.0.1:{moto_port}"
-        self._set_environment(moto_port)
-        invocations = LambdaInvocations(
-            DomainDispatcherApplication(create_backend_app),
-            {f.name: (lambda lid=f.logical_id: self._handler(lid)) for f in self.stack.functions()},
-            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:",
-            self.faults,
-        )
-        self._moto_server = make_server("127.0.0.1", moto_port, invocations, threaded=True, request_handler=QuietMotoRequestHandler)
-        threading.Thread(target=self._moto_server.serve_forever, name="moto", daemon=True).start()
-        # Step Functions runs the state machine for real only when asked to.
-        requests.post(f"{self.moto_url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
-        self.stack.create_resources(boto3)
-        self._register_keys()
-        self.port = self._http.start(self.port)
-        self.url = f"http://127.0.0.1:{self.port}"
+        try:
+            self._start()
+            if self._on_ready:
+                self._on_ready(self)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def _set_environment(self, moto_port: int) -> None:
+    def _start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        functions = self.stack.functions()
+        invocations = LambdaInvocations(
+            DomainDispatcherApplication(create_backend_app),
+            {f.name: (lambda logical_id=f.logical_id: self._handler(logical_id)) for f in functions},
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:",
+            self.faults,
+            {f.name: (f.memory_mb, f.timeout_s) for f in functions},
+        )
+        self._moto_server = make_server("127.0.0.1", 0, invocations, threaded=True, request_handler=QuietMotoRequestHandler)
+        moto_port = self._moto_server.server_port
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self._moto_thread = threading.Thread(target=self._moto_server.serve_forever, name="moto", daemon=True)
+        self._moto_thread.start()
+        self._set_environment(moto_port)
+        self._moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
+        # A session made now reads the environment just set, whatever boto3's default session saw before.
+        self.session = boto3.Session()
+        self.stack.create_resources(self.session)
+        for tenant, key in self.keys.items():
+            self._api_keys().register(tenant, key, f"demo key of {tenant}")
+        self._http = HttpApi(
+            self.stack.http_routes(), self._handler, self.stack.arn, {f.logical_id: (f.memory_mb, f.timeout_s) for f in functions}
+        )
+        self.port = self._http.start(self.port)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _moto_api(self, action: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(f"{self.moto_url}/moto-api/{action}", data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def environment(self, moto_port: int) -> dict[str, str]:
+        """What the process environment gets: AWS pointed at moto, plus every function's template environment."""
         env = {
-            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
@@ -114,29 +177,39 @@ class LocalStack:
         }
         for function in self.stack.functions():
             env.update(function.environment)
+        # The template's MongoDbUri is NoEcho with an empty default; a developer's own server comes from the shell.
         env["MONGODB_URI"] = os.environ.get("MONGODB_URI", "")
+        return env
+
+    def _set_environment(self, moto_port: int) -> None:
+        env = self.environment(moto_port)
+        self._saved_environment = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
 
-    def _register_keys(self) -> None:
-        from ferry.auth import ApiKeys
-
-        keys = ApiKeys(boto3.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
-        for tenant, key in self.keys.items():
-            keys.register(tenant, key, f"demo key of {tenant}")
-
-    def add_tenant(self, tenant: str, key: str) -> None:
-        self.keys[tenant] = key
-        from ferry.auth import ApiKeys
-
-        ApiKeys(boto3.resource("dynamodb").Table(self.stack.physical("ApiKeysTable"))).register(tenant, key, f"key of {tenant}")
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment = None
 
     def stop(self) -> None:
         global _running
-        self._http.stop()
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         if self._moto_server is not None:
+            # moto's backends are process-wide: empty them, so nothing of this stack outlives it.
+            self._moto_api("reset", {})
             self._moto_server.shutdown()
             self._moto_server.server_close()
-        _running = None
+            self._moto_thread.join()
+            self._moto_server = None
+        if self._saved_environment is not None:
+            self._restore_environment()
+        if _running is self:
+            _running = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

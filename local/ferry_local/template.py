@@ -6,6 +6,7 @@ resolves each function's handler, environment and HTTP routes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import boto3
 import yaml
 
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "ferry-local"
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 
@@ -47,6 +50,8 @@ class Function:
     name: str
     handler: str  # "package.module.function"
     environment: dict[str, str]
+    memory_mb: int
+    timeout_s: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ class Route:
     method: str  # "GET", ... or "ANY"
     path: str  # "/jobs/{id}"
     function: str  # logical id
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
 
     def matches(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
@@ -64,30 +73,49 @@ class Route:
 
 
 class Stack:
-    def __init__(self, template: dict[str, Any], base_dir: Path, name: str, region: str, parameters: dict[str, str]) -> None:
+    def __init__(self, template: dict[str, Any], base_dir: Path, name: str, region: str, parameter_overrides: dict[str, Any]) -> None:
         self.template = template
         self.base_dir = base_dir
         self.name = name
         self.region = region
         self.resources: dict[str, dict[str, Any]] = template["Resources"]
-        self.parameters = {
-            key: str(spec.get("Default", "")) for key, spec in template.get("Parameters", {}).items()
-        } | parameters
+        declared = template.get("Parameters", {})
+        unknown = set(parameter_overrides) - set(declared)
+        if unknown:
+            raise KeyError(f"not parameters of the template: {sorted(unknown)}")
+        # CloudFormation hands every parameter to the functions as a string, numbers included.
+        self.parameters = {key: str(spec.get("Default", "")) for key, spec in declared.items()}
+        self.parameters |= {key: str(value) for key, value in parameter_overrides.items()}
 
     @classmethod
     def from_template(
-        cls, path: Path = TEMPLATE, name: str = "ferry-local", region: str = "us-east-1", parameters: dict[str, str] | None = None
+        cls,
+        path: Path = TEMPLATE,
+        stack_name: str = STACK_NAME,
+        region: str = REGION,
+        parameter_overrides: dict[str, Any] | None = None,
     ) -> Stack:
-        with path.open(encoding="utf-8") as f:
+        with Path(path).open(encoding="utf-8") as f:
             template = yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-        return cls(template, path.parent, name, region, parameters or {})
+        return cls(template, Path(path).parent, stack_name, region, parameter_overrides or {})
 
     def _of_type(self, kind: str) -> list[str]:
         return [lid for lid, res in self.resources.items() if res["Type"] == kind]
 
     def physical(self, logical_id: str) -> str:
-        """The name the resource gets here (lowercase, so every kind accepts it)."""
-        return f"{self.name}-{logical_id}".lower()
+        """The name the resource gets here: `<stack>-<logical id>`, made valid for every kind, S3 buckets included.
+
+        Lowercase letters, digits and hyphens, 3 to 63 characters; a name that would be
+        longer keeps a hash of the whole, so two long logical ids never share a name.
+        """
+        if logical_id not in self.resources:
+            raise KeyError(f"no resource {logical_id!r} in the template")
+        name = re.sub(r"[^a-z0-9-]+", "-", f"{self.name}-{logical_id}".lower()).strip("-")
+        if len(name) > 63:
+            name = f"{name[:54].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        if len(name) < 3:
+            raise ValueError(f"stack name {self.name!r} gives {logical_id} the too short name {name!r}")
+        return name
 
     def arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id]["Type"]
@@ -114,7 +142,18 @@ class Stack:
             logical_id, attribute = value["Fn::GetAtt"]
             return self.arn(logical_id) if attribute == "Arn" else self.physical(logical_id)
         if "Fn::Sub" in value:
-            return re.sub(r"\$\{([\w:.]+)\}", lambda m: str(self._sub(m.group(1))), value["Fn::Sub"])
+            text, variables = value["Fn::Sub"] if isinstance(value["Fn::Sub"], list) else (value["Fn::Sub"], {})
+            variables = self.resolve(variables)
+            return re.sub(
+                r"\$\{([\w:.]+)\}", lambda m: str(variables[m[1]] if m[1] in variables else self._sub(m[1])), text
+            )
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(part) for part in self.resolve(parts))
+        intrinsics = [key for key in value if key.startswith("Fn::")]
+        if intrinsics:
+            # Better to stop here than to hand a function a setting that reads "{'Fn::If': ...}".
+            raise NotImplementedError(f"the local stack does not resolve {intrinsics[0]}")
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _sub(self, name: str) -> Any:
@@ -133,9 +172,14 @@ class Stack:
         return self.arn(name) if kind == "AWS::Serverless::StateMachine" else self.physical(name)
 
     def create_resources(self, session: Any = boto3) -> None:
+        """Creates the tables, buckets and state machines in whatever `session` (boto3, or a boto3.Session) points at.
+
+        Only what the code relies on is created: keys, indexes, billing mode and TTL;
+        encryption, point-in-time recovery and lifecycle rules change nothing moto does.
+        """
         dynamodb, s3, sfn = session.client("dynamodb"), session.client("s3"), session.client("stepfunctions")
         for logical_id in self._of_type("AWS::DynamoDB::Table"):
-            props = self.resources[logical_id]["Properties"]
+            props = self.resolve(self.resources[logical_id]["Properties"])
             spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode") if k in props}
             dynamodb.create_table(TableName=self.physical(logical_id), **spec)
             if "TimeToLiveSpecification" in props:
@@ -151,25 +195,37 @@ class Stack:
             )
 
     def state_machine_definition(self, logical_id: str) -> str:
+        """The ASL of a state machine with its DefinitionSubstitutions applied, as SAM deploys it."""
         props = self.resources[logical_id]["Properties"]
         text = (self.base_dir / props["DefinitionUri"]).read_text(encoding="utf-8")
         for key, value in self.resolve(props.get("DefinitionSubstitutions", {})).items():
             text = text.replace("${" + key + "}", str(value))
+        missing = re.search(r"\$\{(\w+)\}", text)
+        if missing:
+            raise KeyError(f"{props['DefinitionUri']} uses ${{{missing[1]}}}, which DefinitionSubstitutions of {logical_id} lacks")
         json.loads(text)  # a substitution that breaks the JSON should fail here, not in an execution
         return text
 
     def functions(self) -> list[Function]:
-        shared = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        """Each function's handler, limits and environment: the Globals' variables, then its own, resolved."""
+        globals_ = self.template.get("Globals", {}).get("Function", {})
+        shared = globals_.get("Environment", {}).get("Variables", {})
         found = []
         for logical_id in self._of_type("AWS::Serverless::Function"):
             props = self.resources[logical_id]["Properties"]
             own = props.get("Environment", {}).get("Variables", {})
             env = {k: str(v) for k, v in self.resolve({**shared, **own}).items()}
-            found.append(Function(logical_id, self.physical(logical_id), props["Handler"], env))
+            # Lambda's own defaults when neither the function nor the Globals say: 128 MB, 3 s.
+            memory = int(self.resolve(props.get("MemorySize", globals_.get("MemorySize", 128))))
+            timeout = int(self.resolve(props.get("Timeout", globals_.get("Timeout", 3))))
+            found.append(Function(logical_id, self.physical(logical_id), props["Handler"], env, memory, timeout))
         return found
 
     def function(self, logical_id: str) -> Function:
-        return next(f for f in self.functions() if f.logical_id == logical_id)
+        for function in self.functions():
+            if function.logical_id == logical_id:
+                return function
+        raise KeyError(f"no function {logical_id!r} in the template")
 
     def http_routes(self) -> list[Route]:
         routes = []
@@ -178,5 +234,6 @@ class Stack:
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
                     routes.append(Route(props["Method"].upper(), props["Path"], logical_id))
-        # Literal segments win over parameters, as in API Gateway (/import/types before /import/{id}).
-        return sorted(routes, key=lambda r: r.path.count("{"))
+        # As in API Gateway: literal segments win over parameters (/import/types before /import/{id}),
+        # and a route's own method wins over ANY on the same path.
+        return sorted(routes, key=lambda r: (r.path.count("{"), r.method == "ANY"))

@@ -16,7 +16,7 @@ E2E_CHUNK_ROWS = 1000  # small chunks, so a few thousand rows already make a mul
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory):
     keys = {"tenant-a": f"key-a-{secrets.token_hex(8)}", "tenant-b": f"key-b-{secrets.token_hex(8)}"}
-    with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameters={"ChunkRows": str(E2E_CHUNK_ROWS)}) as stack:
+    with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameter_overrides={"ChunkRows": E2E_CHUNK_ROWS}) as stack:
         yield stack
 
 
