@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from ferry_local.http_api import MAX_BODY_BYTES
+from ferry_local.http_api import MAX_BODY_BYTES, http_response
 from ferry_local.stack import LocalStack
 
 
@@ -137,6 +137,15 @@ def test_what_api_gateway_answers_itself(standin_stack, stand_ins):
     assert len(stand_ins.api_events) == seen
     status, _, body = call(f"{standin_stack.url}/jobs/boom")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_function_answers_become_http_as_api_gateway_makes_them():
+    # Payload 2.0: JSON without a statusCode is the body of a 200 application/json answer.
+    assert http_response({"id": 1}) == (200, [("content-type", "application/json")], b'{"id": 1}')
+    status, headers, body = http_response(
+        {"statusCode": 200, "isBase64Encoded": True, "body": base64.b64encode(b"PK\x03").decode(), "multiValueHeaders": {"Vary": ["a", "b"]}}
+    )
+    assert (status, headers, body) == (200, [("vary", "a"), ("vary", "b")], b"PK\x03")
 
 
 def test_the_state_machine_runs_the_worker_through_the_lambda_invoke_api(standin_stack, stand_ins):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
+import pytest
 
 
 def test_tables_have_the_keys_index_and_ttl_of_the_template(aws_stack):
@@ -44,3 +46,33 @@ def test_http_routes_prefer_literal_segments():
     assert first.path == "/import/types"
     assert next(r for r in routes if r.matches("DELETE", "/jobs/J1") is not None).path == "/jobs/{id}"
     assert all(r.matches("PUT", "/import") is None for r in routes)
+
+
+def test_physical_names_are_valid_bucket_names_even_for_long_stack_names():
+    from ferry_local.template import Stack
+
+    names = {Stack.from_template(stack_name=stack).physical("FilesBucket") for stack in ("Ferry_Dev", "x" * 80, "x" * 81)}
+    assert "ferry-dev-filesbucket" in names and len(names) == 3
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name) for name in names)
+
+
+def test_parameter_overrides_reach_the_functions_as_strings():
+    from ferry_local.template import Stack
+
+    stack = Stack.from_template(parameter_overrides={"ChunkRows": 500, "LogLevel": "DEBUG"})
+    worker = stack.function("WorkerFunction")
+    assert (worker.environment["FERRY_CHUNK_ROWS"], worker.environment["POWERTOOLS_LOG_LEVEL"]) == ("500", "DEBUG")
+    assert (worker.memory_mb, worker.timeout_s) == (2048, 900)  # its own, over the Globals' 1024 MB
+    with pytest.raises(KeyError, match="ChunkSize"):
+        Stack.from_template(parameter_overrides={"ChunkSize": 1})
+
+
+def test_intrinsics_resolve_to_this_stack_and_unknown_ones_stop_the_build():
+    from ferry_local.template import Stack
+
+    stack = Stack.from_template(stack_name="s1")
+    sub = {"Fn::Sub": ["${Name}:${AWS::Region}:${WorkerFunction.Arn}", {"Name": {"Ref": "FilesBucket"}}]}
+    assert stack.resolve(sub) == f"s1-filesbucket:us-east-1:{stack.arn('WorkerFunction')}"
+    assert stack.resolve({"Fn::Join": ["/", [{"Ref": "JobsTable"}, "x"]]}) == "s1-jobstable/x"
+    with pytest.raises(NotImplementedError, match="Fn::If"):
+        stack.resolve({"Fn::If": ["Cond", "a", "b"]})
