@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from ferry.store import filters
 from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, WriteRow
+from ferry.store.batch import duplicate, merged_by_key, not_found
 
 _DUPLICATE_KEY = 11000
 _HIDDEN = {"_id": 0, "_tenant": 0, "_set": 0, "_writer": 0, "_row": 0}
@@ -32,30 +33,6 @@ def _reachable() -> Iterator[None]:
     except ConnectionFailure as exc:
         raise StoreUnavailable(f"MongoDB is unreachable: {exc}") from exc
 
-
-def _duplicate(row: WriteRow, earlier_in_batch: bool = False) -> RowRejected:
-    reason = "an earlier row of this import has the same key" if earlier_in_batch else "a document with this key exists"
-    return RowRejected(row.row, row.key, "duplicate_key", reason)
-
-
-def _not_found(row: WriteRow) -> RowRejected:
-    return RowRejected(row.row, row.key, "not_found", "no document with this key exists")
-
-
-def _merged_by_key(rows: Sequence[WriteRow]) -> dict[str, tuple[WriteRow, list[WriteRow]]]:
-    """Rows of one key folded into one, in row order, as writing them one after another would: key -> (merged, rows).
-
-    An unordered bulk write may apply operations in any order, so one key gets one operation.
-    """
-    out: dict[str, tuple[WriteRow, list[WriteRow]]] = {}
-    for row in rows:
-        seen = out.get(row.key)
-        if seen is None:
-            out[row.key] = (row, [row])
-        else:
-            merged = WriteRow(row.row, row.key, {**seen[0].doc, **row.doc}, row.set_key)
-            out[row.key] = (merged, [*seen[1], row])
-    return out
 
 
 class MongoEntityStore:
@@ -112,7 +89,7 @@ class MongoEntityStore:
         seen: set[str] = set()
         for row in rows:
             if row.key in seen:
-                rejected.append(_duplicate(row, earlier_in_batch=True))
+                rejected.append(duplicate(row, earlier_in_batch=True))
             else:
                 seen.add(row.key)
                 first.append(row)
@@ -135,11 +112,11 @@ class MongoEntityStore:
                 )
             }
             # A document this writer wrote for this very row is an earlier attempt of this batch.
-            rejected += [_duplicate(row) for row in clashes if owners.get(row.key) != (writer, row.row)]
+            rejected += [duplicate(row) for row in clashes if owners.get(row.key) != (writer, row.row)]
         return rejected
 
     def _update(self, collection: Any, tenant: str, rows: Sequence[WriteRow], writer: str, now: str) -> list[RowRejected]:
-        merged = _merged_by_key(rows)
+        merged = merged_by_key(rows)
         found = {
             doc["_key"]
             for doc in collection.find({"_tenant": tenant, "_key": {"$in": list(merged)}}, {"_id": 0, "_key": 1})
@@ -151,7 +128,7 @@ class MongoEntityStore:
         ]
         if operations:
             collection.bulk_write(operations, ordered=False)
-        return [_not_found(row) for key, (_, group) in merged.items() if key not in found for row in group]
+        return [not_found(row) for key, (_, group) in merged.items() if key not in found for row in group]
 
     def _create_or_update(self, collection: Any, tenant: str, rows: Sequence[WriteRow], writer: str, now: str) -> None:
         collection.bulk_write(
@@ -161,7 +138,7 @@ class MongoEntityStore:
                     {"$set": {**row.doc, **self._internal(tenant, row, writer, now)}},
                     upsert=True,
                 )
-                for key, (row, _) in _merged_by_key(rows).items()
+                for key, (row, _) in merged_by_key(rows).items()
             ],
             ordered=False,
         )

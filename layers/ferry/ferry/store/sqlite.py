@@ -24,6 +24,7 @@ from pydantic_core import to_json
 
 from ferry.store import filters
 from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, WriteRow
+from ferry.store.batch import duplicate, merged_by_key, not_found
 
 
 def _dumps(value: Any) -> str:
@@ -43,27 +44,6 @@ def _top_level_path(name: str) -> str:
         raise ValueError(f"a document field name may not contain a double quote: {name!r}")
     return "'$.\"" + name.replace("'", "''") + "\"'"
 
-
-def _duplicate(row: WriteRow, earlier_in_batch: bool = False) -> RowRejected:
-    reason = "an earlier row of this import has the same key" if earlier_in_batch else "a document with this key exists"
-    return RowRejected(row.row, row.key, "duplicate_key", reason)
-
-
-def _not_found(row: WriteRow) -> RowRejected:
-    return RowRejected(row.row, row.key, "not_found", "no document with this key exists")
-
-
-def _merged_by_key(rows: Sequence[WriteRow]) -> dict[str, tuple[WriteRow, list[WriteRow]]]:
-    """Rows of one key folded into one, in row order, as writing them one after another would: key -> (merged, rows)."""
-    out: dict[str, tuple[WriteRow, list[WriteRow]]] = {}
-    for row in rows:
-        seen = out.get(row.key)
-        if seen is None:
-            out[row.key] = (row, [row])
-        else:
-            merged = WriteRow(row.row, row.key, {**seen[0].doc, **row.doc}, row.set_key)
-            out[row.key] = (merged, [*seen[1], row])
-    return out
 
 
 class SqliteEntityStore:
@@ -154,7 +134,7 @@ class SqliteEntityStore:
         first: dict[str, WriteRow] = {}
         for row in rows:
             if row.key in first:
-                rejected.append(_duplicate(row, earlier_in_batch=True))
+                rejected.append(duplicate(row, earlier_in_batch=True))
             else:
                 first[row.key] = row
         owners = self._owners(conn, table, tenant, list(first))
@@ -164,7 +144,7 @@ class SqliteEntityStore:
             if owner is None:
                 fresh.append((tenant, key, row.set_key, writer, row.row, now, _dumps(row.doc)))
             elif owner != (writer, row.row):
-                rejected.append(_duplicate(row))
+                rejected.append(duplicate(row))
         conn.executemany(self._insert_sql(table), fresh)
         return rejected
 
@@ -172,7 +152,7 @@ class SqliteEntityStore:
     def _by_fields(rows: Sequence[WriteRow]) -> dict[tuple[str, ...], list[WriteRow]]:
         """One row per key, grouped by top-level field names: one statement per group sets exactly those fields."""
         if len({row.key for row in rows}) != len(rows):
-            rows = [merged for merged, _ in _merged_by_key(rows).values()]
+            rows = [merged for merged, _ in merged_by_key(rows).values()]
         groups: dict[tuple[str, ...], list[WriteRow]] = {}
         for row in rows:
             groups.setdefault(tuple(row.doc), []).append(row)
@@ -187,9 +167,9 @@ class SqliteEntityStore:
     def _update(
         self, conn: sqlite3.Connection, table: str, tenant: str, rows: Sequence[WriteRow], writer: str, now: str
     ) -> list[RowRejected]:
-        merged = _merged_by_key(rows)
+        merged = merged_by_key(rows)
         owners = self._owners(conn, table, tenant, list(merged))
-        rejected = [_not_found(r) for key, (_, group) in merged.items() if key not in owners for r in group]
+        rejected = [not_found(r) for key, (_, group) in merged.items() if key not in owners for r in group]
         found = [row for key, (row, _) in merged.items() if key in owners]
         for names, group in self._by_fields(found).items():
             conn.executemany(
