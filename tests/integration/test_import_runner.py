@@ -53,9 +53,14 @@ def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
     return job
 
 
-def run_all(runner: ImportRunner, job: Job) -> JobStatus:
+def chunks_of(manifest_key: str, files: S3FileStore) -> list[int]:
+    """What the Map state does with the manifest: one item per chunk."""
+    return [entry["chunk"] for entry in json.loads(files.get(manifest_key))]
+
+
+def run_all(runner: ImportRunner, files: S3FileStore, job: Job) -> JobStatus:
     assert runner.start("acme", job.id)
-    for chunk in runner.plan("acme", job.id):
+    for chunk in chunks_of(runner.plan("acme", job.id), files):
         runner.run_chunk("acme", job.id, chunk)
     return runner.finish("acme", job.id)
 
@@ -65,11 +70,11 @@ def test_chunks_split_count_and_finish(parts):
     rows = [customer(n) for n in range(25)] + [customer(99, name=12)]
     job = submit(jobs, files, rows)
     runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    assert run_all(runner, job) is JobStatus.FINISHED
+    assert run_all(runner, files, job) is JobStatus.FINISHED
     done = jobs.get("acme", job.id)
     assert done.chunk_count == 3 and done.total == 26
     manifest = json.loads(files.get(f"jobs/acme/{job.id}/manifest.json"))
-    assert [(c["first_row"], c["rows"]) for c in manifest["chunks"]] == [(1, 10), (11, 10), (21, 6)]
+    assert [(c["chunk"], c["first_row"], c["rows"]) for c in manifest] == [(0, 1, 10), (1, 11, 10), (2, 21, 6)]
     assert (done.progress.succeeded, done.progress.failed) == (25, 1)
     assert [(e.row, e.field) for e in done.errors] == [(26, "name")]
     assert store.count(Collection("acme", "Customers")) == 25
@@ -84,7 +89,7 @@ def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(
     flaky = CrashAfterHalf(store)
     runner = ImportRunner(jobs, files, flaky, SystemClock(), chunk_rows=20)
     assert runner.start("acme", job.id)
-    [chunk] = runner.plan("acme", job.id)
+    [chunk] = chunks_of(runner.plan("acme", job.id), files)
     with pytest.raises(ConnectionError):
         runner.run_chunk("acme", job.id, chunk)
     assert store.count(Collection("acme", "Customers")) == 10
@@ -111,7 +116,7 @@ def test_cancelling_between_chunks_skips_the_rest(parts):
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
     runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
     runner.start("acme", job.id)
-    chunks = runner.plan("acme", job.id)
+    chunks = chunks_of(runner.plan("acme", job.id), files)
     assert runner.run_chunk("acme", job.id, chunks[0])
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
     assert not runner.run_chunk("acme", job.id, chunks[1])

@@ -30,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if step == "start":
         return {"proceed": runner.start(tenant, job_id)}
     if step == "plan":
-        return {"chunks": runner.plan(tenant, job_id)}
+        return {"manifest_key": runner.plan(tenant, job_id)}
     if step == "run_chunk":
         ran = runner.run_chunk(tenant, job_id, int(event["chunk"]))
         metrics.add_metric(name="ChunksRun", unit="Count", value=1)

@@ -67,7 +67,8 @@ class ImportRunner:
                 self._jobs.transition(tenant, job_id, JobStatus.CANCELLED, output="Cancelled before it started.")
             return False
 
-    def plan(self, tenant: str, job_id: str) -> list[int]:
+    def plan(self, tenant: str, job_id: str) -> str:
+        """Split the input into chunk files; answers the key of the manifest the Map state reads."""
         job = self._jobs.get(tenant, job_id)
         rows = json.loads(self._files.get(job.input_key))
         size = self._chunk_rows
@@ -76,9 +77,10 @@ class ImportRunner:
         for number, chunk in enumerate(chunks):
             self._files.put(_chunk_key(job, number), json.dumps(chunk, separators=(",", ":")).encode(), "application/json")
             manifest.append({"chunk": number, "key": _chunk_key(job, number), "first_row": number * size + 1, "rows": len(chunk)})
-        self._files.put(_manifest_key(job), json.dumps({"total": len(rows), "chunks": manifest}).encode(), "application/json")
+        # A JSON array: the shape the Map state's ItemReader takes, one item per chunk.
+        self._files.put(_manifest_key(job), json.dumps(manifest).encode(), "application/json")
         self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(chunks))
-        return list(range(len(chunks)))
+        return _manifest_key(job)
 
     def run_chunk(self, tenant: str, job_id: str, chunk: int) -> bool:
         """Validate and write one chunk. Answers False when the job stopped running (cancelled)."""
