@@ -65,6 +65,13 @@ def _dynamo(value: Any) -> Any:
     return value
 
 
+def _assignments(values: dict[str, Any]) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """`SET` clauses with placeholder names and values, safe for any attribute name."""
+    names = {f"#f{i}": name for i, name in enumerate(values)}
+    expr_values = {f":v{i}": _dynamo(v) for i, v in enumerate(values.values())}
+    return [f"#f{i} = :v{i}" for i in range(len(values))], names, expr_values
+
+
 def _when(text: str | None) -> datetime | None:
     return parse_rfc3339(text) if text else None
 
@@ -153,8 +160,7 @@ class JobRepository:
             values["terminated_at"] = rfc3339(now)
             values["running_output"] = None
             values["expires_at"] = int((now + self._retention).timestamp())
-        names = {f"#f{i}": name for i, name in enumerate(values)}
-        expr_values = {f":v{i}": _dynamo(v) for i, v in enumerate(values.values())}
+        sets, names, expr_values = _assignments(values)
         allowed = sorted(s.value for s in sources_of(to))
         for i, status in enumerate(allowed):
             expr_values[f":from{i}"] = status
@@ -162,7 +168,7 @@ class JobRepository:
         try:
             result = self._table.update_item(
                 Key=self._key(tenant, job_id),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+                UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(pk) AND #status IN ("
                 + ", ".join(f":from{i}" for i in range(len(allowed)))
                 + ")",
@@ -198,9 +204,7 @@ class JobRepository:
         self, tenant: str, job_id: str, values: dict[str, Any], chunk_entry: tuple[str, dict] | None = None
     ) -> bool:
         values = {**values, "updated_at": rfc3339(self._clock.now())}
-        names = {f"#f{i}": name for i, name in enumerate(values)}
-        expr_values = {f":v{i}": _dynamo(v) for i, v in enumerate(values.values())}
-        sets = [f"#f{i} = :v{i}" for i in range(len(values))]
+        sets, names, expr_values = _assignments(values)
         if chunk_entry is not None:
             names["#chunks"], names["#chunk"] = "chunks", chunk_entry[0]
             expr_values[":chunk"] = _dynamo(chunk_entry[1])
