@@ -10,13 +10,14 @@ import binascii
 import hashlib
 import os
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.datatypes.registry import describe
 from ferry.errors import FieldError, InvalidRequest
@@ -150,14 +151,12 @@ def create_job(request: Annotated[JobRequest, Body()]):
 
 
 def _import_args(args: dict[str, Any]) -> ImportArgs:
-    unknown = sorted(set(args) - set(ImportArgs.model_fields))
-    missing = sorted(set(ImportArgs.model_fields) - set(args))
-    problems_found = [FieldError(f"/args/{name}", "unknown field") for name in unknown] + [
-        FieldError(f"/args/{name}", "required") for name in missing
-    ]
-    if problems_found:
-        raise InvalidRequest("args must be {dataType, actionType}.", problems_found)
-    data_type, action = check_import_pair(str(args["dataType"]), str(args["actionType"]), "/args")
+    try:
+        requested = ImportArgs.model_validate(args)
+    except ValidationError as exc:
+        pointers = [FieldError("/args" + "".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidRequest("args must be {dataType, actionType}.", pointers) from exc
+    data_type, action = check_import_pair(requested.dataType, requested.actionType, "/args")
     return ImportArgs(dataType=data_type.name, actionType=action.value)
 
 
@@ -242,7 +241,13 @@ def job_types():
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")
 def openapi_document():
-    return _json(200, app.get_openapi_json_schema(title="Ferry", version="1.0"))
+    return _json(200, _openapi_document())
+
+
+@cache
+def _openapi_document() -> str:
+    # The routes never change within a process: build the document once, on first request.
+    return app.get_openapi_json_schema(title="Ferry", version="1.0")
 
 
 def _normalise_content_type(event: dict[str, Any]) -> None:
