@@ -64,6 +64,10 @@ def test_jobs_list_pages_and_filters(client):
     assert set(ids) <= {j["id"] for j in finished}
     assert all(j["status"] == "finished" for j in finished)
     assert client.get("/jobs?type=export&limit=1000").json()["items"] == []
+    # The next link keeps the other filters, encoded: a '+' in a timestamp must not become a space.
+    since = client.get("/jobs?limit=1&created_after=2020-01-01T00%3A00%3A00%2B00%3A00").json()
+    following = client.get(since["link"]["next"])
+    assert following.status == 200 and following.json()["items"][0]["id"] != since["items"][0]["id"]
     bad = client.get("/jobs?limit=0")
     assert bad.status == 422 and bad.json()["errors"][0]["pointer"] == "/query/limit"
     assert client.get("/jobs?status=exploded").status == 422

@@ -12,6 +12,7 @@ import os
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -190,7 +191,7 @@ def list_jobs(
     body: dict[str, Any] = {"items": [job_resource(j) for j in jobs], "page": {"limit": limit, "count": len(jobs)}, "link": {}}
     if next_cursor:
         query = dict(app.current_event.query_string_parameters or {}, cursor=next_cursor, limit=str(limit))
-        body["link"]["next"] = "/jobs?" + "&".join(f"{k}={v}" for k, v in query.items())
+        body["link"]["next"] = "/jobs?" + urlencode(query)
     return _json(200, body)
 
 
