@@ -75,12 +75,14 @@ class ImportRunner:
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         manifest = []
         for number, chunk in enumerate(chunks):
-            self._files.put(_chunk_key(job, number), json.dumps(chunk, separators=(",", ":")).encode(), "application/json")
-            manifest.append({"chunk": number, "key": _chunk_key(job, number), "first_row": number * size + 1, "rows": len(chunk)})
+            key = _chunk_key(job, number)
+            self._files.put(key, json.dumps(chunk, separators=(",", ":")).encode(), "application/json")
+            manifest.append({"chunk": number, "key": key, "first_row": number * size + 1, "rows": len(chunk)})
         # A JSON array: the shape the Map state's ItemReader takes, one item per chunk.
-        self._files.put(_manifest_key(job), json.dumps(manifest).encode(), "application/json")
+        manifest_key = _manifest_key(job)
+        self._files.put(manifest_key, json.dumps(manifest).encode(), "application/json")
         self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(chunks))
-        return _manifest_key(job)
+        return manifest_key
 
     def run_chunk(self, tenant: str, job_id: str, chunk: int) -> bool:
         """Validate and write one chunk. Answers False when the job stopped running (cancelled)."""
