@@ -4,15 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from ferry.clock import rfc3339
-from ferry.jobs.model import Job, JobStatus
+from ferry.jobs.model import Job, JobStatus, errors_for_job
 
 
 def _time(moment: Any) -> str | None:
     return rfc3339(moment) if moment else None
-
-
-def _errors(job: Job) -> list[dict[str, Any]]:
-    return [{k: v for k, v in vars(e).items() if v is not None} for e in job.errors]
 
 
 def job_resource(job: Job) -> dict[str, Any]:
@@ -33,7 +29,7 @@ def job_resource(job: Job) -> dict[str, Any]:
         },
         "running_output": job.running_output,
         "output": job.output,
-        "errors": _errors(job),
+        "errors": errors_for_job(job.errors),
         "error_count": job.error_count,
         "result": None,
         "created_at": _time(job.created_at),
@@ -68,5 +64,5 @@ def import_status(job: Job) -> dict[str, Any]:
         "totalCount": progress.total,
         "processedCount": progress.processed,
         "failedCount": progress.failed,
-        "errors": _errors(job),
+        "errors": errors_for_job(job.errors),
     }

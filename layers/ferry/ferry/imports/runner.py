@@ -18,8 +18,8 @@ from ferry.datatypes.registry import resolve
 from ferry.datatypes.validation import validate_rows
 from ferry.errors import InvalidTransition
 from ferry.files import FileStore
-from ferry.jobs.model import ChunkCounts, Job, JobError, JobStatus
-from ferry.jobs.repository import JobRepository, errors_for_job
+from ferry.jobs.model import ChunkCounts, Job, JobError, JobStatus, errors_for_job
+from ferry.jobs.repository import JobRepository
 from ferry.store.port import Collection, EntityStore
 
 

@@ -125,3 +125,8 @@ class Job:
         if self.started_at is None or self.terminated_at is None:
             return None
         return int((self.terminated_at - self.started_at).total_seconds() * 1000)
+
+
+def errors_for_job(errors: list[JobError]) -> list[dict[str, Any]]:
+    """The first errors, as stored in the job item (the full list is the errors file)."""
+    return [{k: v for k, v in vars(e).items() if v is not None} for e in errors[:MAX_ERRORS_IN_JOB]]

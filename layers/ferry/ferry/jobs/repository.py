@@ -23,7 +23,6 @@ from ferry.errors import FieldError, InvalidTransition, JobNotFound, MalformedRe
 from ferry.ids import ulid_ceiling, ulid_floor
 from ferry.jobs.model import (
     ENDED,
-    MAX_ERRORS_IN_JOB,
     Attachment,
     ChunkCounts,
     Job,
@@ -277,7 +276,3 @@ class JobRepository:
             raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/cursor", "unknown cursor")])
         return key
 
-
-def errors_for_job(errors: list[JobError]) -> list[dict[str, Any]]:
-    """The first errors, as stored in the job item (the full list is the errors file)."""
-    return [{k: v for k, v in vars(e).items() if v is not None} for e in errors[:MAX_ERRORS_IN_JOB]]
