@@ -1,10 +1,13 @@
 """The template's HTTP API on 127.0.0.1: each request becomes a real API Gateway HTTP API (payload 2.0) event.
 
-Like API Gateway: the route is matched on method and path template, a request with
-no route gets 404 `{"message":"Not Found"}`, a body over Lambda's 6 MB payload limit
-gets 413 before any handler sees it, and a handler that raises gets 500
-`{"message":"Internal Server Error"}`. Header values are never logged: they carry the
-callers' API keys.
+Like API Gateway: the route is matched on method and path template (`$default`
+catches the rest), a request with no route gets 404, a body over Lambda's 6 MB payload
+limit gets 413 before any handler sees it, and a handler that fails gets 500 (503 when
+it timed out). Those answers of the gateway itself are problems (RFC 9457) with an
+`x-request-id`, where API Gateway answers a bare `{"message": ...}`: a client learns
+the same from both. Broken framing (a bad Content-Length or chunk size, a body shorter
+than announced) is answered 400/408, never a closed socket. Header values are never
+logged: they carry the callers' API keys.
 """
 from __future__ import annotations
 
@@ -20,11 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ferry_local.lambdas import LambdaContext
+from ferry_local.context import LambdaContext
+from ferry_local.instances import InvocationError
 from ferry_local.template import ACCOUNT, Route
 
 # Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+READ_TIMEOUT_S = 10
 # Content types API Gateway passes as text; every other body reaches the function base64-encoded.
 TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml", "application/javascript")
 
@@ -36,7 +41,14 @@ class BodyTooLarge(Exception):
 
 
 def api_event(
-    method: str, target: str, headers: list[tuple[str, str]], body: bytes, route: Route, path_params: dict[str, str], source_ip: str
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    route: Route,
+    path_params: dict[str, str],
+    source_ip: str,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway hands a Lambda integration with payload format 2.0."""
     url = urlsplit(target)
@@ -77,7 +89,7 @@ def api_event(
                 "sourceIp": source_ip,
                 "userAgent": joined.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or str(uuid.uuid4()),
             "routeKey": route.route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -117,6 +129,12 @@ def http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(result["statusCode"]), headers, body
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # http.server listens with a backlog of 5: a burst of clients would get connection resets.
+    request_queue_size = 1024
+
+
 class HttpApi:
     def __init__(
         self,
@@ -138,6 +156,7 @@ class HttpApi:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = READ_TIMEOUT_S  # a client that stops sending mid-request gets an answer, not a hung thread
 
             def _serve(self) -> None:
                 api.handle(self)
@@ -151,8 +170,12 @@ class HttpApi:
             def log_error(self, format: str, *args: Any) -> None:
                 print(f"{time.strftime('%H:%M:%S')} unreadable request from {self.client_address[0]}", flush=True)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
-        self._server.daemon_threads = True
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # An unreadable request line or header block: a problem like every other refusal.
+                self.close_connection = True
+                _problem(self, code, message or "Bad request", explain or "The HTTP request could not be read.", str(uuid.uuid4()))
+
+        self._server = _Server(("127.0.0.1", port), RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="ferry-http-api", daemon=True)
         self._thread.start()
         return self._server.server_address[1]
@@ -166,50 +189,90 @@ class HttpApi:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         method = request.command
         path = urlsplit(request.path).path
+        request_id = str(uuid.uuid4())
         try:
             body = _read_body(request)
         except BodyTooLarge:
-            return _reply(request, 413, [("content-type", "application/json")], b'{"message":"Request Entity Too Large"}')
+            detail = f"The body is over {MAX_BODY_BYTES} bytes; send large files through POST /uploads."
+            return _problem(request, 413, "Request Entity Too Large", detail, request_id)
+        except Unreadable as exc:
+            request.close_connection = True
+            return _problem(request, 400, "Bad request", str(exc), request_id)
+        except TimeoutError:
+            request.close_connection = True
+            return _problem(request, 408, "Request Timeout", "The body did not arrive in time.", request_id)
         for route in self._routes:
             params = route.matches(method, path)
             if params is not None:
                 break
         else:
-            return _reply(request, 404, [("content-type", "application/json")], b'{"message":"Not Found"}')
-        event = api_event(method, request.path, list(request.headers.items()), body, route, params, request.client_address[0])
-        request_id = event["requestContext"]["requestId"]
+            return _problem(request, 404, "Not Found", f"No route {method} {path}.", request_id)
+        event = api_event(method, request.path, list(request.headers.items()), body, route, params, request.client_address[0], request_id)
         arn = self._function_arn(route.function)
         context = LambdaContext(arn.rsplit(":function:", 1)[-1], arn, request_id, *self._limits.get(route.function, ()))
         try:
             status, headers, payload = http_response(self._handler_for(route.function)(event, context))
-        except Exception:
-            # Lambda would log the traceback to the function's log group; here it goes to the console.
-            log.exception("%s failed on %s (request %s)", route.function, route.route_key, request_id)
-            return _reply(request, 500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+        except InvocationError as exc:
+            # Lambda would log the error to the function's log group; here it goes to the console.
+            log.error("%s failed on %s (request %s): %s", route.function, route.route_key, request_id, exc)
+            if exc.error_type == "Sandbox.Timedout":
+                return _problem(request, 503, "Service Unavailable", "The function did not answer in time.", request_id)
+            return _problem(request, 500, "Internal Server Error", "The function failed; the request id identifies it in the logs.", request_id)
         _reply(request, status, headers + [("apigw-requestid", request_id)], payload if method != "HEAD" else b"")
 
 
+class Unreadable(Exception):
+    """The request's framing is broken: its body cannot be read."""
+
+
 def _read_body(request: BaseHTTPRequestHandler) -> bytes:
-    if request.headers.get("transfer-encoding", "").lower() == "chunked":
+    chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+    if chunked and "content-length" in request.headers:
+        raise Unreadable("Send either Content-Length or Transfer-Encoding: chunked, not both.")
+    if chunked:
         parts, size = [], 0
-        while chunk_size := int(request.rfile.readline().split(b";")[0].strip() or b"0", 16):
+        while chunk_size := _chunk_size(request.rfile.readline(1024)):
             size += chunk_size
             if size > MAX_BODY_BYTES:
                 # The rest of the stream is not read, so the connection cannot be reused.
                 request.close_connection = True
                 raise BodyTooLarge
-            parts.append(request.rfile.read(chunk_size))
-            request.rfile.readline()
-        while request.rfile.readline() not in (b"\r\n", b"\n", b""):
+            part = request.rfile.read(chunk_size)
+            if len(part) < chunk_size:
+                raise Unreadable("The chunked body ended early.")
+            parts.append(part)
+            request.rfile.readline(1024)
+        while request.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
             pass  # trailer headers
         return b"".join(parts)
-    length = int(request.headers.get("content-length") or 0)
+    text = request.headers.get("content-length") or "0"
+    if not text.isdigit():
+        raise Unreadable(f"Content-Length {text[:40]!r} is not a number of bytes.")
+    length = int(text)
     if length > MAX_BODY_BYTES:
         # Read and drop it, so the client gets to read the 413 instead of a reset connection.
         while length > 0 and (dropped := request.rfile.read(min(length, 1 << 20))):
             length -= len(dropped)
         raise BodyTooLarge
-    return request.rfile.read(length) if length else b""
+    body = request.rfile.read(length) if length else b""
+    if len(body) < length:
+        raise Unreadable(f"The body has {len(body)} of the {length} bytes its Content-Length announces.")
+    return body
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";")[0].strip()
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise Unreadable(f"Chunk size {text[:20]!r} is not hexadecimal.") from None
+
+
+def _problem(request: BaseHTTPRequestHandler, status: int, title: str, detail: str, request_id: str) -> None:
+    """What the gateway answers itself, as a problem (RFC 9457) like every answer of the API."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": urlsplit(request.path or "/").path}
+    headers = [("content-type", "application/problem+json"), ("x-request-id", request_id), ("apigw-requestid", request_id)]
+    _reply(request, status, headers, json.dumps(body).encode())
 
 
 def _reply(request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

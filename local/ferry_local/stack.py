@@ -1,10 +1,10 @@
-"""The whole system in one process: moto for AWS, the project's handlers for Lambda, the HTTP API on loopback.
+"""The whole system on this machine: moto for AWS, the project's handlers for Lambda, the HTTP API on loopback.
 
-One LocalStack runs per process, and the real handlers serve one LocalStack per
-process: they read their settings (table names, the AWS endpoint) once, at import,
-the way a Lambda cold start does, from the environment the stack sets. A second
-stack while one runs raises, and so does a later stack in a process whose handlers
-already served an earlier one. Tests start it on a free port.
+moto's server and the HTTP API run in this process; each function's instances are
+child processes (ferry_local.instances) that read their settings once, at import,
+the way a Lambda cold start does, from the function's environment in the template.
+One LocalStack runs per process: moto's backends are process-wide. Tests start it
+on a free port.
 
 DynamoDB, S3 and Step Functions live in moto's memory: they start empty and are
 gone when the stack stops. Only the entity store (SQLite, in `state_dir`) is kept.
@@ -26,8 +26,10 @@ from werkzeug.serving import make_server
 
 from ferry.auth import ApiKeys
 from ferry_local.http_api import HttpApi
-from ferry_local.lambdas import Faults, Handler, LambdaInvocations, load_handler
-from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Stack
+from ferry_local.instances import CallableInstance, FunctionPool, Handler, ProcessInstance
+from ferry_local.lambdas import Faults, LambdaInvocations
+from ferry_local.moto_patches import patch_distributed_map_tolerance
+from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Function, Stack
 
 
 class QuietMotoRequestHandler(MotoRequestHandler):
@@ -38,8 +40,6 @@ class QuietMotoRequestHandler(MotoRequestHandler):
 
 
 _running: LocalStack | None = None
-# Set once a stack imported the template's handlers: from then on they hold that stack's settings.
-_handlers_imported = False
 
 
 def running_stack() -> LocalStack | None:
@@ -81,6 +81,8 @@ class LocalStack:
         self.url = ""
         self.moto_url = ""
         self.session: boto3.Session | None = None
+        self._mongodb_uri = os.environ.get("MONGODB_URI", "")
+        self._pools: dict[str, FunctionPool] = {}
 
     @property
     def sqlite_path(self) -> Path:
@@ -94,6 +96,10 @@ class LocalStack:
         """The next `times` worker invocations whose payload has this `step` do their work, then answer `Sandbox.Timedout`."""
         self.faults.crash_after(step, times)
 
+    def inject_failure(self, step: str, times: int, error_type: str = "StoreUnavailable", chunk: int | None = None) -> None:
+        """The next `times` worker invocations of `step` (of chunk number `chunk`, if given) fail with `error_type` without running."""
+        self.faults.fail_before(step, times, error_type, chunk)
+
     def add_tenant(self, tenant: str, key: str) -> None:
         """Registers one more API key, as the seed does for the demo tenants."""
         self.keys[tenant] = key
@@ -102,19 +108,17 @@ class LocalStack:
     def _api_keys(self) -> ApiKeys:
         return ApiKeys(self.session.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
 
-    def _handler(self, logical_id: str) -> Handler:
-        global _handlers_imported
-        if logical_id in self._handler_overrides:
-            return self._handler_overrides[logical_id]
-        _handlers_imported = True
-        return load_handler(self.stack.function(logical_id).handler)
+    def _pool(self, function: Function, moto_port: int) -> FunctionPool:
+        if function.logical_id in self._handler_overrides:
+            handler = self._handler_overrides[function.logical_id]
+            return FunctionPool(function.name, lambda: CallableInstance(handler))
+        environment = {**self._aws_environment(moto_port), **function.environment, **self._store_environment()}
+        return FunctionPool(function.name, lambda: ProcessInstance(function.handler, environment, list(function.code_roots)))
 
     def start(self) -> LocalStack:
         global _running
         if _running is not None:
             raise RuntimeError("a LocalStack already runs in this process: the handlers can serve only one")
-        if _handlers_imported and set(self._handler_overrides) != {f.logical_id for f in self.stack.functions()}:
-            raise RuntimeError("the handlers were imported for an earlier LocalStack and keep its settings: use a new process")
         if botocore_stubber.enabled:
             # Under mock_aws, moto's Step Functions would call Lambda in-process instead of through this server.
             raise RuntimeError("mock_aws is active in this process; the local stack needs moto's server alone")
@@ -129,11 +133,13 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        patch_distributed_map_tolerance()  # a failed chunk must fail the Map, as in AWS
         self.state_dir.mkdir(parents=True, exist_ok=True)
         functions = self.stack.functions()
+        # The pools are made once the port is known: their instances' environment points at it.
         invocations = LambdaInvocations(
             DomainDispatcherApplication(create_backend_app),
-            {f.name: (lambda logical_id=f.logical_id: self._handler(logical_id)) for f in functions},
+            self._pools,
             f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:",
             self.faults,
             {f.name: (f.memory_mb, f.timeout_s) for f in functions},
@@ -142,6 +148,7 @@ class LocalStack:
         moto_port = self._moto_server.server_port
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         self._moto_thread = threading.Thread(target=self._moto_server.serve_forever, name="moto", daemon=True)
+        self._pools.update({f.name: self._pool(f, moto_port) for f in functions})
         self._moto_thread.start()
         self._set_environment(moto_port)
         self._moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
@@ -151,7 +158,10 @@ class LocalStack:
         for tenant, key in self.keys.items():
             self._api_keys().register(tenant, key, f"demo key of {tenant}")
         self._http = HttpApi(
-            self.stack.http_routes(), self._handler, self.stack.arn, {f.logical_id: (f.memory_mb, f.timeout_s) for f in functions}
+            self.stack.http_routes(),
+            {f.logical_id: self._pools[f.name].invoke for f in functions}.__getitem__,
+            self.stack.arn,
+            {f.logical_id: (f.memory_mb, f.timeout_s) for f in functions},
         )
         self.port = self._http.start(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -161,9 +171,8 @@ class LocalStack:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
-    def environment(self, moto_port: int) -> dict[str, str]:
-        """What the process environment gets: AWS pointed at moto, plus every function's template environment."""
-        env = {
+    def _aws_environment(self, moto_port: int) -> dict[str, str]:
+        return {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
@@ -173,13 +182,18 @@ class LocalStack:
             "MOTO_PORT": str(moto_port),
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_DISABLED": "1",
-            "FERRY_SQLITE_PATH": str(self.sqlite_path),
         }
+
+    def _store_environment(self) -> dict[str, str]:
+        # The template's MongoDbUri is NoEcho with an empty default; a developer's own server comes from the shell.
+        return {"FERRY_SQLITE_PATH": str(self.sqlite_path), "MONGODB_URI": self._mongodb_uri}
+
+    def environment(self, moto_port: int) -> dict[str, str]:
+        """What this process's environment gets (for stand-in handlers and tests): AWS pointed at moto, every function's variables."""
+        env = self._aws_environment(moto_port)
         for function in self.stack.functions():
             env.update(function.environment)
-        # The template's MongoDbUri is NoEcho with an empty default; a developer's own server comes from the shell.
-        env["MONGODB_URI"] = os.environ.get("MONGODB_URI", "")
-        return env
+        return env | self._store_environment()
 
     def _set_environment(self, moto_port: int) -> None:
         env = self.environment(moto_port)
@@ -199,6 +213,9 @@ class LocalStack:
         if self._http is not None:
             self._http.stop()
             self._http = None
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
         if self._moto_server is not None:
             # moto's backends are process-wide: empty them, so nothing of this stack outlives it.
             self._moto_api("reset", {})

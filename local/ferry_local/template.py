@@ -52,6 +52,7 @@ class Function:
     environment: dict[str, str]
     memory_mb: int
     timeout_s: int
+    code_roots: tuple[Path, ...] = ()  # its CodeUri, then its layers' content, as Lambda mounts them
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,13 @@ class Route:
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
 
     def matches(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
             return None
+        if self.path == "$default":
+            return {}
         pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$"
         found = re.match(pattern, path)
         return found.groupdict() if found else None
@@ -218,7 +221,9 @@ class Stack:
             # Lambda's own defaults when neither the function nor the Globals say: 128 MB, 3 s.
             memory = int(self.resolve(props.get("MemorySize", globals_.get("MemorySize", 128))))
             timeout = int(self.resolve(props.get("Timeout", globals_.get("Timeout", 3))))
-            found.append(Function(logical_id, self.physical(logical_id), props["Handler"], env, memory, timeout))
+            layers = props.get("Layers", globals_.get("Layers", []))
+            roots = [self.base_dir / props["CodeUri"]] + [self.base_dir / self.resources[layer["Ref"]]["Properties"]["ContentUri"] for layer in layers]
+            found.append(Function(logical_id, self.physical(logical_id), props["Handler"], env, memory, timeout, tuple(roots)))
         return found
 
     def function(self, logical_id: str) -> Function:
@@ -236,4 +241,5 @@ class Stack:
                     routes.append(Route(props["Method"].upper(), props["Path"], logical_id))
         # As in API Gateway: literal segments win over parameters (/import/types before /import/{id}),
         # and a route's own method wins over ANY on the same path.
-        return sorted(routes, key=lambda r: (r.path.count("{"), r.method == "ANY"))
+        # `$default` is the last resort.
+        return sorted(routes, key=lambda r: (r.path == "$default", r.path.count("{"), r.method == "ANY"))

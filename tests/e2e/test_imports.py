@@ -166,5 +166,5 @@ def test_a_step_that_keeps_failing_ends_the_job_failed_with_its_reason(client, l
     local_stack.inject_crash(step="plan", times=4)  # the first try and its three retries
     job = client.wait(client.import_rows("Customers", "CreateOrUpdate", [customer(900_000)]), timeout=60)
     assert job["status"] == "failed"
-    assert job["output"].startswith("Sandbox.Timedout: ")
+    assert job["output"].startswith("The plan step failed: Sandbox.Timedout: ")
     assert "Traceback" not in job["output"] and job["terminated_at"]

@@ -10,7 +10,7 @@ import pytest
 from ferry.clock import SystemClock
 from ferry.files import S3FileStore
 from ferry.ids import new_ulid
-from ferry.imports.runner import ImportRunner
+from ferry.imports.runner import ChunkRef, ImportRunner
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.repository import JobRepository
 from ferry.store.port import Collection
@@ -53,9 +53,9 @@ def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
     return job
 
 
-def chunks_of(manifest_key: str, files: S3FileStore) -> list[int]:
-    """What the Map state does with the manifest: one item per chunk."""
-    return [entry["chunk"] for entry in json.loads(files.get(manifest_key))]
+def chunks_of(manifest_key: str, files: S3FileStore) -> list[ChunkRef]:
+    """What the Map state does with the manifest: one item per chunk, handed whole to the step."""
+    return [ChunkRef(**entry) for entry in json.loads(files.get(manifest_key))]
 
 
 def run_all(runner: ImportRunner, files: S3FileStore, job: Job) -> JobStatus:
@@ -74,7 +74,7 @@ def test_chunks_split_count_and_finish(parts):
     done = jobs.get("acme", job.id)
     assert done.chunk_count == 3 and done.total == 26
     manifest = json.loads(files.get(f"jobs/acme/{job.id}/manifest.json"))
-    assert [(c["chunk"], c["first_row"], c["rows"]) for c in manifest] == [(0, 1, 10), (1, 11, 10), (2, 21, 6)]
+    assert [(c["number"], c["first_row"], c["rows"]) for c in manifest] == [(0, 1, 10), (1, 11, 10), (2, 21, 6)]
     assert (done.progress.succeeded, done.progress.failed) == (25, 1)
     assert [(e.row, e.field) for e in done.errors] == [(26, "name")]
     assert store.count(Collection("acme", "Customers")) == 25
@@ -122,7 +122,7 @@ def test_cancelling_between_chunks_skips_the_rest(parts):
     assert not runner.run_chunk("acme", job.id, chunks[1])
     assert runner.finish("acme", job.id) is JobStatus.CANCELLED
     done = jobs.get("acme", job.id)
-    assert done.progress.processed == 10 and "10 of 30" in done.output
+    assert done.progress.processed == 10 and "after 10 of 30 rows" in done.output
     assert store.count(Collection("acme", "Customers")) == 10
 
 
@@ -131,8 +131,78 @@ def test_a_failed_step_ends_the_job_failed_with_its_reason(parts):
     job = submit(jobs, files, [customer(1)])
     runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
     runner.start("acme", job.id)
-    assert runner.fail("acme", job.id, "ValueError: the input is not a JSON array") is JobStatus.FAILED
+    assert runner.fail("acme", job.id, "plan", "ValueError: the input is not a JSON array") is JobStatus.FAILED
     failed = jobs.get("acme", job.id)
-    assert failed.output == "ValueError: the input is not a JSON array" and failed.terminated_at
-    assert runner.fail("acme", job.id, "again") is JobStatus.FAILED
-    assert jobs.get("acme", job.id).output == "ValueError: the input is not a JSON array"
+    assert failed.output == "The plan step failed: ValueError: the input is not a JSON array" and failed.terminated_at
+    assert runner.fail("acme", job.id, "finish", "again") is JobStatus.FAILED
+    assert jobs.get("acme", job.id).output == "The plan step failed: ValueError: the input is not a JSON array"
+
+
+class CancelledMidBatch:
+    """An entity store during whose first batch the user cancels the job: the batch is written all the same."""
+
+    def __init__(self, store: SqliteEntityStore, jobs: JobRepository) -> None:
+        self.store, self.jobs, self.cancelled = store, jobs, False
+
+    def write_batch(self, coll, action, rows, *, writer, now):
+        if not self.cancelled:
+            self.cancelled = True
+            self.jobs.transition(coll.tenant, writer, JobStatus.CANCELLING)
+        return self.store.write_batch(coll, action, rows, writer=writer, now=now)
+
+
+def test_a_chunk_running_when_the_job_is_cancelled_is_counted(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
+    runner = ImportRunner(jobs, files, CancelledMidBatch(store, jobs), SystemClock(), chunk_rows=10)
+    runner.start("acme", job.id)
+    chunks = chunks_of(runner.plan("acme", job.id), files)
+    assert runner.run_chunk("acme", job.id, chunks[0])  # cancelled while it wrote: its 10 rows are stored
+    assert not runner.run_chunk("acme", job.id, chunks[1])
+    assert runner.finish("acme", job.id) is JobStatus.CANCELLED
+    done = jobs.get("acme", job.id)
+    assert (done.progress.processed, done.progress.succeeded) == (10, 10)
+    assert "after 10 of 30 rows" in done.output
+    assert store.count(Collection("acme", "Customers")) == 10
+
+
+def test_finish_with_a_chunk_never_recorded_ends_failed_naming_it(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    runner.start("acme", job.id)
+    chunks = chunks_of(runner.plan("acme", job.id), files)
+    runner.run_chunk("acme", job.id, chunks[0])
+    runner.run_chunk("acme", job.id, chunks[2])
+    jobs.record_chunk_failure("acme", job.id, 1, "StoreUnavailable: SQLite is busy")
+    assert runner.finish("acme", job.id) is JobStatus.FAILED
+    done = jobs.get("acme", job.id)
+    assert "1 of 3 chunks failed: chunk 1 (rows 11-20: StoreUnavailable: SQLite is busy)" in done.output
+    assert "20 of 30 Customers rows imported" in done.output
+    assert (done.progress.processed, done.progress.succeeded) == (20, 20)
+
+
+def test_fail_after_the_map_failed_names_the_chunk(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(20)])
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    runner.start("acme", job.id)
+    chunks = chunks_of(runner.plan("acme", job.id), files)
+    runner.run_chunk("acme", job.id, chunks[0])
+    runner.fail("acme", job.id, "chunks", "States.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded")
+    done = jobs.get("acme", job.id)
+    assert done.status is JobStatus.FAILED
+    assert done.output.startswith("The chunks step failed: 1 of 2 chunks failed: chunk 1 (rows 11-20).")
+
+
+def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):
+    jobs, files, store = parts
+    rows = [customer(n, **{f"{n}{'x' * 5000}": 1}) for n in range(100)]
+    job = submit(jobs, files, rows)
+    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=50)
+    assert run_all(runner, files, job) is JobStatus.FAILED  # every row was refused
+    done = jobs.get("acme", job.id)
+    assert done.error_count == 100 and len(done.errors) == 100
+    assert all(len(e.field) <= 200 and len(e.message) <= 500 for e in done.errors)
+    report = files.get(done.errors_key).decode()
+    assert report.count("x" * 5000) >= 100  # the full names are in the report

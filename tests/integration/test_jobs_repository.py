@@ -121,13 +121,40 @@ def test_chunk_counts_overwrite_so_a_retry_counts_once(repo):
     repo.transition("acme", job.id, JobStatus.RUNNING)
     repo.set_plan("acme", job.id, total=25, chunk_count=3)
     for _ in range(2):
-        assert repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 9, 1), "rows 1-10")
-    assert repo.record_chunk("acme", job.id, 1, ChunkCounts(10, 10, 0), "rows 11-20")
+        repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 9, 1), "rows 1-10")
+    repo.record_chunk("acme", job.id, 1, ChunkCounts(10, 10, 0), "rows 11-20")
     progress = repo.get("acme", job.id).progress
     assert (progress.total, progress.processed, progress.succeeded, progress.failed) == (25, 20, 19, 1)
     assert progress.percent == 80.0
+    assert repo.get("acme", job.id).running_output == "rows 11-20"
+
+
+def test_a_chunk_that_wrote_after_the_job_ended_is_still_counted(repo):
+    job = make_job()
+    repo.create(job)
+    repo.transition("acme", job.id, JobStatus.RUNNING)
+    repo.set_plan("acme", job.id, total=20, chunk_count=2)
     repo.transition("acme", job.id, JobStatus.CANCELLING)
-    assert not repo.record_chunk("acme", job.id, 2, ChunkCounts(5, 5, 0), "rows 21-25")
+    repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 10, 0), "rows 1-10")
+    repo.transition("acme", job.id, JobStatus.CANCELLED, output="Cancelled.")
+    repo.record_chunk("acme", job.id, 1, ChunkCounts(10, 10, 0), "rows 11-20")
+    ended = repo.get("acme", job.id)
+    assert ended.progress.processed == 20
+    assert ended.running_output is None  # an ended job says nothing is being done
+    with pytest.raises(JobNotFound):
+        repo.record_chunk("acme", "01NOSUCHJOB", 0, ChunkCounts(1, 1, 0), "rows 1-1")
+
+
+def test_unended_jobs_of_every_tenant_are_found_until_they_end(repo):
+    old = datetime.now(UTC) - timedelta(hours=1)
+    running, pending, done = make_job("acme", at=old), make_job("globex", at=old), make_job("acme", at=old)
+    fresh = make_job("acme")
+    for job in (running, pending, done, fresh):
+        repo.create(job)
+    repo.transition("acme", running.id, JobStatus.RUNNING)
+    repo.transition("acme", done.id, JobStatus.FAILED, output="x")
+    found = {j.id for j in repo.unended(created_before=datetime.now(UTC) - timedelta(minutes=5))}
+    assert found == {running.id, pending.id}
 
 
 def test_list_pages_newest_first_with_a_cursor(repo):

@@ -136,13 +136,19 @@ def test_json_bodies_arrive_as_text_and_literal_routes_win(standin_stack, stand_
 
 def test_what_api_gateway_answers_itself(standin_stack, stand_ins):
     seen = len(stand_ins.api_events)
-    assert call(f"{standin_stack.url}/nothing/here") [0::2] == (404, b'{"message":"Not Found"}')
-    assert call(f"{standin_stack.url}/import", "DELETE")[0] == 404  # the path exists, not for this method
     status, _, body = call(f"{standin_stack.url}/import", "POST", b"x" * (MAX_BODY_BYTES + 1), {"Content-Type": "text/csv"})
-    assert (status, json.loads(body)) == (413, {"message": "Request Entity Too Large"})
+    assert (status, json.loads(body)["title"]) == (413, "Request Entity Too Large")
     assert len(stand_ins.api_events) == seen
-    status, _, body = call(f"{standin_stack.url}/jobs/boom")
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    status, headers, body = call(f"{standin_stack.url}/jobs/boom")
+    assert (status, headers["content-type"], json.loads(body)["status"]) == (500, "application/problem+json", 500)
+    assert headers["x-request-id"]
+
+
+def test_routes_the_template_does_not_name_go_to_the_default_route(standin_stack, stand_ins):
+    status, _, body = call(f"{standin_stack.url}/nothing/here")
+    assert (status, json.loads(body)) == (201, {"routeKey": "$default"})
+    status, _, body = call(f"{standin_stack.url}/import", "DELETE")  # the path exists, not for this method
+    assert (status, json.loads(body)) == (201, {"routeKey": "$default"})
 
 
 def test_function_answers_become_http_as_api_gateway_makes_them():
@@ -169,8 +175,8 @@ def test_a_worker_exception_reaches_catch_under_its_class_name(standin_stack, st
     assert execution["status"] == "FAILED"
     assert task_errors(execution) == ["InvalidInput"]  # not retried: only Lambda's own errors are
     fail = stand_ins.worker_calls[job_id][-1]
-    assert fail["step"] == "fail" and fail["error"]["Error"] == "InvalidInput"
-    cause = json.loads(fail["error"]["Cause"])
+    assert fail["step"] == "fail" and fail["failure"]["plan"]["Error"] == "InvalidInput"
+    cause = json.loads(fail["failure"]["plan"]["Cause"])
     assert cause["errorType"] == "InvalidInput" and cause["errorMessage"] == "the file is not CSV"
 
 

@@ -11,6 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from ferry_local.http_api import MAX_BODY_BYTES, HttpApi
+from ferry_local.instances import CallableInstance, FunctionPool
 from ferry_local.lambdas import Faults, LambdaInvocations
 from ferry_local.template import Route
 
@@ -51,11 +52,12 @@ def test_a_request_reaches_the_handler_as_an_api_gateway_v2_event(api):
     assert event["requestContext"]["http"]["method"] == "POST" and event["requestContext"]["requestId"]
 
 
-def test_unknown_routes_and_oversized_bodies_are_answered_like_api_gateway(api):
+def test_unknown_routes_and_oversized_bodies_are_answered_by_the_gateway_as_problems(api):
     url, seen = api
-    assert call(f"{url}/nothing")[0] == 404
-    status, _, body = call(f"{url}/jobs/J1", "POST", b"x" * (MAX_BODY_BYTES + 1))
-    assert status == 413 and json.loads(body) == {"message": "Request Entity Too Large"}
+    status, headers, body = call(f"{url}/nothing")
+    assert status == 404 and headers["content-type"] == "application/problem+json" and headers["x-request-id"]
+    status, headers, body = call(f"{url}/jobs/J1", "POST", b"x" * (MAX_BODY_BYTES + 1))
+    assert status == 413 and json.loads(body)["status"] == 413 and headers["x-request-id"]
     assert seen == []
 
 
@@ -72,7 +74,8 @@ def test_lambda_invocations_are_answered_by_the_handler_and_errors_named_like_la
         return Response("moto", 200)(environ, start_response)
 
     faults = Faults()
-    client = Client(LambdaInvocations(moto, {"worker": lambda: worker}, "arn:aws:lambda:us-east-1:123456789012:function:", faults))
+    pools = {"worker": FunctionPool("worker", lambda: CallableInstance(worker))}
+    client = Client(LambdaInvocations(moto, pools, "arn:aws:lambda:us-east-1:123456789012:function:", faults))
     path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aworker/invocations"
     ok = client.post(path, data=json.dumps({"step": "run"}))
     assert ok.status_code == 200 and ok.json == {"echo": {"step": "run"}, "function": "worker"}
@@ -82,4 +85,6 @@ def test_lambda_invocations_are_answered_by_the_handler_and_errors_named_like_la
     faults.crash_after("run", 1)
     assert client.post(path, data=json.dumps({"step": "run"})).json["errorType"] == "Sandbox.Timedout"
     assert "X-Amz-Function-Error" not in client.post(path, data=json.dumps({"step": "run"})).headers
+    faults.fail_before("run", 1, "StoreUnavailable")
+    assert client.post(path, data=json.dumps({"step": "run"})).json["errorType"] == "StoreUnavailable"
     assert client.get("/anything-else").get_data() == b"moto"

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.datatypes.registry import describe
-from ferry.errors import FieldError, InvalidRequest
+from ferry.errors import FerryError, FieldError, InvalidRequest
 from ferry.imports.submission import (
     IMPORT_JOB_TYPE,
     ImportArgs,
@@ -35,7 +35,7 @@ from ferry.jobs.service import Submission
 from ferry.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
 from ferry.settings import Settings
-from ferry_api import problems
+from ferry_api import problems, request
 from ferry_api.views import import_status, job_resource
 
 # Settings are checked at cold start; AWS clients are made on first use, keeping the import light.
@@ -43,7 +43,7 @@ runtime = Runtime(Settings.from_env(os.environ))
 
 INLINE_RESPONSE_LIMIT = 5_000_000
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=request.strict_json)
 app.enable_swagger(path="/docs", title="Ferry", version="1.0", description="Asynchronous import/export jobs.")
 problems.register(app)
 
@@ -77,18 +77,11 @@ class JobRequest(BaseModel):
 
 
 def _tenant() -> str:
-    headers = app.current_event.headers
-    authorization = headers.get("authorization") or ""
-    scheme, _, token = authorization.partition(" ")
-    api_key = token.strip() if scheme.lower() == "bearer" else headers.get("x-api-key")
-    return runtime.api_keys.tenant_for(api_key)
+    return request.tenant_of(app.current_event)
 
 
 def _idempotency_key() -> str | None:
-    key = app.current_event.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", [FieldError("/headers/Idempotency-Key", "1 to 255 characters")])
-    return key
+    return request.idempotency_key(app.current_event.headers)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -251,18 +244,14 @@ def _openapi_document() -> str:
     return app.get_openapi_json_schema(title="Ferry", version="1.0")
 
 
-def _normalise_content_type(event: dict[str, Any]) -> None:
-    # `curl -d` labels JSON as a form; this API only reads JSON, so a form label is read as JSON too.
-    headers = event.get("headers") or {}
-    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        headers["content-type"] = "application/json"
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _normalise_content_type(event)
-    response = app.resolve(event, context)
+    try:
+        request.admit(event, runtime.api_keys)
+        response = app.resolve(event, context)
+    except FerryError as exc:
+        response = problems.proxy_answer(exc, event.get("rawPath", ""))
     response.setdefault("headers", {})["x-request-id"] = event.get("requestContext", {}).get("requestId", "")
     return response

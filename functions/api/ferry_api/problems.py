@@ -19,6 +19,7 @@ _STATUS: list[tuple[type[errors.FerryError], int, str]] = [
     (errors.IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (errors.IdempotencyKeyInUse, 409, "idempotency-key-in-use"),
     (errors.MalformedRequest, 400, "malformed-request"),
+    (errors.UnsupportedMediaType, 415, "unsupported-media-type"),
     (errors.InvalidRequest, 422, "invalid-request"),
     (errors.Unauthorized, 401, "unauthorized"),
     (errors.NotFound, 404, "not-found"),
@@ -28,6 +29,11 @@ _STATUS: list[tuple[type[errors.FerryError], int, str]] = [
 
 
 def problem(status: int, slug: str, title: str, detail: str, instance: str, field_errors: list[dict[str, str]] | None = None, **extra: Any) -> Response:
+    body = _body(status, slug, title, detail, instance, field_errors, **extra)
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body, ensure_ascii=False), headers=_headers(status))
+
+
+def _body(status: int, slug: str, title: str, detail: str, instance: str, field_errors: list[dict[str, str]] | None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
         "title": title,
@@ -38,15 +44,34 @@ def problem(status: int, slug: str, title: str, detail: str, instance: str, fiel
     }
     if field_errors:
         body["errors"] = field_errors
-    headers = {"WWW-Authenticate": 'Bearer realm="ferry"'} if status == 401 else None
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body, ensure_ascii=False), headers=headers)
+    return body
+
+
+def _headers(status: int) -> dict[str, str] | None:
+    return {"WWW-Authenticate": 'Bearer realm="ferry"'} if status == 401 else None
+
+
+def _domain_parts(exc: errors.FerryError) -> tuple[int, str]:
+    for kind, status, slug in _STATUS:
+        if isinstance(exc, kind):
+            return status, slug
+    return 400, "bad-request"
 
 
 def from_domain(exc: errors.FerryError, instance: str) -> Response:
-    for kind, status, slug in _STATUS:
-        if isinstance(exc, kind):
-            return problem(status, slug, exc.title, exc.detail, instance, [{"pointer": e.pointer, "detail": e.message} for e in exc.errors])
-    return problem(400, "bad-request", exc.title, exc.detail, instance)
+    status, slug = _domain_parts(exc)
+    return problem(status, slug, exc.title, exc.detail, instance, [{"pointer": e.pointer, "detail": e.message} for e in exc.errors])
+
+
+def proxy_answer(exc: errors.FerryError, instance: str) -> dict[str, Any]:
+    """The same problem as from_domain, as the Lambda proxy answer of a request refused before routing."""
+    status, slug = _domain_parts(exc)
+    body = _body(status, slug, exc.title, exc.detail, instance, [{"pointer": e.pointer, "detail": e.message} for e in exc.errors])
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": PROBLEM_JSON, **(_headers(status) or {})},
+        "body": json.dumps(body, ensure_ascii=False),
+    }
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.imports.runner import ImportRunner
+from ferry.imports.runner import ChunkRef, ImportRunner
 from ferry.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
 from ferry.settings import Settings
@@ -32,7 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if step == "plan":
         return {"manifest_key": runner.plan(tenant, job_id)}
     if step == "run_chunk":
-        ran = runner.run_chunk(tenant, job_id, int(event["chunk"]))
+        ran = runner.run_chunk(tenant, job_id, ChunkRef(**event["chunk"]))
         metrics.add_metric(name="ChunksRun", unit="Count", value=1)
         return {"ran": ran}
     if step == "finish":
@@ -40,7 +40,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
         return {"status": status.value}
     if step == "fail":
-        reason = failure_reason(event.get("error") or {})
-        logger.error("job failed", extra={"reason": reason})
-        return {"status": runner.fail(tenant, job_id, reason).value}
+        failed_step, error = next(iter((event.get("failure") or {"unknown": {}}).items()))
+        reason = failure_reason(error)
+        logger.error("job failed", extra={"failed_step": failed_step, "reason": reason})
+        return {"status": runner.fail(tenant, job_id, failed_step, reason).value}
     raise ValueError(f"unknown step {step!r}")

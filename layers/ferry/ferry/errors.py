@@ -4,6 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A client's value quoted in a message, cut short: a refusal never echoes a megabyte back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class FieldError:
     pointer: str  # JSON pointer into the request, e.g. "/actionType"
@@ -31,6 +37,12 @@ class MalformedRequest(FerryError):
     """The request cannot be read: bad JSON, bad parameter syntax (HTTP 400)."""
 
     title = "Malformed request"
+
+
+class UnsupportedMediaType(FerryError):
+    """The body is not in a media type or charset this API reads (HTTP 415)."""
+
+    title = "Unsupported media type"
 
 
 class NotFound(FerryError):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ferry.datatypes import models
+from ferry.errors import shown
 from ferry.store.port import Action
 
 # Joins the parts of a composite key or set; ids may not contain it (models.KeyPart), so joins are unambiguous.
@@ -108,13 +109,13 @@ def resolve(data_type: str, action: str) -> tuple[DataType, Action]:
     found = _BY_FOLDED_NAME.get(data_type.casefold())
     if found is None:
         known = tuple(REGISTRY)
-        raise UnsupportedImport("dataType", f"Unknown dataType {data_type!r}; known: {', '.join(known)}.", known)
+        raise UnsupportedImport("dataType", f"Unknown dataType {shown(data_type)}; known: {', '.join(known)}.", known)
     allowed = tuple(a.value for a in found.actions)
     for candidate in found.actions:
         if candidate.value.casefold() == action.casefold():
             return found, candidate
     raise UnsupportedImport(
-        "actionType", f"{found.name} supports {', '.join(allowed)}; not {action!r}.", allowed
+        "actionType", f"{found.name} supports {', '.join(allowed)}; not {shown(action)}.", allowed
     )
 
 

@@ -18,7 +18,7 @@ from ferry.datatypes.registry import resolve
 from ferry.datatypes.validation import validate_rows
 from ferry.errors import InvalidTransition
 from ferry.files import FileStore
-from ferry.jobs.model import ChunkCounts, Job, JobError, JobStatus, errors_for_job
+from ferry.jobs.model import MAX_MESSAGE_CHARS, MAX_OUTPUT_CHARS, ChunkCounts, Job, JobError, JobStatus, bounded, errors_for_job
 from ferry.jobs.repository import JobRepository
 from ferry.store.port import Collection, EntityStore
 
@@ -37,6 +37,16 @@ def _outcome_key(job: Job, chunk: int) -> str:
 
 def errors_key(job: Job) -> str:
     return f"jobs/{job.tenant}/{job.id}/errors.csv"
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """One item of the chunk manifest: the only source of a chunk's file and first row."""
+
+    number: int
+    key: str
+    first_row: int  # 1-based, in the job's input
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -72,44 +82,52 @@ class ImportRunner:
         job = self._jobs.get(tenant, job_id)
         rows = json.loads(self._files.get(job.input_key))
         size = self._chunk_rows
-        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         manifest = []
-        for number, chunk in enumerate(chunks):
-            key = _chunk_key(job, number)
-            self._files.put(key, json.dumps(chunk, separators=(",", ":")).encode(), "application/json")
-            manifest.append({"chunk": number, "key": key, "first_row": number * size + 1, "rows": len(chunk)})
-        # A JSON array: the shape the Map state's ItemReader takes, one item per chunk.
+        for number, start in enumerate(range(0, len(rows), size)):
+            chunk = ChunkRef(number=number, key=_chunk_key(job, number), first_row=start + 1, rows=len(rows[start : start + size]))
+            self._files.put(chunk.key, json.dumps(rows[start : start + size], separators=(",", ":")).encode(), "application/json")
+            manifest.append(vars(chunk))
+        # A JSON array: the shape the Map state's ItemReader takes, one item per chunk, handed whole to run_chunk.
         manifest_key = _manifest_key(job)
         self._files.put(manifest_key, json.dumps(manifest).encode(), "application/json")
-        self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(chunks))
+        self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(manifest))
         return manifest_key
 
-    def run_chunk(self, tenant: str, job_id: str, chunk: int) -> bool:
-        """Validate and write one chunk. Answers False when the job stopped running (cancelled)."""
+    def run_chunk(self, tenant: str, job_id: str, chunk: ChunkRef) -> bool:
+        """Validate and write one chunk. Answers False when the job was no longer running, so nothing was written."""
         job = self._jobs.get(tenant, job_id)
         if job.status is not JobStatus.RUNNING:
             return False
+        try:
+            counts, rejected = self._write_chunk(job, chunk)
+        except Exception as exc:
+            # Step Functions may retry; if no attempt succeeds, this is the reason the job gives.
+            self._jobs.record_chunk_failure(tenant, job_id, chunk.number, bounded(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS))
+            raise
+        outcome = {"counts": vars(counts), "rejected": [{"error": vars(r.error), "data": r.data} for r in rejected]}
+        # The outcome file is written before the counts, so finish never sees counts without their errors.
+        self._files.put(_outcome_key(job, chunk.number), json.dumps(outcome).encode(), "application/json")
+        last_row = chunk.first_row + chunk.rows - 1
+        self._jobs.record_chunk(tenant, job_id, chunk.number, counts, f"rows {chunk.first_row}-{last_row} of {job.total}")
+        return True
+
+    def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, list[RejectedRow]]:
         data_type, action = resolve(job.args["dataType"], job.args["actionType"])
-        rows = json.loads(self._files.get(_chunk_key(job, chunk)))
-        first_row = chunk * self._chunk_rows
-        valid, invalid = validate_rows(data_type, rows, first_row)
+        rows = json.loads(self._files.get(chunk.key))
+        first = chunk.first_row - 1  # 0-based position of the chunk's first row in the job's input
+        valid, invalid = validate_rows(data_type, rows, first)
         refused = self._store.write_batch(
-            Collection(tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
+            Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
         )
         rejected = [
-            RejectedRow(JobError(e.code, e.message, e.row + 1, e.field or None), rows[e.row - first_row]) for e in invalid
+            RejectedRow(JobError(e.code, e.message, e.row + 1, e.field or None), rows[e.row - first]) for e in invalid
         ] + [
-            RejectedRow(JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)), rows[r.row - first_row])
+            RejectedRow(JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)), rows[r.row - first])
             for r in refused
         ]
         rejected.sort(key=lambda r: r.error.row or 0)
         failed_rows = len({r.error.row for r in rejected})
-        counts = ChunkCounts(processed=len(rows), succeeded=len(rows) - failed_rows, failed=failed_rows)
-        outcome = {"counts": vars(counts), "rejected": [{"error": vars(r.error), "data": r.data} for r in rejected]}
-        # The outcome file is written before the counts, so finish never sees counts without their errors.
-        self._files.put(_outcome_key(job, chunk), json.dumps(outcome).encode(), "application/json")
-        last_row = first_row + len(rows)
-        return self._jobs.record_chunk(tenant, job_id, chunk, counts, f"rows {first_row + 1}-{last_row} of {job.total}")
+        return ChunkCounts(processed=len(rows), succeeded=len(rows) - failed_rows, failed=failed_rows), rejected
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
         job = self._jobs.get(tenant, job_id)
@@ -123,34 +141,47 @@ class ImportRunner:
             self._files.put(errors_key(job), _errors_csv(rejected), "text/csv")
         progress = job.progress
         if job.status is JobStatus.CANCELLING:
-            return self._cancel(job, fields, progress.processed)
-        ended = JobStatus.FAILED if progress.total and progress.succeeded == 0 else JobStatus.FINISHED
-        summary = (
-            f"{progress.succeeded} of {progress.total} {job.args['dataType']} rows imported "
-            f"({job.args['actionType']}), {progress.failed} rejected."
-        )
+            return self._cancel(job, fields)
+        missing = _unrecorded_chunks(job)
+        if missing:
+            # The Map ended without every chunk's counts: rows were never imported. Never call that finished.
+            ended, summary = JobStatus.FAILED, bounded(f"{_missing_reason(job, missing, self._manifest(job))} {_counts(job)}", MAX_OUTPUT_CHARS)
+        else:
+            ended = JobStatus.FAILED if progress.total and progress.succeeded == 0 else JobStatus.FINISHED
+            summary = _counts(job)
         try:
             self._jobs.transition(tenant, job_id, ended, output=summary, **fields)
         except InvalidTransition as exc:
             if exc.current != JobStatus.CANCELLING.value:
                 raise
-            return self._cancel(job, fields, progress.processed)
+            return self._cancel(self._jobs.get(tenant, job_id), fields)
         return ended
 
-    def _cancel(self, job: Job, fields: dict[str, Any], processed: int) -> JobStatus:
-        self._jobs.transition(
-            job.tenant, job.id, JobStatus.CANCELLED, output=f"Cancelled after {processed} of {job.total} rows.", **fields
-        )
+    def _cancel(self, job: Job, fields: dict[str, Any]) -> JobStatus:
+        progress = job.progress
+        of = f" of {job.total}" if job.total is not None else ""
+        output = f"Cancelled after {progress.processed}{of} rows: {progress.succeeded} imported, {progress.failed} rejected."
+        self._jobs.transition(job.tenant, job.id, JobStatus.CANCELLED, output=output, **fields)
         return JobStatus.CANCELLED
 
-    def fail(self, tenant: str, job_id: str, reason: str) -> JobStatus:
-        """End the job failed (or cancelled, if that was asked for) after a step raised."""
+    def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
+        """End the job failed (or cancelled, if that was asked for) after `step` raised `reason`."""
         job = self._jobs.get(tenant, job_id)
         if job.status.ended:
             return job.status
-        target = JobStatus.CANCELLED if job.status is JobStatus.CANCELLING else JobStatus.FAILED
-        self._jobs.transition(tenant, job_id, target, output=reason)
-        return target
+        if job.status is JobStatus.CANCELLING:
+            return self._cancel(job, {})
+        missing = _unrecorded_chunks(job) if step == "chunks" else []
+        if missing:
+            # A failed Map says only that some chunk failed; the job names which, and why.
+            output = f"The chunks step failed: {_missing_reason(job, missing, self._manifest(job))} ({reason}) {_counts(job)}"
+        else:
+            output = f"The {step} step failed: {reason}"
+        self._jobs.transition(tenant, job_id, JobStatus.FAILED, output=bounded(output, MAX_OUTPUT_CHARS))
+        return JobStatus.FAILED
+
+    def _manifest(self, job: Job) -> list[ChunkRef]:
+        return [ChunkRef(**item) for item in json.loads(self._files.get(_manifest_key(job)))]
 
     def _rejected_rows(self, job: Job) -> list[RejectedRow]:
         rejected: list[RejectedRow] = []
@@ -158,6 +189,28 @@ class ImportRunner:
             outcome = json.loads(self._files.get(_outcome_key(job, chunk)))
             rejected.extend(RejectedRow(JobError(**r["error"]), r["data"]) for r in outcome["rejected"])
         return rejected
+
+
+def _unrecorded_chunks(job: Job) -> list[int]:
+    return [n for n in range(job.chunk_count or 0) if str(n) not in job.chunks]
+
+
+def _missing_reason(job: Job, missing: list[int], manifest: list[ChunkRef]) -> str:
+    named = []
+    for chunk in [c for c in manifest if c.number in missing][:5]:
+        why = job.chunk_failures.get(str(chunk.number))
+        rows = f"rows {chunk.first_row}-{chunk.first_row + chunk.rows - 1}"
+        named.append(f"chunk {chunk.number} ({rows}" + (f": {why})" if why else ")"))
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return f"{len(missing)} of {job.chunk_count} chunks failed: {', '.join(named)}{more}."
+
+
+def _counts(job: Job) -> str:
+    progress = job.progress
+    return (
+        f"{progress.succeeded} of {job.total} {job.args['dataType']} rows imported "
+        f"({job.args['actionType']}), {progress.failed} rejected."
+    )
 
 
 def _errors_csv(rejected: list[RejectedRow]) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ferry import jsontext
 from ferry.datatypes.registry import DataType, UnsupportedImport, resolve
 from ferry.errors import FieldError, InvalidRequest, MalformedRequest
 from ferry.store.port import Action
@@ -33,16 +34,12 @@ def check_import_pair(data_type: str, action_type: str, pointer_prefix: str = ""
 
 
 def parse_json(raw: bytes | str, what: str, pointer: str = "") -> Any:
-    """JSON from a client, or a 400 that says where it stops being JSON."""
+    """JSON from a client, or a 400 that says where and why it stops being JSON."""
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise MalformedRequest(f"{what} is not UTF-8.", [FieldError(pointer, "not UTF-8")]) from exc
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno} (character {exc.pos})"
-        raise MalformedRequest(
-            f"{what} is not valid JSON: {exc.msg} at {where}.", [FieldError(pointer, f"invalid JSON at {where}")]
-        ) from exc
+        return jsontext.parse(raw)
+    except jsontext.JsonRefused as exc:
+        where = f"line {exc.line} column {exc.column} (character {exc.position})"
+        raise MalformedRequest(f"{what} is not valid JSON: {exc.reason} at {where}.", [FieldError(pointer, f"{exc.reason} at {where}")]) from exc
 
 
 def rows_of(value: Any, pointer: str) -> list[Any]:

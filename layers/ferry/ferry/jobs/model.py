@@ -26,7 +26,8 @@ ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED})
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.FAILED}),
     JobStatus.RUNNING: frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLING}),
-    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED}),
+    # Failed only when its execution died before it could stop (the sweeper's finding).
+    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.FINISHED: frozenset(),
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
@@ -39,6 +40,14 @@ def sources_of(target: JobStatus) -> frozenset[JobStatus]:
 
 
 MAX_ERRORS_IN_JOB = 100
+# What one error or reason may take in the job item: DynamoDB items stop at 400 KB, whatever the input.
+MAX_MESSAGE_CHARS = 500
+MAX_FIELD_CHARS = 200
+MAX_OUTPUT_CHARS = 2000
+
+
+def bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class Job:
     input_key: str | None = None
     total: int | None = None
     chunks: dict[str, ChunkCounts] = field(default_factory=dict)
+    chunk_failures: dict[str, str] = field(default_factory=dict)  # chunk number -> why its last attempt failed
     chunk_count: int | None = None
     running_output: str | None = None
     output: str | None = None
@@ -128,5 +138,13 @@ class Job:
 
 
 def errors_for_job(errors: list[JobError]) -> list[dict[str, Any]]:
-    """The first errors, as stored in the job item (the full list is the errors file)."""
-    return [{k: v for k, v in vars(e).items() if v is not None} for e in errors[:MAX_ERRORS_IN_JOB]]
+    """The first errors, cut to a bounded size, as stored in the job item (the full list is the errors file)."""
+    shown = []
+    for error in errors[:MAX_ERRORS_IN_JOB]:
+        item: dict[str, Any] = {"code": error.code, "message": bounded(error.message, MAX_MESSAGE_CHARS)}
+        if error.row is not None:
+            item["row"] = error.row
+        if error.field is not None:
+            item["field"] = bounded(error.field, MAX_FIELD_CHARS)
+        shown.append(item)
+    return shown

@@ -4,6 +4,7 @@ Layout (one table, see template.yaml JobsTable):
   pk = "T#<tenant>"  sk = "JOB#<job id>"      the job
   pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.idempotency)
   status_pk = "T#<tenant>#S#<status>"          GSI by_status: a tenant's jobs in one status
+  active = "A" while the job has not ended        GSI by_activity (sparse): every tenant's unended jobs, for the sweeper
 Job ids are ULIDs, so sk order is creation order and created_after/before are key ranges.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +34,8 @@ from ferry.jobs.model import (
 )
 
 STATUS_INDEX = "by_status"
+ACTIVITY_INDEX = "by_activity"
+ACTIVE = "A"
 
 
 def tenant_pk(tenant: str) -> str:
@@ -90,6 +94,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         input_key=item.get("input_key"),
         total=item.get("total"),
         chunks={k: ChunkCounts(**v) for k, v in (item.get("chunks") or {}).items()},
+        chunk_failures=item.get("chunk_failures") or {},
         chunk_count=item.get("chunk_count"),
         running_output=item.get("running_output"),
         output=item.get("output"),
@@ -113,9 +118,12 @@ def _item_from_job(job: Job) -> dict[str, Any]:
         "status": job.status.value,
         "args": job.args,
         "chunks": {},
+        "chunk_failures": {},
         "created_at": rfc3339(job.created_at),
         "updated_at": rfc3339(job.updated_at),
     }
+    if not job.status.ended:
+        item["active"] = ACTIVE
     if job.attachment:
         item["attachment"] = vars(job.attachment)
     if job.input_key:
@@ -164,10 +172,12 @@ class JobRepository:
         for i, status in enumerate(allowed):
             expr_values[f":from{i}"] = status
         names["#status"] = "status"
+        # An ended job leaves the sparse by_activity index the sweeper reads.
+        remove = " REMOVE active" if to in ENDED else ""
         try:
             result = self._table.update_item(
                 Key=self._key(tenant, job_id),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET " + ", ".join(sets) + remove,
                 ConditionExpression="attribute_exists(pk) AND #status IN ("
                 + ", ".join(f":from{i}" for i in range(len(allowed)))
                 + ")",
@@ -183,38 +193,50 @@ class JobRepository:
         return job_from_item(result["Attributes"])
 
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int) -> None:
-        self._update_while_running(
-            tenant, job_id, {"total": total, "chunk_count": chunk_count, "running_output": f"{total} rows in {chunk_count} chunks"}
-        )
+        self._record(tenant, job_id, {"total": total, "chunk_count": chunk_count}, f"{total} rows in {chunk_count} chunks")
 
-    def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> bool:
+    def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None:
         """Write one chunk's counts (overwriting, so a retried chunk is counted once).
 
-        Answers False when the job is no longer running (cancelled meanwhile).
+        Whatever the job's status: rows a chunk wrote are counted even when the job
+        was cancelled or failed meanwhile, so the counts always equal what was written.
         """
-        return self._update_while_running(
-            tenant,
-            job_id,
-            {"running_output": running_output},
-            chunk_entry=(str(chunk), vars(counts)),
-        )
+        self._record(tenant, job_id, {}, running_output, ("chunks", str(chunk), vars(counts)))
 
-    def _update_while_running(
-        self, tenant: str, job_id: str, values: dict[str, Any], chunk_entry: tuple[str, dict] | None = None
+    def record_chunk_failure(self, tenant: str, job_id: str, chunk: int, reason: str) -> None:
+        """Note why an attempt of a chunk failed, for the job's final reason if the chunk never succeeds."""
+        self._record(tenant, job_id, {}, None, ("chunk_failures", str(chunk), reason))
+
+    def _record(
+        self, tenant: str, job_id: str, values: dict[str, Any], running_output: str | None, entry: tuple[str, str, Any] | None = None
+    ) -> None:
+        """Set facts about the job's work whatever its status; `running_output` only while it has not ended."""
+        if running_output is not None:
+            unended = [s.value for s in JobStatus if not s.ended]
+            if self._update(tenant, job_id, {**values, "running_output": running_output}, entry, unended):
+                return
+        if not self._update(tenant, job_id, values, entry, None):
+            raise JobNotFound(job_id)
+
+    def _update(
+        self, tenant: str, job_id: str, values: dict[str, Any], entry: tuple[str, str, Any] | None, statuses: list[str] | None
     ) -> bool:
-        values = {**values, "updated_at": rfc3339(self._clock.now())}
-        sets, names, expr_values = _assignments(values)
-        if chunk_entry is not None:
-            names["#chunks"], names["#chunk"] = "chunks", chunk_entry[0]
-            expr_values[":chunk"] = _dynamo(chunk_entry[1])
-            sets.append("#chunks.#chunk = :chunk")
-        names["#status"] = "status"
-        expr_values[":running"] = JobStatus.RUNNING.value
+        """Set `values` and one `entry` (map, key, value) of a map attribute if the job exists (in one of `statuses`)."""
+        sets, names, expr_values = _assignments({**values, "updated_at": rfc3339(self._clock.now())})
+        if entry is not None:
+            names["#map"], names["#entry"] = entry[0], entry[1]
+            expr_values[":entry"] = _dynamo(entry[2])
+            sets.append("#map.#entry = :entry")
+        condition = "attribute_exists(pk)"
+        if statuses:
+            names["#status"] = "status"
+            expr_values.update({f":s{i}": status for i, status in enumerate(statuses)})
+            condition += " AND #status IN (" + ", ".join(f":s{i}" for i in range(len(statuses))) + ")"
         try:
             self._table.update_item(
                 Key=self._key(tenant, job_id),
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#status = :running",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=expr_values,
             )
@@ -223,6 +245,19 @@ class JobRepository:
                 raise
             return False
         return True
+
+    def unended(self, created_before: datetime) -> Iterator[Job]:
+        """Every tenant's jobs that have not ended and were created before `created_before`, oldest first."""
+        params: dict[str, Any] = {
+            "IndexName": ACTIVITY_INDEX,
+            "KeyConditionExpression": Key("active").eq(ACTIVE) & Key("sk").lt("JOB#" + ulid_floor(int(created_before.timestamp() * 1000))),
+        }
+        while True:
+            answer = self._table.query(**params)
+            yield from (job_from_item(item) for item in answer["Items"])
+            if "LastEvaluatedKey" not in answer:
+                return
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def list(
         self,
@@ -247,7 +282,16 @@ class JobRepository:
             }
         if job_type is not None:
             params["FilterExpression"] = Attr("type").eq(job_type)
-        start_key = self._decode_cursor(cursor, tenant)
+        start_key = None
+        if after := self._decode_cursor(cursor, tenant):
+            if after < low:
+                return [], None  # the cursor is past this range's end
+            if after <= high:
+                # The cursor is a job's sort key; the index's key is rebuilt for whichever query this is,
+                # so a cursor followed with other filters continues after that job instead of failing.
+                start_key = {"pk": tenant_pk(tenant), "sk": after}
+                if status is not None:
+                    start_key["status_pk"] = _status_pk(tenant, status)
         jobs: list[Job] = []
         # A filter is applied after the Limit, so keep reading until the page is full or the range ends.
         while True:
@@ -258,14 +302,16 @@ class JobRepository:
             start_key = answer.get("LastEvaluatedKey")
             if not start_key or len(jobs) >= limit:
                 break
-        return jobs, self._encode_cursor(start_key) if start_key else None
+        return jobs, self._encode_cursor(tenant, start_key["sk"]) if start_key else None
 
     @staticmethod
-    def _encode_cursor(key: dict[str, Any]) -> str:
+    def _encode_cursor(tenant: str, sk: str) -> str:
+        key = {"pk": tenant_pk(tenant), "sk": sk}
         return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
     @staticmethod
-    def _decode_cursor(cursor: str | None, tenant: str) -> dict[str, Any] | None:
+    def _decode_cursor(cursor: str | None, tenant: str) -> str | None:
+        """The sort key of the last job of the previous page."""
         if not cursor:
             return None
         try:
@@ -274,5 +320,4 @@ class JobRepository:
             key = None
         if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not str(key.get("sk", "")).startswith("JOB#"):
             raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/cursor", "unknown cursor")])
-        return key
-
+        return str(key["sk"])

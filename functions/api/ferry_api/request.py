@@ -1,0 +1,94 @@
+"""What every request passes before a route sees it, and what routes read of the request.
+
+In order: the API key (401 before anything of the body is read), the media type
+(JSON, case-insensitive, UTF-8 only: else 415), the body's bytes (UTF-8: else 400).
+The tenant is then put where API Gateway puts a Lambda authorizer's answer
+(`requestContext.authorizer.lambda.tenant`), so routes read it from one place.
+The JSON itself is parsed by the resolver with `strict_json`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from ferry.auth import ApiKeys
+from ferry.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
+from ferry.jsontext import JsonRefused, parse
+
+# Readable without a key: the API's own description.
+PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})
+# `curl -d` labels JSON as a form; this API reads only JSON, so a form label is read as JSON too.
+JSON_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
+UTF8 = ("utf-8", "utf8")
+
+
+def admit(event: dict[str, Any], api_keys: ApiKeys) -> None:
+    """Authenticate, then check the body's media type and encoding; raise the FerryError that refuses the request."""
+    path = event.get("rawPath") or event.get("requestContext", {}).get("http", {}).get("path", "")
+    context = event.setdefault("requestContext", {})
+    context.pop("authorizer", None)  # only what this function establishes counts
+    if path not in PUBLIC_PATHS:
+        tenant = api_keys.tenant_for(api_key(event.get("headers") or {}))
+        context["authorizer"] = {"lambda": {"tenant": tenant}}
+    if event.get("body"):
+        _check_media_type(event)
+        _decode_body(event)
+
+
+def api_key(headers: dict[str, str]) -> str | None:
+    authorization = headers.get("authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else headers.get("x-api-key")
+
+
+def tenant_of(event: Any) -> str:
+    """The tenant `admit` established for this request."""
+    tenant = (event.request_context.authorizer.get_lambda or {}).get("tenant")
+    if not tenant:
+        raise Unauthorized("Send an API key: 'Authorization: Bearer <key>' or 'x-api-key: <key>'.")
+    return tenant
+
+
+def idempotency_key(headers: dict[str, str]) -> str | None:
+    key = headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", [FieldError("/headers/Idempotency-Key", "1 to 255 characters")])
+    return key
+
+
+def _check_media_type(event: dict[str, Any]) -> None:
+    headers = event.setdefault("headers", {})
+    media_type, _, parameters = headers.get("content-type", "application/json").partition(";")
+    media_type = media_type.strip().lower()
+    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in parameters.split(";")) if k.strip().lower() == "charset"), None)
+    is_json = media_type in JSON_MEDIA_TYPES or (media_type.startswith("application/") and media_type.endswith("+json"))
+    if not is_json or (charset is not None and charset not in UTF8):
+        raise UnsupportedMediaType(
+            f"Send JSON in UTF-8 ('Content-Type: application/json'), not {headers.get('content-type', '')[:100]!r}.",
+            [FieldError("/headers/Content-Type", "must be application/json; charset=utf-8")],
+        )
+    headers["content-type"] = "application/json"  # what the resolver's JSON body parsing looks for
+
+
+def _decode_body(event: dict[str, Any]) -> None:
+    if not event.get("isBase64Encoded"):
+        return
+    try:
+        raw = base64.b64decode(event["body"], validate=True)
+        event["body"], event["isBase64Encoded"] = raw.decode("utf-8"), False
+    except binascii.Error as exc:
+        raise MalformedRequest("The body could not be read.", [FieldError("", "unreadable body")]) from exc
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.start}"
+        raise MalformedRequest(f"The body is not UTF-8 (at {where}); JSON must be UTF-8.", [FieldError("", f"not UTF-8 at {where}")]) from exc
+
+
+def strict_json(text: str) -> Any:
+    """The resolver's JSON parser: refusals become the JSONDecodeError it reports as `json_invalid`."""
+    try:
+        return parse(text)
+    except JsonRefused as exc:
+        raise json.JSONDecodeError(exc.reason, text, exc.position) from None
+
