@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ferry_local.moto_patches import patch_distributed_map_tolerance
+from ferry_local.moto_patches import patch_distributed_map_tolerance, patch_dynamodb_atomicity
 from ferry_local.stack import running_stack
 from ferry_local.template import REGION, Stack
 
@@ -32,6 +32,7 @@ def aws_stack(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     patch_distributed_map_tolerance()
+    patch_dynamodb_atomicity()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         stack = Stack.from_template()
         stack.create_resources(boto3)

@@ -1,19 +1,16 @@
-"""Where moto 5.2.5 differs from AWS in a way the local stack must not: patched here, once.
+"""Where moto 5.2.5 differs from AWS in ways the local stack must not: each patched here, idempotently.
 
-moto 5.2.5 ignores a distributed Map's tolerated failure threshold: fail the Map Run as AWS does.
+- A distributed Map succeeds when a child fails (`patch_distributed_map_tolerance`).
+- DynamoDB requests run in parallel without a lock, so conditional writes race (`patch_dynamodb_atomicity`).
 
-moto counts a failed child in the Map Run's item counters, then lets the Map succeed
-(its parser even logs "ToleratedFailure* declarations currently have no effect").
-AWS fails the Map Run with States.ExceedToleratedFailureThreshold once the failed
-(or timed-out) items exceed ToleratedFailureCount or ToleratedFailurePercentage;
-with neither declared, that is on the first failed item. The error then goes
-through the Map state's own Retry/Catch like any other.
-
-moto cannot tell a declared 0 from an absent field (both are 0), so a threshold of 0
-counts as absent when the other one is set: only `Count 0` + `Percentage > 0` (or the
-reverse), which AWS fails on the first failure, tolerates more here.
+Both apply to moto's server and to `mock_aws` alike.
 """
 from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.dynamodb.responses import DynamoHandler
 
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -40,7 +37,19 @@ def _exceeded(failed: int, total: int, count: int, percentage: float) -> bool:
 
 
 def patch_distributed_map_tolerance() -> None:
-    """Idempotent. Applies to every distributed Map run in this process (moto server or mock_aws)."""
+    """moto 5.2.5 ignores a distributed Map's tolerated failure threshold: fail the Map Run as AWS does.
+
+    moto counts a failed child in the Map Run's item counters, then lets the Map succeed
+    (its parser even logs "ToleratedFailure* declarations currently have no effect").
+    AWS fails the Map Run with States.ExceedToleratedFailureThreshold once the failed
+    (or timed-out) items exceed ToleratedFailureCount or ToleratedFailurePercentage;
+    with neither declared, that is on the first failed item. The error then goes
+    through the Map state's own Retry/Catch like any other.
+
+    moto cannot tell a declared 0 from an absent field (both are 0), so a threshold of 0
+    counts as absent when the other one is set: only `Count 0` + `Percentage > 0` (or the
+    reverse), which AWS fails on the first failure, tolerates more here.
+    """
     if getattr(DistributedIterationComponent._map_run, "_honours_tolerance", False):
         return
     original = DistributedIterationComponent._map_run
@@ -66,3 +75,23 @@ def patch_distributed_map_tolerance() -> None:
 
     _map_run._honours_tolerance = True
     DistributedIterationComponent._map_run = _map_run
+
+
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def patch_dynamodb_atomicity() -> None:
+    """moto 5.2.5 runs DynamoDB requests on parallel threads without a lock: two conditional
+    updates of one item can both pass their condition (seen: two writers both ending one job).
+    DynamoDB applies each request to an item atomically; one request at a time restores that
+    (moto answers in about a millisecond, so the lock costs the local stack nothing). Idempotent."""
+    if getattr(DynamoHandler.call_action, "_one_at_a_time", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._one_at_a_time = True
+    DynamoHandler.call_action = call_action

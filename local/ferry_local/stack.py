@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from werkzeug.serving import make_server
 from ferry.auth import ApiKeys
 from ferry_local.http_api import HttpApi
 from ferry_local.instances import CallableInstance, FunctionPool, Handler, ProcessInstance
+from ferry_local.context import LambdaContext
 from ferry_local.lambdas import Faults, LambdaInvocations
-from ferry_local.moto_patches import patch_distributed_map_tolerance
+from ferry_local.moto_patches import patch_distributed_map_tolerance, patch_dynamodb_atomicity
+from ferry_local.schedules import Scheduler
 from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Function, Stack
 
 
@@ -66,6 +69,7 @@ class LocalStack:
         handlers: dict[str, Handler] | None = None,
         on_ready: Callable[[LocalStack], None] | None = None,
         template: Path = TEMPLATE,
+        fire_schedules: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.keys = dict(keys)  # tenant -> API key
@@ -83,6 +87,8 @@ class LocalStack:
         self.session: boto3.Session | None = None
         self._mongodb_uri = os.environ.get("MONGODB_URI", "")
         self._pools: dict[str, FunctionPool] = {}
+        self._scheduler: Scheduler | None = None
+        self._fire_schedules = fire_schedules
 
     @property
     def sqlite_path(self) -> Path:
@@ -134,6 +140,7 @@ class LocalStack:
 
     def _start(self) -> None:
         patch_distributed_map_tolerance()  # a failed chunk must fail the Map, as in AWS
+        patch_dynamodb_atomicity()  # a conditional write must be atomic, as in AWS
         self.state_dir.mkdir(parents=True, exist_ok=True)
         functions = self.stack.functions()
         # The pools are made once the port is known: their instances' environment points at it.
@@ -165,6 +172,22 @@ class LocalStack:
         )
         self.port = self._http.start(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
+        if self._fire_schedules:
+            self._scheduler = Scheduler(self.stack.schedules(), lambda schedule, event: self.invoke(schedule.function, event))
+            self._scheduler.start()
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function of the template synchronously, as `aws lambda invoke` would; a failure raises InvocationError."""
+        function = self.stack.function(logical_id)
+        context = LambdaContext(function.name, self.stack.arn(logical_id), str(uuid.uuid4()), function.memory_mb, function.timeout_s)
+        return self._pools[function.name].invoke(event, context)
+
+    def fire_schedule(self, name: str, event: dict[str, Any] | None = None) -> Any:
+        """Fire one of the template's schedules now ("<function logical id>.<event name>"), with its Input or `event`."""
+        schedule = next((s for s in self.stack.schedules() if s.name == name), None)
+        if schedule is None:
+            raise KeyError(f"no schedule {name!r}; the template has {[s.name for s in self.stack.schedules()]}")
+        return self.invoke(schedule.function, schedule.input if event is None else event)
 
     def _moto_api(self, action: str, body: dict[str, Any]) -> None:
         request = urllib.request.Request(f"{self.moto_url}/moto-api/{action}", data=json.dumps(body).encode(), method="POST")
@@ -210,6 +233,9 @@ class LocalStack:
 
     def stop(self) -> None:
         global _running
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
         if self._http is not None:
             self._http.stop()
             self._http = None

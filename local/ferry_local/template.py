@@ -75,6 +75,15 @@ class Route:
         return found.groupdict() if found else None
 
 
+@dataclass(frozen=True)
+class Schedule:
+    name: str  # "<function logical id>.<event name>"
+    function: str  # logical id
+    expression: str  # "rate(5 minutes)" or "cron(...)"
+    input: dict[str, Any]
+    timezone: str = "UTC"
+
+
 class Stack:
     def __init__(self, template: dict[str, Any], base_dir: Path, name: str, region: str, parameter_overrides: dict[str, Any]) -> None:
         self.template = template
@@ -165,7 +174,13 @@ class Stack:
         return self._ref(name)
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::StackName": self.name, "AWS::Region": self.region, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -231,6 +246,26 @@ class Stack:
             if function.logical_id == logical_id:
                 return function
         raise KeyError(f"no function {logical_id!r} in the template")
+
+    def schedules(self) -> list[Schedule]:
+        """The functions' Schedule (EventBridge rule) and ScheduleV2 (EventBridge Scheduler) events."""
+        found = []
+        for logical_id in self._of_type("AWS::Serverless::Function"):
+            for event_name, event in self.resources[logical_id]["Properties"].get("Events", {}).items():
+                if event["Type"] not in ("Schedule", "ScheduleV2"):
+                    continue
+                props = self.resolve(event["Properties"])
+                expression = props.get("ScheduleExpression") or props["Schedule"]
+                found.append(
+                    Schedule(
+                        f"{logical_id}.{event_name}",
+                        logical_id,
+                        expression,
+                        json.loads(props.get("Input") or "{}"),
+                        props.get("ScheduleExpressionTimezone", "UTC"),
+                    )
+                )
+        return found
 
     def http_routes(self) -> list[Route]:
         routes = []

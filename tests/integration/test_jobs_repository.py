@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from ferry.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
-from ferry.idempotency import IdempotencyRecords
+from ferry.idempotency import CLAIM_LEASE, Claim, IdempotencyRecords
 from ferry.ids import new_ulid
 from ferry.jobs.model import ChunkCounts, Job, JobStatus
 from ferry.jobs.repository import JobRepository
@@ -201,13 +201,23 @@ def test_a_forged_cursor_is_refused(repo):
 
 def test_idempotency_claims(table, clock):
     records = IdempotencyRecords(table, clock)
-    assert records.claim("acme", "k1", "hash-a").job_id is None
+    assert records.claim("acme", "k1", "hash-a", "JOB1").job_id is None
     with pytest.raises(IdempotencyKeyInUse):
-        records.claim("acme", "k1", "hash-a")
+        records.claim("acme", "k1", "hash-a", "JOB2")
     with pytest.raises(IdempotencyKeyReused):
-        records.claim("acme", "k1", "hash-b")
+        records.claim("acme", "k1", "hash-b", "JOB2")
     records.complete("acme", "k1", "JOB1")
-    assert records.claim("acme", "k1", "hash-a").job_id == "JOB1"
-    assert records.claim("globex", "k1", "hash-b").job_id is None
+    assert records.claim("acme", "k1", "hash-a", "JOB2").job_id == "JOB1"
+    assert records.claim("globex", "k1", "hash-b", "JOB3").job_id is None
     clock.moment += timedelta(hours=25)
-    assert records.claim("acme", "k1", "hash-b").job_id is None
+    assert records.claim("acme", "k1", "hash-b", "JOB4") == Claim(job_id=None)
+
+
+def test_a_claim_left_in_progress_by_a_crashed_request_is_taken_over_after_its_lease(table, clock):
+    records = IdempotencyRecords(table, clock)
+    records.claim("acme", "k2", "hash-a", "JOB1")  # ... and the request died before completing
+    clock.moment += CLAIM_LEASE - timedelta(seconds=1)
+    with pytest.raises(IdempotencyKeyInUse):
+        records.claim("acme", "k2", "hash-a", "JOB2")
+    clock.moment += timedelta(seconds=2)
+    assert records.claim("acme", "k2", "hash-a", "JOB2") == Claim(job_id=None, abandoned_job_id="JOB1")

@@ -56,17 +56,18 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def test_the_template_is_built_for_arm64_with_a_layer_and_two_functions(built: Build) -> None:
+def test_the_template_is_built_for_arm64_with_a_layer_and_its_functions(built: Build) -> None:
     assert built.architecture == "arm64"
     assert built.python_version == "3.12"
     assert set(built.layers) == {"FerryLayer"}
-    assert set(built.functions) == {"ApiFunction", "WorkerFunction"}
+    assert set(built.functions) == {"ApiFunction", "WorkerFunction", "SweeperFunction"}
     assert (built.layers["FerryLayer"] / "python" / "ferry" / "__init__.py").is_file()
     assert (built.functions["ApiFunction"] / "ferry_api" / "handler.py").is_file()
     assert (built.functions["WorkerFunction"] / "ferry_worker" / "handler.py").is_file()
+    assert (built.functions["SweeperFunction"] / "ferry_sweeper" / "handler.py").is_file()
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction"])
+@pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction", "SweeperFunction"])
 def test_function_and_layer_fit_lambdas_unzipped_limit(built: Build, function: str) -> None:
     layer = tree_size(built.layers["FerryLayer"])
     code = tree_size(built.functions[function])

@@ -3,6 +3,9 @@
 A record is claimed with a conditional put, so among concurrent requests with one key
 exactly one creates the job; the others see it in progress (409) or done (same job).
 Records live 24 hours (DynamoDB TTL deletes them later, so expiry is also checked on read).
+A claim still in progress after CLAIM_LEASE belongs to a request that crashed: the next
+request with the key takes it over, and learns the job id the crashed one meant to
+create, so that a job it did create is answered instead of made twice.
 """
 from __future__ import annotations
 
@@ -17,13 +20,18 @@ from ferry.errors import FieldError, IdempotencyKeyInUse, IdempotencyKeyReused
 from ferry.jobs.repository import tenant_pk
 
 KEY_LIFETIME = timedelta(hours=24)
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """Either a fresh claim (job_id None: go ahead and create) or the job a previous request created."""
+    """Either a fresh claim (job_id None: go ahead and create) or the job a previous request created.
+
+    `abandoned_job_id`: on a fresh claim taken over from a crashed request, the job that request meant to create.
+    """
 
     job_id: str | None
+    abandoned_job_id: str | None = None
 
 
 class IdempotencyRecords:
@@ -34,20 +42,27 @@ class IdempotencyRecords:
     def _key(self, tenant: str, key: str) -> dict[str, str]:
         return {"pk": tenant_pk(tenant), "sk": f"IDEM#{key}"}
 
-    def claim(self, tenant: str, key: str, request_hash: str) -> Claim:
+    def claim(self, tenant: str, key: str, request_hash: str, job_id: str) -> Claim:
+        """Claim the key for a request that will create `job_id`."""
         now = int(self._clock.now().timestamp())
         try:
-            self._table.put_item(
+            answer = self._table.put_item(
                 Item={
                     **self._key(tenant, key),
                     "request_hash": request_hash,
                     "state": "in_progress",
+                    "job_id": job_id,
+                    "lease_until": now + int(CLAIM_LEASE.total_seconds()),
                     "expires_at": now + int(KEY_LIFETIME.total_seconds()),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": now},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR (#state = :in_progress AND lease_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":now": now, ":in_progress": "in_progress"},
+                ReturnValues="ALL_OLD",
             )
-            return Claim(job_id=None)
+            old = answer.get("Attributes") or {}
+            abandoned = old.get("job_id") if old.get("state") == "in_progress" and old.get("expires_at", 0) >= now else None
+            return Claim(job_id=None, abandoned_job_id=abandoned)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

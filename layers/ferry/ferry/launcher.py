@@ -1,4 +1,7 @@
-"""The launcher port: hands a stored job to the machinery that runs it. One adapter: Step Functions."""
+"""The launcher port: hands a stored job to the machinery that runs it, and tells whether that still runs.
+
+One adapter: Step Functions, one execution per job, named after the job.
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +10,8 @@ from typing import Any, Protocol
 
 class JobLauncher(Protocol):
     def launch(self, tenant: str, job_id: str) -> None: ...
+
+    def status(self, job_id: str) -> str | None: ...
 
 
 class StepFunctionsLauncher:
@@ -21,3 +26,11 @@ class StepFunctionsLauncher:
             name=job_id,
             input=json.dumps({"job": {"tenant": tenant, "id": job_id}}),
         )
+
+    def status(self, job_id: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when the job was never launched."""
+        execution_arn = self._arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        try:
+            return self._sfn.describe_execution(executionArn=execution_arn)["status"]
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return None

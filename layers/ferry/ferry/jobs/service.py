@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ferry.clock import Clock
@@ -49,13 +50,24 @@ class JobService:
 
         The caller has validated the submission: nothing here refuses content.
         """
+        now = self._clock.now()
+        job_id = new_ulid(int(now.timestamp() * 1000))
         key = submission.idempotency_key
         if key is not None:
-            claim = self._idempotency.claim(submission.tenant, key, _fingerprint(submission))
+            claim = self._idempotency.claim(submission.tenant, key, _fingerprint(submission), job_id)
             if claim.job_id is not None:
                 return self._jobs.get(submission.tenant, claim.job_id), False
+            if claim.abandoned_job_id is not None:
+                # A request with this key crashed after claiming it; if it stored its job, that job is the answer.
+                try:
+                    job = self._jobs.get(submission.tenant, claim.abandoned_job_id)
+                except JobNotFound:
+                    pass
+                else:
+                    self._idempotency.complete(submission.tenant, key, job.id)
+                    return job, False
         try:
-            job = self._create_and_launch(submission)
+            job = self._create_and_launch(submission, job_id, now)
         except Exception:
             if key is not None:
                 self._idempotency.release(submission.tenant, key)
@@ -64,9 +76,7 @@ class JobService:
             self._idempotency.complete(submission.tenant, key, job.id)
         return job, True
 
-    def _create_and_launch(self, submission: Submission) -> Job:
-        now = self._clock.now()
-        job_id = new_ulid(int(now.timestamp() * 1000))
+    def _create_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
         job = Job(
             id=job_id,
             tenant=submission.tenant,

@@ -1,0 +1,58 @@
+"""The sweeper: no job stays pending, running or cancelling once nothing runs it any more.
+
+A job's execution can end without the job ending: the execution was stopped by
+hand, it timed out, MarkFailed itself kept failing, or the launch never happened
+because the API crashed between storing the job and starting it. The sweeper asks,
+for every unended job older than a grace period, whether its execution still runs;
+when it does not (ended, or not found), the job ends failed with that reason.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ferry.clock import Clock
+from ferry.errors import InvalidTransition
+from ferry.jobs.model import Job, JobStatus
+
+
+class Executions(Protocol):
+    def status(self, job_id: str) -> str | None:
+        """The status of the job's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None if there is none."""
+
+
+class UnendedJobs(Protocol):
+    def unended(self, created_before: datetime) -> Iterable[Job]: ...
+
+    def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: Any) -> Job: ...
+
+
+@dataclass(frozen=True)
+class Swept:
+    job: Job
+    reason: str
+
+
+class Sweeper:
+    def __init__(self, jobs: UnendedJobs, executions: Executions, clock: Clock) -> None:
+        self._jobs = jobs
+        self._executions = executions
+        self._clock = clock
+
+    def sweep(self, older_than: timedelta) -> list[Swept]:
+        """End failed every job created more than `older_than` ago whose execution no longer runs."""
+        swept = []
+        for job in self._jobs.unended(created_before=self._clock.now() - older_than):
+            status = self._executions.status(job.id)
+            if status == "RUNNING":
+                continue
+            what = "was never started" if status is None else f"ended {status}"
+            reason = f"The job's execution {what} while the job was still {job.status.value}; the sweeper ended it failed."
+            try:
+                self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=reason)
+            except InvalidTransition:
+                continue  # it ended on its own meanwhile
+            swept.append(Swept(job, reason))
+        return swept
