@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.errors import MissingHeaderBodySeparatorDefect
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -29,7 +30,7 @@ from ferry_local.template import ACCOUNT, Route
 
 # Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-READ_TIMEOUT_S = 10
+READ_TIMEOUT_S = 5
 # Content types API Gateway passes as text; every other body reaches the function base64-encoded.
 TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml", "application/javascript")
 
@@ -165,7 +166,9 @@ class HttpApi:
 
             # Method, path and status only: never headers or the query string, where API keys may be.
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
-                print(f"{time.strftime('%H:%M:%S')} {self.command} {urlsplit(self.path).path} {code}", flush=True)
+                # An unreadable request line leaves command and path unset.
+                method, path = getattr(self, "command", None) or "-", urlsplit(getattr(self, "path", "") or "-").path
+                print(f"{time.strftime('%H:%M:%S')} {method} {path} {code}", flush=True)
 
             def log_error(self, format: str, *args: Any) -> None:
                 print(f"{time.strftime('%H:%M:%S')} unreadable request from {self.client_address[0]}", flush=True)
@@ -173,6 +176,8 @@ class HttpApi:
             def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
                 # An unreadable request line or header block: a problem like every other refusal.
                 self.close_connection = True
+                if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+                    self.request_version = "HTTP/1.1"  # else http.server would answer with no status line at all
                 _problem(self, code, message or "Bad request", explain or "The HTTP request could not be read.", str(uuid.uuid4()))
 
         self._server = _Server(("127.0.0.1", port), RequestHandler)
@@ -226,6 +231,12 @@ class Unreadable(Exception):
 
 
 def _read_body(request: BaseHTTPRequestHandler) -> bytes:
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in request.headers.defects):
+        # A header line without a colon, or `Name : value`, ends the header block early (RFC 9112 5.1: 400).
+        raise Unreadable("A header line could not be read.")
+    lengths = set(request.headers.get_all("content-length") or [])
+    if len(lengths) > 1:
+        raise Unreadable("The request has more than one Content-Length.")
     chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
     if chunked and "content-length" in request.headers:
         raise Unreadable("Send either Content-Length or Transfer-Encoding: chunked, not both.")
@@ -262,15 +273,15 @@ def _read_body(request: BaseHTTPRequestHandler) -> bytes:
 
 def _chunk_size(line: bytes) -> int:
     text = line.split(b";")[0].strip()
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise Unreadable(f"Chunk size {text[:20]!r} is not hexadecimal.") from None
+    if not text or any(c not in b"0123456789abcdefABCDEF" for c in text):
+        raise Unreadable(f"Chunk size {text[:20]!r} is not hexadecimal.")
+    return int(text, 16)
 
 
 def _problem(request: BaseHTTPRequestHandler, status: int, title: str, detail: str, request_id: str) -> None:
     """What the gateway answers itself, as a problem (RFC 9457) like every answer of the API."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": urlsplit(request.path or "/").path}
+    instance = urlsplit(getattr(request, "path", "") or "/").path
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
     headers = [("content-type", "application/problem+json"), ("x-request-id", request_id), ("apigw-requestid", request_id)]
     _reply(request, status, headers, json.dumps(body).encode())
 

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,29 +32,34 @@ log = logging.getLogger(__name__)
 class Fault:
     step: str
     times: int
-    before: bool  # True: the step never runs; False: it runs, then its answer is lost
-    error_type: str
-    chunk: int | None  # only this chunk's run_chunk, when set
+    before: bool  # True: acts before the step runs; False: after it ran (its answer is lost)
+    error_type: str | None  # None: no error, only the delay
+    chunk: int | None = None  # only this chunk's run_chunk, when set
+    delay_s: float = 0.0
 
 
 class Faults:
-    """Test-only: make the next invocations of a worker step fail.
+    """Test-only: make the next invocations of a worker step fail, or run slowly.
 
     A crash after running answers `Sandbox.Timedout`, what Lambda reports when a function
     ran out of time: the work was done (rows written), but Step Functions never got the
     result. A failure before running answers an error of the given type without running
-    the step, as when the function cannot reach its store.
+    the step, as when the function cannot reach its store. A delay makes the step take
+    longer, so that a test can act while it runs.
     """
 
     def __init__(self, crashes: dict[str, int] | None = None) -> None:
         self._lock = threading.Lock()
-        self._armed: list[Fault] = [Fault(step, times, False, "Sandbox.Timedout", None) for step, times in (crashes or {}).items()]
+        self._armed: list[Fault] = [Fault(step, times, False, "Sandbox.Timedout") for step, times in (crashes or {}).items()]
 
     def crash_after(self, step: str, times: int) -> None:
-        self.arm(Fault(step, times, False, "Sandbox.Timedout", None))
+        self.arm(Fault(step, times, False, "Sandbox.Timedout"))
 
     def fail_before(self, step: str, times: int, error_type: str, chunk: int | None = None) -> None:
         self.arm(Fault(step, times, True, error_type, chunk))
+
+    def slow_down(self, step: str, times: int, seconds: float) -> None:
+        self.arm(Fault(step, times, True, None, delay_s=seconds))
 
     def arm(self, fault: Fault) -> None:
         with self._lock:
@@ -97,7 +103,9 @@ class LambdaInvocations:
         headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
         try:
             if fault := self._faults.take(payload, before=True):
-                raise InvocationError(fault.error_type, f"{fault.error_type} injected before the handler ran")
+                time.sleep(fault.delay_s)
+                if fault.error_type:
+                    raise InvocationError(fault.error_type, f"{fault.error_type} injected before the handler ran")
             result = self._pools[name].invoke(payload, context)
             if fault := self._faults.take(payload, before=False):
                 raise InvocationError(fault.error_type, f"RequestId: {context.aws_request_id} Error: Task timed out (injected after the handler ran)")

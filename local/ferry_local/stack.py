@@ -106,6 +106,10 @@ class LocalStack:
         """The next `times` worker invocations of `step` (of chunk number `chunk`, if given) fail with `error_type` without running."""
         self.faults.fail_before(step, times, error_type, chunk)
 
+    def slow_down(self, step: str, times: int, seconds: float) -> None:
+        """The next `times` worker invocations of `step` wait `seconds` before they run."""
+        self.faults.slow_down(step, times, seconds)
+
     def add_tenant(self, tenant: str, key: str) -> None:
         """Registers one more API key, as the seed does for the demo tenants."""
         self.keys[tenant] = key

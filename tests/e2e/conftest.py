@@ -9,6 +9,7 @@ import pytest
 from ferry.store.sqlite import SqliteEntityStore
 from ferry_local.stack import LocalStack
 from tests.e2e.client import FerryClient
+from tests.e2e.invariants import documents_by_writer, violations, wait_until_every_job_ended
 
 E2E_CHUNK_ROWS = 1000  # small chunks, so a few thousand rows already make a multi-chunk job
 
@@ -18,6 +19,10 @@ def local_stack(tmp_path_factory):
     keys = {"tenant-a": f"key-a-{secrets.token_hex(8)}", "tenant-b": f"key-b-{secrets.token_hex(8)}"}
     with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameter_overrides={"ChunkRows": E2E_CHUNK_ROWS}) as stack:
         yield stack
+        # Whatever the tests did, every job this stack ran must have ended and tell the truth.
+        jobs = wait_until_every_job_ended(stack)
+        broken = violations(jobs, documents_by_writer(stack.sqlite_path))
+        assert not broken, "jobs that lie:\n" + "\n".join(broken)
 
 
 @pytest.fixture(scope="session")

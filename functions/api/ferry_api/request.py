@@ -86,9 +86,19 @@ def _decode_body(event: dict[str, Any]) -> None:
 
 
 def strict_json(text: str) -> Any:
-    """The resolver's JSON parser: refusals become the JSONDecodeError it reports as `json_invalid`."""
+    """The resolver's JSON parser: refusals become the JSONDecodeError it reports as `json_invalid`.
+
+    Every body of this API is an object; anything else is refused here, because the
+    resolver would quietly validate the first element of an array in its place.
+    """
     try:
-        return parse(text)
+        value = parse(text)
     except JsonRefused as exc:
         raise json.JSONDecodeError(exc.reason, text, exc.position) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The body must be a JSON object, not {_JSON_KINDS.get(type(value), 'a value')}.", [FieldError("", "must be an object")])
+    return value
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
 

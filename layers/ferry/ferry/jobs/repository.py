@@ -316,7 +316,7 @@ class JobRepository:
             return None
         try:
             key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             key = None
         if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not str(key.get("sk", "")).startswith("JOB#"):
             raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/cursor", "unknown cursor")])
