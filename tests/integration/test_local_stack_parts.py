@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import urllib.error
 import urllib.request
@@ -88,3 +89,42 @@ def test_lambda_invocations_are_answered_by_the_handler_and_errors_named_like_la
     faults.fail_before("run", 1, "StoreUnavailable")
     assert client.post(path, data=json.dumps({"step": "run"})).json["errorType"] == "StoreUnavailable"
     assert client.get("/anything-else").get_data() == b"moto"
+
+
+def test_a_function_instance_serves_one_event_at_a_time():
+    import threading
+    import time
+
+    from ferry_local.context import LambdaContext
+
+    busy: set[int] = set()
+    overlaps: list[int] = []
+    lock = threading.Lock()
+
+    def handler(event, context):
+        with lock:
+            if id(context.instance) in busy:
+                overlaps.append(event["n"])
+            busy.add(id(context.instance))
+        time.sleep(0.01)
+        with lock:
+            busy.discard(id(context.instance))
+        return event["n"]
+
+    made: list[object] = []
+
+    class Recording(CallableInstance):
+        def invoke(self, event, context):
+            context.instance = self
+            return super().invoke(event, context)
+
+    def new_instance():
+        instance = Recording(handler)
+        made.append(instance)
+        return instance
+
+    pool = FunctionPool("fn", new_instance, max_instances=3)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as workers:
+        answers = list(workers.map(lambda n: pool.invoke({"n": n}, LambdaContext("fn", "arn", str(n))), range(60)))
+    assert answers == list(range(60))
+    assert overlaps == [] and 1 <= len(made) <= 3

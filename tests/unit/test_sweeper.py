@@ -1,0 +1,70 @@
+"""The sweeper ends the jobs nothing runs any more, and only those."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ferry.errors import InvalidTransition
+from ferry.jobs.model import Job, JobStatus
+from ferry.jobs.sweeper import Sweeper
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+class Clock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class Jobs:
+    def __init__(self, *jobs: Job) -> None:
+        self.jobs = {job.id: job for job in jobs}
+
+    def unended(self, created_before: datetime) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.status.ended and j.created_at < created_before]
+
+    def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: object) -> Job:
+        job = self.jobs[job_id]
+        if job.status.ended:
+            raise InvalidTransition(job_id, to.value, job.status.value)
+        self.jobs[job_id] = Job(**{**vars(job), "status": to, **fields})
+        return self.jobs[job_id]
+
+
+class Executions:
+    def __init__(self, statuses: dict[str, str | None]) -> None:
+        self.statuses = statuses
+
+    def status(self, job_id: str) -> str | None:
+        return self.statuses.get(job_id)
+
+
+def job(job_id: str, status: JobStatus, age: timedelta) -> Job:
+    return Job(job_id, "acme", "import_json", status, {}, NOW - age, NOW - age)
+
+
+def test_jobs_whose_execution_ended_or_never_started_end_failed_with_the_reason():
+    jobs = Jobs(
+        job("running-aborted", JobStatus.RUNNING, timedelta(hours=1)),
+        job("pending-never-launched", JobStatus.PENDING, timedelta(minutes=10)),
+        job("cancelling-timed-out", JobStatus.CANCELLING, timedelta(minutes=10)),
+        job("still-running", JobStatus.RUNNING, timedelta(hours=1)),
+        job("too-young", JobStatus.PENDING, timedelta(seconds=30)),
+        job("finished", JobStatus.FINISHED, timedelta(hours=1)),
+    )
+    executions = Executions({"running-aborted": "ABORTED", "cancelling-timed-out": "TIMED_OUT", "still-running": "RUNNING", "finished": "SUCCEEDED"})
+    swept = Sweeper(jobs, executions, Clock()).sweep(older_than=timedelta(minutes=2))
+    assert sorted(s.job.id for s in swept) == ["cancelling-timed-out", "pending-never-launched", "running-aborted"]
+    assert jobs.jobs["running-aborted"].status is JobStatus.FAILED
+    assert "ended ABORTED while the job was still running" in jobs.jobs["running-aborted"].output
+    assert "was never started" in jobs.jobs["pending-never-launched"].output
+    assert jobs.jobs["still-running"].status is JobStatus.RUNNING
+    assert jobs.jobs["too-young"].status is JobStatus.PENDING
+
+
+def test_a_job_that_ends_on_its_own_meanwhile_is_left_alone():
+    class EndsMeanwhile(Jobs):
+        def transition(self, tenant, job_id, to, **fields):
+            raise InvalidTransition(job_id, to.value, "finished")
+
+    jobs = EndsMeanwhile(job("racing", JobStatus.RUNNING, timedelta(hours=1)))
+    assert Sweeper(jobs, Executions({"racing": "SUCCEEDED"}), Clock()).sweep(timedelta(minutes=2)) == []
