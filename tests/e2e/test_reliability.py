@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from ferry.clock import SystemClock
-from ferry.ids import new_ulid
+from ferry.core.clock import SystemClock
+from ferry.core.ids import new_ulid
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.repository import JobRepository
 from ferry.store.port import Collection

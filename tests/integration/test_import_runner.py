@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from ferry.clock import SystemClock
+from ferry.core.clock import SystemClock
 from ferry.files import S3FileStore
-from ferry.ids import new_ulid
+from ferry.core.ids import new_ulid
 from ferry.imports.runner import ChunkRef, ImportRunner
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.repository import JobRepository

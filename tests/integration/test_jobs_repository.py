@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from ferry.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
+from ferry.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
 from ferry.idempotency import CLAIM_LEASE, Claim, IdempotencyRecords
-from ferry.ids import new_ulid
+from ferry.core.ids import new_ulid
 from ferry.jobs.model import ChunkCounts, Job, JobStatus
 from ferry.jobs.repository import JobRepository
 

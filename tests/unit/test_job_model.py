@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from ferry.clock import parse_rfc3339, rfc3339
-from ferry.ids import new_ulid, ulid_ceiling, ulid_floor
+from ferry.core.clock import parse_rfc3339, rfc3339
+from ferry.core.ids import new_ulid, ulid_ceiling, ulid_floor
 from ferry.jobs.model import ChunkCounts, JobStatus, Progress, sources_of
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ferry.jsontext import JsonRefused, parse
+from ferry.core.jsontext import JsonRefused, parse
 
 
 @pytest.mark.parametrize(

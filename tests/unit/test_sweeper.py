@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ferry.errors import InvalidTransition
+from ferry.core.errors import InvalidTransition
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.sweeper import Sweeper
 

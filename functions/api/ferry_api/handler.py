@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.datatypes.registry import describe
-from ferry.errors import FerryError, FieldError, InvalidRequest
+from ferry.core.errors import FerryError, FieldError, InvalidRequest
 from ferry.imports.submission import (
     IMPORT_JOB_TYPE,
     ImportArgs,
@@ -32,9 +32,9 @@ from ferry.imports.submission import (
 )
 from ferry.jobs.model import Attachment, JobStatus
 from ferry.jobs.service import Submission
-from ferry.observability import logger, metrics, tracer
+from ferry.core.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
-from ferry.settings import Settings
+from ferry.core.settings import Settings
 from ferry_api import problems, request
 from ferry_api.views import import_status, job_resource
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 
-from ferry import errors
-from ferry.observability import logger
+from ferry.core import errors
+from ferry.core.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
 

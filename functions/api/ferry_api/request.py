@@ -14,8 +14,8 @@ import json
 from typing import Any
 
 from ferry.auth import ApiKeys
-from ferry.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
-from ferry.jsontext import JsonRefused, parse
+from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
+from ferry.core.jsontext import JsonRefused, parse
 
 # Readable without a key: the API's own description.
 PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})

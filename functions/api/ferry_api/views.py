@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferry.clock import rfc3339
+from ferry.core.clock import rfc3339
 from ferry.jobs.model import Job, JobStatus, errors_for_job
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.jobs.sweeper import Sweeper
-from ferry.observability import logger, metrics
+from ferry.core.observability import logger, metrics
 from ferry.runtime import Runtime
-from ferry.settings import Settings
+from ferry.core.settings import Settings
 
 runtime = Runtime(Settings.from_env(os.environ))
 sweeper = Sweeper(runtime.jobs, runtime.launcher, runtime.clock)

@@ -11,9 +11,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.imports.runner import ChunkRef, ImportRunner
-from ferry.observability import logger, metrics, tracer
+from ferry.core.observability import logger, metrics, tracer
 from ferry.runtime import Runtime
-from ferry.settings import Settings
+from ferry.core.settings import Settings
 from ferry_worker.failures import failure_reason
 
 runtime = Runtime(Settings.from_env(os.environ))

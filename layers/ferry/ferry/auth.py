@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ferry.errors import Unauthorized
+from ferry.core.errors import Unauthorized
 
 
 def key_hash(api_key: str) -> str:

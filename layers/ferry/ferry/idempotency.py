@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ferry.clock import Clock
-from ferry.errors import FieldError, IdempotencyKeyInUse, IdempotencyKeyReused
+from ferry.core.clock import Clock
+from ferry.core.errors import FieldError, IdempotencyKeyInUse, IdempotencyKeyReused
 from ferry.jobs.repository import tenant_pk
 
 KEY_LIFETIME = timedelta(hours=24)

@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 
 from ferry.auth import ApiKeys
-from ferry.clock import Clock, SystemClock
+from ferry.core.clock import Clock, SystemClock
 from ferry.files import S3FileStore
 from ferry.idempotency import IdempotencyRecords
 from ferry.jobs.repository import JobRepository
 from ferry.jobs.service import JobService
 from ferry.launcher import StepFunctionsLauncher
-from ferry.settings import Settings
+from ferry.core.settings import Settings
 from ferry.store.port import EntityStore
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ferry.datatypes import models
-from ferry.errors import shown
+from ferry.core.errors import shown
 from ferry.store.port import Action
 
 # Joins the parts of a composite key or set; ids may not contain it (models.KeyPart), so joins are unambiguous.

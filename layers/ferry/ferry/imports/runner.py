@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ferry.clock import Clock, rfc3339
+from ferry.core.clock import Clock, rfc3339
 from ferry.datatypes.registry import resolve
 from ferry.datatypes.validation import validate_rows
-from ferry.errors import InvalidTransition
+from ferry.core.errors import InvalidTransition
 from ferry.files import FileStore
 from ferry.jobs.model import MAX_MESSAGE_CHARS, MAX_OUTPUT_CHARS, ChunkCounts, Job, JobError, JobStatus, bounded, errors_for_job
 from ferry.jobs.repository import JobRepository

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ferry import jsontext
+from ferry.core import jsontext
 from ferry.datatypes.registry import DataType, UnsupportedImport, resolve
-from ferry.errors import FieldError, InvalidRequest, MalformedRequest
+from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest
 from ferry.store.port import Action
 
 IMPORT_JOB_TYPE = "import_json"

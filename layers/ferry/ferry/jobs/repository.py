@@ -20,9 +20,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from ferry.clock import Clock, parse_rfc3339, rfc3339
-from ferry.errors import FieldError, InvalidTransition, JobNotFound, MalformedRequest
-from ferry.ids import ulid_ceiling, ulid_floor
+from ferry.core.clock import Clock, parse_rfc3339, rfc3339
+from ferry.core.errors import FieldError, InvalidTransition, JobNotFound, MalformedRequest
+from ferry.core.ids import ulid_ceiling, ulid_floor
 from ferry.jobs.model import (
     ENDED,
     Attachment,

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ferry.clock import Clock
-from ferry.errors import Conflict, InvalidTransition, JobNotFound, ServiceUnavailable
+from ferry.core.clock import Clock
+from ferry.core.errors import Conflict, InvalidTransition, JobNotFound, ServiceUnavailable
 from ferry.files import FileStore
 from ferry.idempotency import IdempotencyRecords
-from ferry.ids import new_ulid
+from ferry.core.ids import new_ulid
 from ferry.jobs.model import Attachment, Job, JobStatus
 from ferry.jobs.repository import JobRepository
 from ferry.launcher import JobLauncher

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ferry.clock import Clock
-from ferry.errors import InvalidTransition
+from ferry.core.clock import Clock
+from ferry.core.errors import InvalidTransition
 from ferry.jobs.model import Job, JobStatus
 
 

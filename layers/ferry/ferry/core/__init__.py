@@ -1,0 +1,1 @@
+"""What every part of Ferry shares: errors, time, ids, settings, observability, strict JSON."""
