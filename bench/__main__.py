@@ -5,7 +5,7 @@
     (CreateOrUpdate) into a fresh SQLite file in a temporary directory - what one worker
     invocation does per chunk, minus S3 and DynamoDB. Next to it, the floor: json.loads
     alone on the same bytes. Median of 3 runs; once on all CPUs, once pinned to one CPU.
-(b) API cold import: `import ferry_api.handler` timed inside fresh interpreters, with
+(b) API cold import: `import ferry_api.app` timed inside fresh interpreters, with
     the environment the handler reads at import set to dummy values. Median of 5 after
     one warm-up (so .pyc files exist), plus whether pandas / pymongo got imported.
 
@@ -48,7 +48,7 @@ API_ENV = {
     "FERRY_JOBS_TABLE": "jobs",
     "FERRY_API_KEYS_TABLE": "keys",
     "FERRY_FILES_BUCKET": "files",
-    "FERRY_JOB_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+    "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "x",
     "AWS_SECRET_ACCESS_KEY": "x",
@@ -193,7 +193,7 @@ def pinned_to_one_cpu() -> Iterator[int | None]:
 CHILD = """
 import json, sys, time
 start = time.perf_counter()
-import ferry_api.handler
+import ferry_api.app
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, **{m: m in sys.modules for m in ("pandas", "numpy", "pymongo")}}))
 """
@@ -213,7 +213,7 @@ def import_api_once() -> dict[str, Any]:
         [sys.executable, "-c", CHILD], env=child_env(), cwd=REPO, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"import ferry_api.handler failed (exit {done.returncode}):\n{done.stderr.strip()}")
+        raise RuntimeError(f"import ferry_api.app failed (exit {done.returncode}):\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -289,7 +289,7 @@ def report_import(chunks: list[bytes]) -> None:
 
 
 def report_api_import() -> None:
-    print(f"(b) API cold import: `import ferry_api.handler` in a fresh interpreter, median of {IMPORT_RUNS} after 1 warm-up")
+    print(f"(b) API cold import: `import ferry_api.app` in a fresh interpreter, median of {IMPORT_RUNS} after 1 warm-up")
     try:
         api = measure_api_import()
     except Exception as exc:  # noqa: BLE001

@@ -25,7 +25,7 @@ from moto.core.models import botocore_stubber
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from ferry.auth import ApiKeys
+from ferry.aws.api_keys import ApiKeysTable
 from ferry_local.http_api import HttpApi
 from ferry_local.instances import CallableInstance, FunctionPool, Handler, ProcessInstance
 from ferry_local.context import LambdaContext
@@ -115,8 +115,8 @@ class LocalStack:
         self.keys[tenant] = key
         self._api_keys().register(tenant, key, f"demo key of {tenant}")
 
-    def _api_keys(self) -> ApiKeys:
-        return ApiKeys(self.session.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
+    def _api_keys(self) -> ApiKeysTable:
+        return ApiKeysTable(self.session.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
 
     def _pool(self, function: Function, moto_port: int) -> FunctionPool:
         if function.logical_id in self._handler_overrides:

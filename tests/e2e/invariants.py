@@ -16,7 +16,7 @@ from pathlib import Path
 from boto3.dynamodb.conditions import Attr
 
 from ferry.jobs.model import Job, JobStatus
-from ferry.jobs.repository import job_from_item
+from ferry.aws.jobs_table import job_from_item
 from ferry_local.stack import LocalStack
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,9 @@ def test_rejected_rows_are_reported_by_row_and_field(client, tenant_a, entities)
     assert job["status"] == "finished"
     assert (job["progress"]["succeeded"], job["progress"]["failed"]) == (1, 2)
     assert {(e["row"], e["field"].split(".")[0]) for e in job["errors"]} >= {(2, "location"), (3, "color")}
-    csv_text = client.get(f"/jobs/{job['id']}/errors").body.decode()
-    header, *lines = csv_text.strip().splitlines()
-    assert header.startswith("row,field,code,message,vendorId")
-    assert any(line.startswith("3,color") for line in lines)
+    lines = list(csv.DictReader(io.StringIO(client.get(f"/jobs/{job['id']}/errors").body.decode())))
+    assert [(line["vendorId"], line["error_row"]) for line in lines] == [("C0000011", "2"), ("C0000012", "3")]
+    assert lines[1]["error_field"] == "color" and lines[1]["color"] == "red"
     stored = entities.get(Collection(tenant_a, "Customers"), ["C0000010", "C0000011", "C0000012"])
     assert set(stored) == {"C0000010"}
 

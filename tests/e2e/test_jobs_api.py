@@ -86,7 +86,9 @@ def test_discovery_documents(client):
         "Products", "ProductPrices", "InvoiceDebts", "RelationshipDebts", "Customers",
         "Relationships", "TradeOutlets", "Tasks", "PersonalPrices", "ProductImages",
     }
-    assert client.get("/job-types").json()["items"][0]["type"] == "import_json"
+    kinds = {k["type"]: k for k in client.get("/job-types").json()["items"]}
+    assert {"import_json", "import_csv", "import_dovuti"} <= set(kinds)
+    assert set(kinds["import_csv"]["args_schema"]["properties"]) == {"dataType", "actionType", "delimiter", "encoding", "columns"}
     spec = client.get("/openapi.json").json()
     assert "/import" in spec["paths"] and "/jobs/{job_id}" in spec["paths"]
     assert client.get("/docs").status == 200

@@ -11,7 +11,7 @@ import pytest
 from ferry.core.clock import SystemClock
 from ferry.core.ids import new_ulid
 from ferry.jobs.model import Job, JobStatus
-from ferry.jobs.repository import JobRepository
+from ferry.aws.jobs_table import JobsTable
 from ferry.store.port import Collection
 from tests.e2e.client import FerryClient
 from tests.e2e.conftest import E2E_CHUNK_ROWS
@@ -114,7 +114,7 @@ def test_a_list_cursor_followed_with_another_filter_still_answers(client):
 
 def test_the_sweeper_ends_jobs_whose_execution_is_gone(local_stack):
     tenant, client = new_tenant(local_stack)
-    jobs = JobRepository(local_stack.session.resource("dynamodb").Table(local_stack.stack.physical("JobsTable")), SystemClock(), 90)
+    jobs = JobsTable(local_stack.session.resource("dynamodb").Table(local_stack.stack.physical("JobsTable")), SystemClock(), 90)
     # A job stored by an API call that died before it started the execution.
     orphan = Job(new_ulid(), tenant, "import_json", JobStatus.PENDING, {"dataType": "Customers", "actionType": "Create"}, *(2 * [SystemClock().now()]))
     jobs.create(orphan)
@@ -122,7 +122,7 @@ def test_the_sweeper_ends_jobs_whose_execution_is_gone(local_stack):
     local_stack.slow_down("start", times=1, seconds=3)
     stopped_id = client.import_rows("Customers", "Create", [customer(720_000)])
     sfn = local_stack.session.client("stepfunctions")
-    execution_arn = local_stack.stack.arn("JobStateMachine").replace(":stateMachine:", ":execution:") + f":{stopped_id}"
+    execution_arn = local_stack.stack.arn("ImportStateMachine").replace(":stateMachine:", ":execution:") + f":{stopped_id}"
     sfn.stop_execution(executionArn=execution_arn)
     deadline = time.monotonic() + 30  # moto marks it ABORTED once its interpreter notices
     while sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":

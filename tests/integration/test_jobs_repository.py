@@ -8,10 +8,10 @@ import boto3
 import pytest
 
 from ferry.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
-from ferry.idempotency import CLAIM_LEASE, Claim, IdempotencyRecords
+from ferry.aws.idempotency import CLAIM_LEASE, Claim, IdempotencyTable
 from ferry.core.ids import new_ulid
 from ferry.jobs.model import ChunkCounts, Job, JobStatus
-from ferry.jobs.repository import JobRepository
+from ferry.aws.jobs_table import JobsTable
 
 
 class StillClock:
@@ -33,8 +33,8 @@ def table(aws_stack):
 
 
 @pytest.fixture
-def repo(table, clock) -> JobRepository:
-    return JobRepository(table, clock, retention_days=90)
+def repo(table, clock) -> JobsTable:
+    return JobsTable(table, clock, retention_days=90)
 
 
 def make_job(tenant: str = "acme", job_type: str = "import_json", at: datetime | None = None) -> Job:
@@ -200,7 +200,7 @@ def test_a_forged_cursor_is_refused(repo):
 
 
 def test_idempotency_claims(table, clock):
-    records = IdempotencyRecords(table, clock)
+    records = IdempotencyTable(table, clock)
     assert records.claim("acme", "k1", "hash-a", "JOB1").job_id is None
     with pytest.raises(IdempotencyKeyInUse):
         records.claim("acme", "k1", "hash-a", "JOB2")
@@ -214,7 +214,7 @@ def test_idempotency_claims(table, clock):
 
 
 def test_a_claim_left_in_progress_by_a_crashed_request_is_taken_over_after_its_lease(table, clock):
-    records = IdempotencyRecords(table, clock)
+    records = IdempotencyTable(table, clock)
     records.claim("acme", "k2", "hash-a", "JOB1")  # ... and the request died before completing
     clock.moment += CLAIM_LEASE - timedelta(seconds=1)
     with pytest.raises(IdempotencyKeyInUse):

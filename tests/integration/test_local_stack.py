@@ -89,7 +89,7 @@ def run_job(stack: LocalStack, job: dict) -> dict:
     """Starts the template's state machine for `job` and waits for the execution to end."""
     sfn = stack.session.client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=stack.stack.arn("JobStateMachine"), name=job["id"], input=json.dumps({"job": job})
+        stateMachineArn=stack.stack.arn("ImportStateMachine"), name=job["id"], input=json.dumps({"job": job})
     )["executionArn"]
     deadline = time.monotonic() + 60
     while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":

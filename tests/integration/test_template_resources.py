@@ -25,17 +25,18 @@ def test_bucket_and_state_machine_exist_with_substitutions_applied(aws_stack):
     [machine] = sfn.list_state_machines()["stateMachines"]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
     assert definition["States"]["Start"]["Parameters"]["FunctionName"] == aws_stack.arn("WorkerFunction")
+    assert definition["States"]["Chunks"]["ToleratedFailurePercentage"] == 0
     assert "${" not in json.dumps(definition)
 
 
 def test_function_environments_resolve_refs_to_this_stack(aws_stack):
     api = aws_stack.function("ApiFunction")
-    assert api.handler == "ferry_api.handler.lambda_handler"
+    assert api.handler == "ferry_api.app.lambda_handler"
     assert api.environment["FERRY_JOBS_TABLE"] == aws_stack.physical("JobsTable")
-    assert api.environment["FERRY_JOB_STATE_MACHINE_ARN"] == aws_stack.arn("JobStateMachine")
+    assert api.environment["FERRY_STATE_MACHINES"] == f"import={aws_stack.arn('ImportStateMachine')}"
     assert api.environment["FERRY_CHUNK_ROWS"] == "10000"
     worker = aws_stack.function("WorkerFunction")
-    assert "FERRY_JOB_STATE_MACHINE_ARN" not in worker.environment
+    assert "FERRY_STATE_MACHINES" not in worker.environment
 
 
 def test_http_routes_prefer_literal_segments():

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ferry.datatypes.registry import KEY_SEPARATOR, REGISTRY, UnsupportedImport, describe, resolve
+from ferry.datatypes.datatype import KEY_SEPARATOR
+from ferry.datatypes.registry import REGISTRY, UnsupportedImport, describe, resolve
 from ferry.datatypes.validation import RowError, validate_rows
 from ferry.store.port import Action
 

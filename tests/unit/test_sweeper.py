@@ -34,8 +34,8 @@ class Executions:
     def __init__(self, statuses: dict[str, str | None]) -> None:
         self.statuses = statuses
 
-    def status(self, job_id: str) -> str | None:
-        return self.statuses.get(job_id)
+    def status(self, job: Job) -> str | None:
+        return self.statuses.get(job.id)
 
 
 def job(job_id: str, status: JobStatus, age: timedelta) -> Job:

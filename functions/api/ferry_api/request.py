@@ -13,7 +13,7 @@ import binascii
 import json
 from typing import Any
 
-from ferry.auth import ApiKeys
+from ferry.aws.api_keys import ApiKeysTable
 from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
 from ferry.core.jsontext import JsonRefused, parse
 
@@ -24,7 +24,7 @@ JSON_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
 UTF8 = ("utf-8", "utf8")
 
 
-def admit(event: dict[str, Any], api_keys: ApiKeys) -> None:
+def admit(event: dict[str, Any], api_keys: ApiKeysTable) -> None:
     """Authenticate, then check the body's media type and encoding; raise the FerryError that refuses the request."""
     path = event.get("rawPath") or event.get("requestContext", {}).get("http", {}).get("path", "")
     context = event.setdefault("requestContext", {})

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.jobs.sweeper import Sweeper
 from ferry.core.observability import logger, metrics
-from ferry.runtime import Runtime
+from ferry.wiring import Runtime
 from ferry.core.settings import Settings
 
 runtime = Runtime(Settings.from_env(os.environ))

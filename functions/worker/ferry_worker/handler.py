@@ -1,47 +1,53 @@
-"""Step Functions -> the import runner. One invocation runs one step of statemachines/job.asl.json.
+"""Step Functions -> the steps of each job kind. One invocation runs one step.
 
-Exceptions propagate on purpose: Step Functions matches its Retry/Catch on their
+The state machines send `{"step", "job": {"tenant", "id", "kind"}, ...}`; the step is
+found by (kind, step). A run an operator starts from the console first `submit`s its
+job. Exceptions propagate on purpose: Step Functions matches its Retry/Catch on their
 class name (StoreUnavailable is retried; anything else ends the job failed).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.imports.runner import ChunkRef, ImportRunner
 from ferry.core.observability import logger, metrics, tracer
-from ferry.runtime import Runtime
 from ferry.core.settings import Settings
+from ferry.jobs.kinds import load_kinds
+from ferry.wiring import Runtime
 from ferry_worker.failures import failure_reason
+from ferry_worker.steps import imports
 
 runtime = Runtime(Settings.from_env(os.environ))
-runner = ImportRunner(runtime.jobs, runtime.files, runtime.entity_store, runtime.clock, runtime.settings.chunk_rows)
+
+Step = Callable[[dict[str, Any], Runtime], dict[str, Any]]
+FAMILIES = {imports.FAMILY: imports.STEPS}
+STEPS: dict[tuple[str, str], Step] = {
+    (kind.name, step): function
+    for kind in load_kinds()
+    for step, function in FAMILIES.get(kind.state_machine, {}).items()
+}
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step, job = event["step"], event["job"]
-    tenant, job_id = job["tenant"], job["id"]
-    logger.append_keys(job_id=job_id, tenant=tenant, step=step)
-    if step == "start":
-        return {"proceed": runner.start(tenant, job_id)}
-    if step == "plan":
-        return {"manifest_key": runner.plan(tenant, job_id)}
-    if step == "run_chunk":
-        ran = runner.run_chunk(tenant, job_id, ChunkRef(**event["chunk"]))
-        metrics.add_metric(name="ChunksRun", unit="Count", value=1)
-        return {"ran": ran}
-    if step == "finish":
-        status = runner.finish(tenant, job_id)
-        metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
-        return {"status": status.value}
+    if event["step"] == "submit":
+        job = runtime.lifecycle.submit(event["execution"], event.get("request") or {})
+        logger.info("job submitted from the console", extra=job)
+        return {"job": job}
+    job, step = event["job"], event["step"]
+    logger.append_keys(job_id=job["id"], tenant=job["tenant"], kind=job["kind"], step=step)
+    function = STEPS.get((job["kind"], step))
+    if function is None:
+        raise ValueError(f"no step {step!r} for job kind {job['kind']!r}")
+    result = function(event, runtime)
     if step == "fail":
+        # The reason only: a Lambda error's Cause carries its stack trace, which stays out of the logs.
         failed_step, error = next(iter((event.get("failure") or {"unknown": {}}).items()))
-        reason = failure_reason(error)
-        logger.error("job failed", extra={"failed_step": failed_step, "reason": reason})
-        return {"status": runner.fail(tenant, job_id, failed_step, reason).value}
-    raise ValueError(f"unknown step {step!r}")
+        logger.warning("job failed", extra={"failed_step": failed_step, "reason": failure_reason(error)})
+    metrics.add_metric(name=f"Steps{step.title().replace('_', '')}", unit="Count", value=1)
+    return result

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Environment variable -> setting. The template sets these on every function.
 _ENV = {
@@ -16,7 +16,8 @@ _ENV = {
     "FERRY_FILES_BUCKET": "files_bucket",
     "FERRY_JOB_RETENTION_DAYS": "job_retention_days",
     "FERRY_CHUNK_ROWS": "chunk_rows",
-    "FERRY_JOB_STATE_MACHINE_ARN": "job_state_machine_arn",
+    "FERRY_STATE_MACHINES": "state_machines",
+    "FERRY_URL_ALLOWED_HOSTS": "url_allowed_hosts",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
@@ -31,7 +32,12 @@ class Settings(BaseModel):
     files_bucket: str = Field(min_length=3)
     job_retention_days: int = Field(default=90, ge=1)
     chunk_rows: int = Field(default=10_000, ge=1, le=50_000)
-    job_state_machine_arn: str | None = None
+    # State machine family -> ARN, from "import=arn:...,export=arn:..." (the functions that start or watch executions).
+    state_machines: dict[str, str] = Field(default_factory=dict)
+    # Hosts a URL attachment may name even though they resolve to private addresses (empty in production).
+    url_allowed_hosts: frozenset[str] = frozenset()
+    url_max_bytes: int = 2 * 1024**3
+    url_timeout_s: float = 300.0
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"
     # The embedded store's file; only used when mongodb_uri is empty (local stack, tests).
@@ -42,6 +48,23 @@ class Settings(BaseModel):
         if self.mongodb_uri and not self.mongodb_database:
             raise ValueError("MONGODB_DATABASE must be set when MONGODB_URI is")
         return self
+
+    @field_validator("state_machines", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+            if any(not sep or not name.strip() or not arn.strip() for name, sep, arn in pairs):
+                raise ValueError("FERRY_STATE_MACHINES must be family=arn pairs separated by commas")
+            return {name.strip(): arn.strip() for name, _, arn in pairs}
+        return value
+
+    @field_validator("url_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

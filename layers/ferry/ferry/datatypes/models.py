@@ -30,7 +30,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StringConstr
 from typing_extensions import NotRequired, TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
 
 Id = Annotated[str, StringConstraints(min_length=1)]
-# Parts of a composite business key are joined with U+001F (registry.KEY_SEPARATOR),
+# Parts of a composite business key are joined with U+001F (datatype.KEY_SEPARATOR),
 # so they must not contain it, or two different keys could join to the same string.
 KeyPart = Annotated[str, StringConstraints(min_length=1, pattern="^[^\x1f]+$")]
 Name = Annotated[str, StringConstraints(min_length=1)]

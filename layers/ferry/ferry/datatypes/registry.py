@@ -1,42 +1,20 @@
-"""The importable data types (seed 004's table): their models, business keys and allowed actions."""
+"""The registered data types: their models, business keys and allowed actions.
+
+SEED_004 is the bulk-import table of seed 004, exactly; file imports and exports take every registered type.
+"""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from ferry.datatypes import models
+from ferry.datatypes.datatype import DataType
 from ferry.core.errors import shown
 from ferry.store.port import Action
 
-# Joins the parts of a composite key or set; ids may not contain it (models.KeyPart), so joins are unambiguous.
-KEY_SEPARATOR = "\x1f"
-
 _EDITABLE = (Action.CREATE, Action.UPDATE, Action.CREATE_OR_UPDATE)
-
-
-@dataclass(frozen=True)
-class DataType:
-    name: str
-    model: type  # a TypedDict of ferry.datatypes.models, validated by pydantic
-    key_fields: tuple[str, ...]
-    actions: tuple[Action, ...]
-    set_fields: tuple[str, ...] = ()  # Replace only: the rows of a set replace all stored documents of that set
-    description: str = ""
-
-    def key_of(self, doc: Mapping[str, Any]) -> str:
-        return _joined(doc, self.key_fields)
-
-    def set_of(self, doc: Mapping[str, Any]) -> str | None:
-        return _joined(doc, self.set_fields) if self.set_fields else None
-
-
-def _joined(doc: Mapping[str, Any], fields: tuple[str, ...]) -> str:
-    # A key part left out or null (PersonalPrices' BrandId) counts as empty; ids are never empty, so this is unambiguous.
-    return KEY_SEPARATOR.join("" if (value := doc.get(name)) is None else str(value) for name in fields)
 
 
 class UnsupportedImport(ValueError):
@@ -100,15 +78,17 @@ REGISTRY: dict[str, DataType] = {
     )
 }
 
-# The seed's own generic example writes "orders" and "create", so names are matched without regard to case.
-_BY_FOLDED_NAME = {name.casefold(): t for name, t in REGISTRY.items()}
+SEED_004: tuple[str, ...] = tuple(REGISTRY)
 
 
-def resolve(data_type: str, action: str) -> tuple[DataType, Action]:
-    """The data type and action of an import, or UnsupportedImport naming what is allowed."""
-    found = _BY_FOLDED_NAME.get(data_type.casefold())
+def resolve(data_type: str, action: str, among: tuple[str, ...] | None = None) -> tuple[DataType, Action]:
+    """The data type and action of an import, or UnsupportedImport naming what is allowed.
+
+    The seed's own generic example writes "orders" and "create", so names are matched without regard to case.
+    """
+    known = among or tuple(REGISTRY)
+    found = next((REGISTRY[name] for name in known if name.casefold() == data_type.casefold()), None)
     if found is None:
-        known = tuple(REGISTRY)
         raise UnsupportedImport("dataType", f"Unknown dataType {shown(data_type)}; known: {', '.join(known)}.", known)
     allowed = tuple(a.value for a in found.actions)
     for candidate in found.actions:
@@ -124,7 +104,7 @@ def _row_schema(model: type) -> dict[str, Any]:
     return TypeAdapter(model).json_schema()
 
 
-def describe() -> list[dict[str, Any]]:
+def describe(among: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """The table for GET /import/types and /job-types: each type's actions, keys and row schema."""
     return [
         {
@@ -135,5 +115,5 @@ def describe() -> list[dict[str, Any]]:
             "description": t.description,
             "schema": _row_schema(t.model),
         }
-        for t in REGISTRY.values()
+        for t in (REGISTRY[name] for name in (among or tuple(REGISTRY)))
     ]

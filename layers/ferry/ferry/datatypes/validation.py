@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ferry.datatypes.registry import DataType
+from ferry.datatypes.datatype import DataType
 from ferry.store.port import WriteRow
 
 

@@ -1,42 +1,44 @@
-"""The steps of an import job, one per state of statemachines/job.asl.json.
+"""The steps of the import kinds, one per state of statemachines/import.asl.json.
 
-start -> plan (split the input into chunks in S3) -> run_chunk (each chunk, maybe
-in parallel, maybe retried) -> finish (totals, errors file, final status); fail
-when anything above raised. Every step may run twice (Step Functions retries), so
-each one is idempotent.
+plan (fetch a URL attachment, read the file as a stream, cut it into chunk files in S3,
+write the manifest) -> run_chunk (each chunk, maybe in parallel, maybe retried) ->
+finish (totals, errors file, final status); fail when anything above raised. Start,
+fail and the end of a cancelled job are the engine's (ferry.jobs.lifecycle). Every
+step may run twice (Step Functions retries), so each one is idempotent.
+
+Chunk files are the same for every format: the rows to validate, and, for a CSV, the
+file's own records, so that the errors file shows rejected rows as the user sent them.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, BinaryIO
 
 from ferry.core.clock import Clock, rfc3339
+from ferry.core.errors import InvalidTransition
+from ferry.datatypes.datatype import DataType
+from ferry.datatypes.paths import field_paths
 from ferry.datatypes.registry import resolve
 from ferry.datatypes.validation import validate_rows
-from ferry.core.errors import InvalidTransition
-from ferry.files import FileStore
-from ferry.jobs.model import MAX_MESSAGE_CHARS, MAX_OUTPUT_CHARS, ChunkCounts, Job, JobError, JobStatus, bounded, errors_for_job
-from ferry.jobs.repository import JobRepository
+from ferry.imports import errors_csv
+from ferry.imports.formats import csv_table, json_array
+from ferry.imports.formats.streams import prefixed
+from ferry.imports.sources.url import FetchPolicy, fetch
+from ferry.jobs import files
+from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.model import MAX_MESSAGE_CHARS, MAX_OUTPUT_CHARS, Attachment, ChunkCounts, Job, JobError, JobStatus, bounded, errors_for_job
+from ferry.jobs.ports import FileStore, JobStore
 from ferry.store.port import Collection, EntityStore
 
-
-def _chunk_key(job: Job, chunk: int) -> str:
-    return f"jobs/{job.tenant}/{job.id}/chunks/{chunk:05d}.json"
+_SPOOL_BYTES = 64 * 1024 * 1024  # a zip or a fetched file stays in memory up to this, then goes to /tmp
 
 
-def _manifest_key(job: Job) -> str:
-    return f"jobs/{job.tenant}/{job.id}/manifest.json"
-
-
-def _outcome_key(job: Job, chunk: int) -> str:
-    return f"jobs/{job.tenant}/{job.id}/outcomes/{chunk:05d}.json"
-
-
-def errors_key(job: Job) -> str:
-    return f"jobs/{job.tenant}/{job.id}/errors.csv"
+class UnreadableInput(Exception):
+    """The job's file cannot be read at all: the job fails at once, with this reason."""
 
 
 @dataclass(frozen=True)
@@ -50,48 +52,93 @@ class ChunkRef:
 
 
 @dataclass(frozen=True)
-class RejectedRow:
-    error: JobError
-    data: Any  # the row as sent, for the errors file
+class Table:
+    """A file read as rows: each row to validate with, for a CSV, the record as it was in the file."""
+
+    rows: Iterator[tuple[Any, list[str] | None]]
+    columns: list[str] | None = None  # a CSV's header, as in the file
+    note: str | None = None  # what reading found worth telling the user
 
 
 class ImportRunner:
     def __init__(
-        self, jobs: JobRepository, files: FileStore, store: EntityStore, clock: Clock, chunk_rows: int
+        self,
+        jobs: JobStore,
+        files: FileStore,
+        store: EntityStore,
+        lifecycle: Lifecycle,
+        clock: Clock,
+        chunk_rows: int,
+        fetch_policy: FetchPolicy,
     ) -> None:
         self._jobs = jobs
         self._files = files
         self._store = store
+        self._lifecycle = lifecycle
         self._clock = clock
         self._chunk_rows = chunk_rows
-
-    def start(self, tenant: str, job_id: str) -> bool:
-        """pending -> running. Answers False when the job was cancelled before it started."""
-        try:
-            self._jobs.transition(tenant, job_id, JobStatus.RUNNING, running_output="starting")
-            return True
-        except InvalidTransition as exc:
-            if exc.current == JobStatus.RUNNING.value:
-                return True  # a retried start
-            if exc.current == JobStatus.CANCELLING.value:
-                self._jobs.transition(tenant, job_id, JobStatus.CANCELLED, output="Cancelled before it started.")
-            return False
+        self._fetch_policy = fetch_policy
 
     def plan(self, tenant: str, job_id: str) -> str:
-        """Split the input into chunk files; answers the key of the manifest the Map state reads."""
+        """Cut the input into chunk files; answers the key of the manifest the Map state reads."""
         job = self._jobs.get(tenant, job_id)
-        rows = json.loads(self._files.get(job.input_key))
-        size = self._chunk_rows
-        manifest = []
-        for number, start in enumerate(range(0, len(rows), size)):
-            chunk = ChunkRef(number=number, key=_chunk_key(job, number), first_row=start + 1, rows=len(rows[start : start + size]))
-            self._files.put(chunk.key, json.dumps(rows[start : start + size], separators=(",", ":")).encode(), "application/json")
-            manifest.append(vars(chunk))
+        if job.input_key is None and job.attachment is not None and job.attachment.url:
+            job = self._fetch(job)
+        data_type, _ = resolve(job.args["dataType"], job.args["actionType"])
+        manifest: list[dict[str, Any]] = []
+        total = 0
+        with self._files.open(job.input_key) as raw:
+            table = self._read(job, raw, data_type)
+            while batch := list(islice(table.rows, self._chunk_rows)):
+                chunk = ChunkRef(len(manifest), files.chunk_key(job, len(manifest)), total + 1, len(batch))
+                content = {"rows": [row for row, _ in batch]}
+                if table.columns is not None:
+                    content |= {"columns": table.columns, "records": [record for _, record in batch]}
+                self._files.put(chunk.key, json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(), "application/json")
+                manifest.append(vars(chunk))
+                total += len(batch)
+                self._jobs.set_running_output(tenant, job_id, f"reading the file: {total} rows so far")
         # A JSON array: the shape the Map state's ItemReader takes, one item per chunk, handed whole to run_chunk.
-        manifest_key = _manifest_key(job)
+        manifest_key = files.manifest_key(job)
         self._files.put(manifest_key, json.dumps(manifest).encode(), "application/json")
-        self._jobs.set_plan(tenant, job_id, total=len(rows), chunk_count=len(manifest))
+        self._jobs.set_plan(tenant, job_id, total=total, chunk_count=len(manifest), note=table.note)
         return manifest_key
+
+    def _fetch(self, job: Job) -> Job:
+        """Download the URL attachment into the job's input file, with its size and digest."""
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            fetched = fetch(job.attachment.url, spool.write, self._fetch_policy)
+            spool.seek(0)
+            key = files.input_key(job.tenant, job.id)
+            self._files.put_stream(key, spool, job.attachment.mime_type)
+        attachment = Attachment(**{**vars(job.attachment), "size": fetched.size, "sha256": fetched.sha256})
+        self._jobs.set_input(job.tenant, job.id, key, attachment)
+        return self._jobs.get(job.tenant, job.id)
+
+    def _read(self, job: Job, raw: BinaryIO, data_type: DataType) -> Table:
+        if job.type == "import_json":
+            try:
+                return Table(((row, None) for row in _checked(json_array.rows_of(raw))))
+            except json_array.NotAJsonArray as exc:
+                raise UnreadableInput(str(exc)) from None
+        paths = field_paths(data_type.model)
+        options = csv_table.CsvOptions(job.args.get("delimiter"), job.args.get("encoding"), job.args.get("columns"))
+        head = raw.read(4)
+        stream = prefixed(head, raw)
+        try:
+            if csv_table.is_zip(head):
+                spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+                _copy(stream, spool)
+                spool.seek(0)
+                stream = csv_table.open_zipped_file(spool)
+            layout, records = csv_table.open_table(stream, options, paths)
+        except csv_table.UnreadableFile as exc:
+            raise UnreadableInput(str(exc)) from None
+        note = None
+        if layout.unknown:
+            note = f"Columns ignored (not fields of {data_type.name}): {', '.join(layout.unknown)}."
+        rows = ((csv_table.row_of(cells, layout, paths), cells) for cells in _checked(records))
+        return Table(rows, layout.header, note)
 
     def run_chunk(self, tenant: str, job_id: str, chunk: ChunkRef) -> bool:
         """Validate and write one chunk. Answers False when the job was no longer running, so nothing was written."""
@@ -99,96 +146,97 @@ class ImportRunner:
         if job.status is not JobStatus.RUNNING:
             return False
         try:
-            counts, rejected = self._write_chunk(job, chunk)
+            counts, outcome = self._write_chunk(job, chunk)
         except Exception as exc:
             # Step Functions may retry; if no attempt succeeds, this is the reason the job gives.
             self._jobs.record_chunk_failure(tenant, job_id, chunk.number, bounded(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS))
             raise
-        outcome = {"counts": vars(counts), "rejected": [{"error": vars(r.error), "data": r.data} for r in rejected]}
         # The outcome file is written before the counts, so finish never sees counts without their errors.
-        self._files.put(_outcome_key(job, chunk.number), json.dumps(outcome).encode(), "application/json")
+        self._files.put(files.outcome_key(job, chunk.number), json.dumps(outcome, ensure_ascii=False).encode(), "application/json")
         last_row = chunk.first_row + chunk.rows - 1
         self._jobs.record_chunk(tenant, job_id, chunk.number, counts, f"rows {chunk.first_row}-{last_row} of {job.total}")
         return True
 
-    def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, list[RejectedRow]]:
+    def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, dict[str, Any]]:
         data_type, action = resolve(job.args["dataType"], job.args["actionType"])
-        rows = json.loads(self._files.get(chunk.key))
+        content = json.loads(self._files.get(chunk.key))
+        rows, records = content["rows"], content.get("records")
         first = chunk.first_row - 1  # 0-based position of the chunk's first row in the job's input
         valid, invalid = validate_rows(data_type, rows, first)
         refused = self._store.write_batch(
             Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
         )
-        rejected = [
-            RejectedRow(JobError(e.code, e.message, e.row + 1, e.field or None), rows[e.row - first]) for e in invalid
-        ] + [
-            RejectedRow(JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)), rows[r.row - first])
-            for r in refused
+        errors = [JobError(e.code, e.message, e.row + 1, e.field or None) for e in invalid] + [
+            JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)) for r in refused
         ]
-        rejected.sort(key=lambda r: r.error.row or 0)
-        failed_rows = len({r.error.row for r in rejected})
-        return ChunkCounts(processed=len(rows), succeeded=len(rows) - failed_rows, failed=failed_rows), rejected
+        errors.sort(key=lambda e: e.row or 0)
+        rejected = errors_csv.rejected_rows(errors, lambda row: (records or rows)[row - chunk.first_row])
+        failed = len(rejected)
+        counts = ChunkCounts(processed=len(rows), succeeded=len(rows) - failed, failed=failed)
+        return counts, {"counts": vars(counts), "columns": content.get("columns"), "rejected": [r.to_json() for r in rejected]}
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
         job = self._jobs.get(tenant, job_id)
         if job.status.ended:
             return job.status
-        rejected = self._rejected_rows(job)
-        errors = [r.error for r in rejected]
+        columns, rejected = self._rejected_rows(job)
+        errors = [e for r in rejected for e in r.errors]
         fields: dict[str, Any] = {"errors": errors_for_job(errors), "error_count": len(errors)}
         if rejected:
-            fields["errors_key"] = errors_key(job)
-            self._files.put(errors_key(job), _errors_csv(rejected), "text/csv")
-        progress = job.progress
+            fields["errors_key"] = files.errors_key(job)
+            self._files.put(files.errors_key(job), errors_csv.render(columns, rejected), "text/csv")
         if job.status is JobStatus.CANCELLING:
-            return self._cancel(job, fields)
+            return self._lifecycle.end_cancelled(job, _cancelled(job), **fields)
         missing = _unrecorded_chunks(job)
         if missing:
             # The Map ended without every chunk's counts: rows were never imported. Never call that finished.
-            ended, summary = JobStatus.FAILED, bounded(f"{_missing_reason(job, missing, self._manifest(job))} {_counts(job)}", MAX_OUTPUT_CHARS)
+            ended, summary = JobStatus.FAILED, f"{_missing_reason(job, missing, self._manifest(job))} {_counts(job)}"
         else:
-            ended = JobStatus.FAILED if progress.total and progress.succeeded == 0 else JobStatus.FINISHED
+            ended = JobStatus.FAILED if job.progress.total and job.progress.succeeded == 0 else JobStatus.FINISHED
             summary = _counts(job)
         try:
-            self._jobs.transition(tenant, job_id, ended, output=summary, **fields)
+            self._jobs.transition(tenant, job_id, ended, output=bounded(summary, MAX_OUTPUT_CHARS), **fields)
         except InvalidTransition as exc:
             if exc.current != JobStatus.CANCELLING.value:
                 raise
-            return self._cancel(self._jobs.get(tenant, job_id), fields)
+            current = self._jobs.get(tenant, job_id)
+            return self._lifecycle.end_cancelled(current, _cancelled(current), **fields)
         return ended
 
-    def _cancel(self, job: Job, fields: dict[str, Any]) -> JobStatus:
-        progress = job.progress
-        of = f" of {job.total}" if job.total is not None else ""
-        output = f"Cancelled after {progress.processed}{of} rows: {progress.succeeded} imported, {progress.failed} rejected."
-        self._jobs.transition(job.tenant, job.id, JobStatus.CANCELLED, output=output, **fields)
-        return JobStatus.CANCELLED
-
     def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
-        """End the job failed (or cancelled, if that was asked for) after `step` raised `reason`."""
+        """End the job failed after `step` raised; a failed Map is told by the chunks it lost."""
         job = self._jobs.get(tenant, job_id)
-        if job.status.ended:
-            return job.status
         if job.status is JobStatus.CANCELLING:
-            return self._cancel(job, {})
-        missing = _unrecorded_chunks(job) if step == "chunks" else []
+            return self._lifecycle.end_cancelled(job, _cancelled(job))
+        missing = _unrecorded_chunks(job) if step == "chunks" and not job.status.ended else []
         if missing:
             # A failed Map says only that some chunk failed; the job names which, and why.
-            output = f"The chunks step failed: {_missing_reason(job, missing, self._manifest(job))} ({reason}) {_counts(job)}"
-        else:
-            output = f"The {step} step failed: {reason}"
-        self._jobs.transition(tenant, job_id, JobStatus.FAILED, output=bounded(output, MAX_OUTPUT_CHARS))
-        return JobStatus.FAILED
+            reason = f"{_missing_reason(job, missing, self._manifest(job))} ({reason}) {_counts(job)}"
+        return self._lifecycle.fail(tenant, job_id, step, reason)
 
     def _manifest(self, job: Job) -> list[ChunkRef]:
-        return [ChunkRef(**item) for item in json.loads(self._files.get(_manifest_key(job)))]
+        return [ChunkRef(**item) for item in json.loads(self._files.get(files.manifest_key(job)))]
 
-    def _rejected_rows(self, job: Job) -> list[RejectedRow]:
-        rejected: list[RejectedRow] = []
+    def _rejected_rows(self, job: Job) -> tuple[list[str] | None, list[errors_csv.RejectedRow]]:
+        columns, rejected = None, []
         for chunk in sorted(int(c) for c in job.chunks):
-            outcome = json.loads(self._files.get(_outcome_key(job, chunk)))
-            rejected.extend(RejectedRow(JobError(**r["error"]), r["data"]) for r in outcome["rejected"])
-        return rejected
+            outcome = json.loads(self._files.get(files.outcome_key(job, chunk)))
+            columns = columns or outcome.get("columns")
+            rejected.extend(errors_csv.RejectedRow.from_json(r) for r in outcome["rejected"])
+        return columns, rejected
+
+
+def _checked(rows: Iterator[Any]) -> Iterator[Any]:
+    """The rows, with a reading error met halfway through the file turned into UnreadableInput."""
+    try:
+        yield from rows
+    except (json_array.NotAJsonArray, csv_table.UnreadableFile) as exc:
+        raise UnreadableInput(str(exc)) from None
+
+
+def _copy(source: BinaryIO, target: BinaryIO) -> None:
+    while block := source.read(1 << 20):
+        target.write(block)
 
 
 def _unrecorded_chunks(job: Job) -> list[int]:
@@ -207,23 +255,15 @@ def _missing_reason(job: Job, missing: list[int], manifest: list[ChunkRef]) -> s
 
 def _counts(job: Job) -> str:
     progress = job.progress
-    return (
+    summary = (
         f"{progress.succeeded} of {job.total} {job.args['dataType']} rows imported "
         f"({job.args['actionType']}), {progress.failed} rejected."
     )
+    return f"{summary} {job.plan_note}" if job.plan_note else summary
 
 
-def _errors_csv(rejected: list[RejectedRow]) -> bytes:
-    """row, field, code, message, then the rejected row's own top-level fields (nested values as JSON)."""
-    columns: dict[str, None] = {}
-    for r in rejected:
-        if isinstance(r.data, dict):
-            columns.update(dict.fromkeys(r.data))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "field", "code", "message", *columns])
-    for r in rejected:
-        data = r.data if isinstance(r.data, dict) else {}
-        cells = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in (data.get(c, "") for c in columns)]
-        writer.writerow([r.error.row, r.error.field or "", r.error.code, r.error.message, *cells])
-    return out.getvalue().encode("utf-8")
+def _cancelled(job: Job) -> str:
+    progress = job.progress
+    of = f" of {job.total}" if job.total is not None else ""
+    return f"Cancelled after {progress.processed}{of} rows: {progress.succeeded} imported, {progress.failed} rejected."
+

@@ -82,10 +82,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Attachment:
+    """The file a job works on. Size and digest are known once Ferry has the bytes (at once inline, after the fetch for a URL)."""
+
     name: str
     mime_type: str
-    size: int
-    sha256: str
+    size: int | None = None
+    sha256: str | None = None
+    url: str | None = None  # fetched by the worker
+    upload_id: str | None = None  # PUT by the client through POST /uploads
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,10 @@ class Job:
     error_count: int = 0
     errors_key: str | None = None
     result_key: str | None = None
+    plan_note: str | None = None  # what planning found worth telling (e.g. columns the file has that were ignored)
     started_at: datetime | None = None
     terminated_at: datetime | None = None
+    execution_name: str | None = None  # when not the job id: a run an operator started from the console
 
     @property
     def progress(self) -> Progress:

@@ -1,55 +1,62 @@
-"""Submitting and cancelling jobs: what the API asks of the domain, whatever the dialect."""
+"""What the API asks of the engine, whatever the kind and the dialect: submit, read, list, cancel, uploads."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.core.clock import Clock
-from ferry.core.errors import Conflict, InvalidTransition, JobNotFound, ServiceUnavailable
-from ferry.files import FileStore
-from ferry.idempotency import IdempotencyRecords
+from ferry.core.errors import Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable
 from ferry.core.ids import new_ulid
+from ferry.jobs import files
+from ferry.jobs.kinds import AttachmentRule, JobKind
 from ferry.jobs.model import Attachment, Job, JobStatus
-from ferry.jobs.repository import JobRepository
-from ferry.launcher import JobLauncher
+from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher
+
+MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
+UPLOAD_URL_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """The file of a submission: its content inline, or an upload to take, or a URL the worker fetches."""
+
+    name: str
+    mime_type: str
+    content: bytes | None = None
+    upload_id: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
 class Submission:
     tenant: str
-    type: str
-    args: dict[str, Any]
-    input: bytes  # what the worker reads: for imports, a JSON array of rows
-    attachment: Attachment | None = None
+    kind: JobKind
+    args: dict[str, Any]  # already checked by kind.args()
+    attachment: NewAttachment | None = None
     idempotency_key: str | None = None
 
 
-def input_key(tenant: str, job_id: str) -> str:
-    return f"jobs/{tenant}/{job_id}/input.json"
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    url: str  # PUT the file here
+    expires_at: datetime
+    headers: dict[str, str]  # to send with the PUT
 
 
 class JobService:
-    def __init__(
-        self,
-        repository: JobRepository,
-        files: FileStore,
-        launcher: JobLauncher,
-        idempotency: IdempotencyRecords,
-        clock: Clock,
-    ) -> None:
-        self._jobs = repository
+    def __init__(self, jobs: JobStore, files: FileStore, launcher: Launcher, idempotency: IdempotencyStore, clock: Clock) -> None:
+        self._jobs = jobs
         self._files = files
         self._launcher = launcher
         self._idempotency = idempotency
         self._clock = clock
 
     def submit(self, submission: Submission) -> tuple[Job, bool]:
-        """Store the job and start it. Answers the job and whether this call created it.
-
-        The caller has validated the submission: nothing here refuses content.
-        """
+        """Store the job and start it. Answers the job and whether this call created it."""
+        _check_attachment(submission)
         now = self._clock.now()
         job_id = new_ulid(int(now.timestamp() * 1000))
         key = submission.idempotency_key
@@ -77,25 +84,54 @@ class JobService:
         return job, True
 
     def _create_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
+        attachment, input_key = self._store_attachment(submission, job_id)
         job = Job(
             id=job_id,
             tenant=submission.tenant,
-            type=submission.type,
+            type=submission.kind.name,
             status=JobStatus.PENDING,
             args=submission.args,
             created_at=now,
             updated_at=now,
-            attachment=submission.attachment,
-            input_key=input_key(submission.tenant, job_id),
+            attachment=attachment,
+            input_key=input_key,
         )
-        self._files.put(job.input_key, submission.input, "application/json")
         self._jobs.create(job)
         try:
-            self._launcher.launch(job.tenant, job.id)
+            self._launcher.launch(job)
         except Exception as exc:
             self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
             raise ServiceUnavailable("The job could not be started; please retry.") from exc
         return job
+
+    def _store_attachment(self, submission: Submission, job_id: str) -> tuple[Attachment | None, str | None]:
+        new = submission.attachment
+        if new is None:
+            return None, None
+        if new.content is not None:
+            key = files.input_key(submission.tenant, job_id)
+            self._files.put(key, new.content, new.mime_type)
+            return Attachment(new.name, new.mime_type, len(new.content), hashlib.sha256(new.content).hexdigest()), key
+        if new.upload_id is not None:
+            key = files.upload_key(submission.tenant, new.upload_id)
+            size = self._files.size(key)
+            if size is None:
+                raise InvalidRequest(
+                    f"There is no upload {new.upload_id!r}: POST /uploads, PUT the file to the URL it answers, then refer to it.",
+                    [FieldError("/attachment/file", "unknown upload")],
+                )
+            if size > MAX_UPLOAD_BYTES:
+                raise InvalidRequest(f"The upload has {size} bytes; at most {MAX_UPLOAD_BYTES} are taken.", [FieldError("/attachment/file", "too large")])
+            return Attachment(new.name, new.mime_type, size, upload_id=new.upload_id), key
+        # A URL is fetched by the worker: the request never waits on someone else's server.
+        return Attachment(new.name, new.mime_type, url=new.url), None
+
+    def new_upload(self, tenant: str, mime_type: str) -> Upload:
+        """A pre-signed PUT for one large file; refer to it as `upload:<id>` in a job's attachment."""
+        now = self._clock.now()
+        upload_id = new_ulid(int(now.timestamp() * 1000))
+        url = self._files.upload_url(files.upload_key(tenant, upload_id), mime_type, UPLOAD_URL_SECONDS)
+        return Upload(upload_id, url, now + timedelta(seconds=UPLOAD_URL_SECONDS), {"Content-Type": mime_type})
 
     def get(self, tenant: str, job_id: str) -> Job:
         return self._jobs.get(tenant, job_id)
@@ -113,10 +149,24 @@ class JobService:
             raise Conflict(f"Job {job_id} is {exc.current}; only pending or running jobs can be cancelled.") from exc
 
 
+def _check_attachment(submission: Submission) -> None:
+    kind, new = submission.kind, submission.attachment
+    if kind.attachment is AttachmentRule.REQUIRED and new is None:
+        media = " or ".join(kind.media_types) or "a file"
+        raise InvalidRequest(f"A {kind.name} job needs an attachment ({media}).", [FieldError("/attachment", "required")])
+    if kind.attachment is AttachmentRule.NONE and new is not None:
+        raise InvalidRequest(f"A {kind.name} job takes no attachment.", [FieldError("/attachment", "not allowed")])
+    if new is not None and new.content is not None and kind.check_inline is not None:
+        kind.check_inline(new.content)
+
+
 def _fingerprint(submission: Submission) -> str:
     digest = hashlib.sha256()
-    for part in (submission.type, repr(sorted(submission.args.items())), submission.attachment and submission.attachment.name):
+    new = submission.attachment
+    parts = (submission.kind.name, repr(sorted(submission.args.items())), new and new.name, new and new.upload_id, new and new.url)
+    for part in parts:
         digest.update(str(part).encode())
         digest.update(b"\x00")
-    digest.update(submission.input)
+    if new is not None and new.content is not None:
+        digest.update(new.content)
     return digest.hexdigest()

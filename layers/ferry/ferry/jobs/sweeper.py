@@ -19,7 +19,7 @@ from ferry.jobs.model import Job, JobStatus
 
 
 class Executions(Protocol):
-    def status(self, job_id: str) -> str | None:
+    def status(self, job: Job) -> str | None:
         """The status of the job's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None if there is none."""
 
 
@@ -45,7 +45,7 @@ class Sweeper:
         """End failed every job created more than `older_than` ago whose execution no longer runs."""
         swept = []
         for job in self._jobs.unended(created_before=self._clock.now() - older_than):
-            status = self._executions.status(job.id)
+            status = self._executions.status(job)
             if status == "RUNNING":
                 continue
             what = "was never started" if status is None else f"ended {status}"

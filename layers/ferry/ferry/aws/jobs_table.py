@@ -2,7 +2,7 @@
 
 Layout (one table, see template.yaml JobsTable):
   pk = "T#<tenant>"  sk = "JOB#<job id>"      the job
-  pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.idempotency)
+  pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.aws.idempotency)
   status_pk = "T#<tenant>#S#<status>"          GSI by_status: a tenant's jobs in one status
   active = "A" while the job has not ended        GSI by_activity (sparse): every tenant's unended jobs, for the sweeper
 Job ids are ULIDs, so sk order is creation order and created_after/before are key ranges.
@@ -101,9 +101,11 @@ def job_from_item(item: dict[str, Any]) -> Job:
         errors=[JobError(**e) for e in item.get("errors") or []],
         error_count=item.get("error_count", 0),
         errors_key=item.get("errors_key"),
+        plan_note=item.get("plan_note"),
         result_key=item.get("result_key"),
         started_at=_when(item.get("started_at")),
         terminated_at=_when(item.get("terminated_at")),
+        execution_name=item.get("execution_name"),
     )
 
 
@@ -125,13 +127,17 @@ def _item_from_job(job: Job) -> dict[str, Any]:
     if not job.status.ended:
         item["active"] = ACTIVE
     if job.attachment:
-        item["attachment"] = vars(job.attachment)
+        item["attachment"] = {k: v for k, v in vars(job.attachment).items() if v is not None}
     if job.input_key:
         item["input_key"] = job.input_key
+    if job.execution_name:
+        item["execution_name"] = job.execution_name
     return _dynamo(item)
 
 
-class JobRepository:
+class JobsTable:
+    """The JobStore port on DynamoDB."""
+
     def __init__(self, table: Any, clock: Clock, retention_days: int) -> None:
         self._table = table
         self._clock = clock
@@ -192,8 +198,21 @@ class JobRepository:
             raise InvalidTransition(job_id, to.value, current["status"] if current else None) from exc
         return job_from_item(result["Attributes"])
 
-    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int) -> None:
-        self._record(tenant, job_id, {"total": total, "chunk_count": chunk_count}, f"{total} rows in {chunk_count} chunks")
+    def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None:
+        """Where the job's input now is, and what is known of it (a fetched URL's size and digest)."""
+        values = {"input_key": input_key, "attachment": {k: v for k, v in vars(attachment).items() if v is not None}}
+        self._record(tenant, job_id, values, None)
+
+    def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None:
+        """What the job is doing now; kept only while the job has not ended."""
+        self._record(tenant, job_id, {}, running_output, only_unended=True)
+
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None:
+        """The job's size, once planned; `note` is what the plan found worth saying (unknown columns)."""
+        values: dict[str, Any] = {"total": total, "chunk_count": chunk_count}
+        if note:
+            values["plan_note"] = note
+        self._record(tenant, job_id, values, f"{total} rows in {chunk_count} chunks")
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None:
         """Write one chunk's counts (overwriting, so a retried chunk is counted once).
@@ -208,12 +227,18 @@ class JobRepository:
         self._record(tenant, job_id, {}, None, ("chunk_failures", str(chunk), reason))
 
     def _record(
-        self, tenant: str, job_id: str, values: dict[str, Any], running_output: str | None, entry: tuple[str, str, Any] | None = None
+        self,
+        tenant: str,
+        job_id: str,
+        values: dict[str, Any],
+        running_output: str | None,
+        entry: tuple[str, str, Any] | None = None,
+        only_unended: bool = False,
     ) -> None:
         """Set facts about the job's work whatever its status; `running_output` only while it has not ended."""
         if running_output is not None:
             unended = [s.value for s in JobStatus if not s.ended]
-            if self._update(tenant, job_id, {**values, "running_output": running_output}, entry, unended):
+            if self._update(tenant, job_id, {**values, "running_output": running_output}, entry, unended) or only_unended:
                 return
         if not self._update(tenant, job_id, values, entry, None):
             raise JobNotFound(job_id)

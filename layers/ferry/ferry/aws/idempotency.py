@@ -9,7 +9,6 @@ create, so that a job it did create is answered instead of made twice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,24 +16,16 @@ from botocore.exceptions import ClientError
 
 from ferry.core.clock import Clock
 from ferry.core.errors import FieldError, IdempotencyKeyInUse, IdempotencyKeyReused
-from ferry.jobs.repository import tenant_pk
+from ferry.aws.jobs_table import tenant_pk
+from ferry.jobs.ports import Claim
 
 KEY_LIFETIME = timedelta(hours=24)
 CLAIM_LEASE = timedelta(minutes=2)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """Either a fresh claim (job_id None: go ahead and create) or the job a previous request created.
+class IdempotencyTable:
+    """The IdempotencyStore port on the jobs table."""
 
-    `abandoned_job_id`: on a fresh claim taken over from a crashed request, the job that request meant to create.
-    """
-
-    job_id: str | None
-    abandoned_job_id: str | None = None
-
-
-class IdempotencyRecords:
     def __init__(self, table: Any, clock: Clock) -> None:
         self._table = table
         self._clock = clock

@@ -1,20 +1,22 @@
-"""The import steps against moto (DynamoDB, S3) and the SQLite entity store, without the state machine."""
+"""The import steps on in-memory fakes and an SQLite entity store, without the state machine or moto."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
-from ferry.core.clock import SystemClock
-from ferry.files import S3FileStore
 from ferry.core.ids import new_ulid
 from ferry.imports.runner import ChunkRef, ImportRunner
+from ferry.imports.sources.url import FetchPolicy
+from ferry.jobs.files import input_key
+from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
-from ferry.jobs.repository import JobRepository
 from ferry.store.port import Collection
 from ferry.store.sqlite import SqliteEntityStore
+from ferry.testing import InMemoryFiles, InMemoryJobs, StillClock
 from tests.e2e.rows import customer
 
 
@@ -34,32 +36,36 @@ class CrashAfterHalf:
 
 
 @pytest.fixture
-def parts(aws_stack, tmp_path):
-    jobs = JobRepository(boto3.resource("dynamodb").Table(aws_stack.physical("JobsTable")), SystemClock(), 90)
-    files = S3FileStore(boto3.client("s3"), aws_stack.physical("FilesBucket"))
-    store = SqliteEntityStore(str(tmp_path / "entities.sqlite3"))
-    return jobs, files, store
+def parts(tmp_path):
+    clock = StillClock()
+    return InMemoryJobs(clock), InMemoryFiles(), SqliteEntityStore(str(tmp_path / "entities.sqlite3"))
+
+
+def runner_of(jobs, files, store, chunk_rows: int) -> ImportRunner:
+    clock = StillClock()
+    return ImportRunner(jobs, files, store, Lifecycle(jobs, files, clock), clock, chunk_rows, FetchPolicy(max_bytes=1 << 20, timeout_s=5))
 
 
 def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
     now = datetime.now(UTC)
+    job_id = new_ulid()
     job = Job(
-        id=new_ulid(), tenant="acme", type="import_json", status=JobStatus.PENDING,
+        id=job_id, tenant="acme", type="import_json", status=JobStatus.PENDING,
         args={"dataType": data_type, "actionType": action}, created_at=now, updated_at=now,
+        input_key=input_key("acme", job_id),
     )
-    job = Job(**{**vars(job), "input_key": f"jobs/acme/{job.id}/input.json"})
     files.put(job.input_key, json.dumps(rows).encode())
     jobs.create(job)
     return job
 
 
-def chunks_of(manifest_key: str, files: S3FileStore) -> list[ChunkRef]:
+def chunks_of(manifest_key: str, files: InMemoryFiles) -> list[ChunkRef]:
     """What the Map state does with the manifest: one item per chunk, handed whole to the step."""
     return [ChunkRef(**entry) for entry in json.loads(files.get(manifest_key))]
 
 
-def run_all(runner: ImportRunner, files: S3FileStore, job: Job) -> JobStatus:
-    assert runner.start("acme", job.id)
+def run_all(runner: ImportRunner, files: InMemoryFiles, job: Job) -> JobStatus:
+    assert runner._lifecycle.start("acme", job.id)
     for chunk in chunks_of(runner.plan("acme", job.id), files):
         runner.run_chunk("acme", job.id, chunk)
     return runner.finish("acme", job.id)
@@ -69,7 +75,7 @@ def test_chunks_split_count_and_finish(parts):
     jobs, files, store = parts
     rows = [customer(n) for n in range(25)] + [customer(99, name=12)]
     job = submit(jobs, files, rows)
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
+    runner = runner_of(jobs, files, store, chunk_rows=10)
     assert run_all(runner, files, job) is JobStatus.FINISHED
     done = jobs.get("acme", job.id)
     assert done.chunk_count == 3 and done.total == 26
@@ -78,8 +84,11 @@ def test_chunks_split_count_and_finish(parts):
     assert (done.progress.succeeded, done.progress.failed) == (25, 1)
     assert [(e.row, e.field) for e in done.errors] == [(26, "name")]
     assert store.count(Collection("acme", "Customers")) == 25
-    errors_csv = files.get(done.errors_key).decode()
-    assert errors_csv.splitlines()[1].startswith("26,name,")
+    header, line = csv.DictReader(io.StringIO(files.get(done.errors_key).decode())).fieldnames, None
+    [line] = list(csv.DictReader(io.StringIO(files.get(done.errors_key).decode())))
+    assert header[:2] == ["vendorId", "name"] and header[-4:] == ["error_row", "error_field", "error_code", "error_message"]
+    assert (line["vendorId"], line["name"], line["error_row"], line["error_field"]) == ("C0000099", "12", "26", "name")
+    assert line["tradeNetworkId"] == ""  # null: an empty cell, as a CSV writes it
 
 
 def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(parts):
@@ -87,8 +96,8 @@ def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(
     rows = [customer(n) for n in range(20)]
     job = submit(jobs, files, rows, action="Create")
     flaky = CrashAfterHalf(store)
-    runner = ImportRunner(jobs, files, flaky, SystemClock(), chunk_rows=20)
-    assert runner.start("acme", job.id)
+    runner = runner_of(jobs, files, flaky, chunk_rows=20)
+    assert Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     [chunk] = chunks_of(runner.plan("acme", job.id), files)
     with pytest.raises(ConnectionError):
         runner.run_chunk("acme", job.id, chunk)
@@ -105,8 +114,8 @@ def test_cancelled_before_start_never_runs(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(1)])
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    assert runner.start("acme", job.id) is False
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    assert Lifecycle(jobs, files, StillClock()).start("acme", job.id) is False
     assert jobs.get("acme", job.id).status is JobStatus.CANCELLED
     assert store.count(Collection("acme", "Customers")) == 0
 
@@ -114,8 +123,8 @@ def test_cancelled_before_start_never_runs(parts):
 def test_cancelling_between_chunks_skips_the_rest(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    runner.start("acme", job.id)
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     assert runner.run_chunk("acme", job.id, chunks[0])
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
@@ -129,8 +138,8 @@ def test_cancelling_between_chunks_skips_the_rest(parts):
 def test_a_failed_step_ends_the_job_failed_with_its_reason(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(1)])
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    runner.start("acme", job.id)
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     assert runner.fail("acme", job.id, "plan", "ValueError: the input is not a JSON array") is JobStatus.FAILED
     failed = jobs.get("acme", job.id)
     assert failed.output == "The plan step failed: ValueError: the input is not a JSON array" and failed.terminated_at
@@ -141,7 +150,7 @@ def test_a_failed_step_ends_the_job_failed_with_its_reason(parts):
 class CancelledMidBatch:
     """An entity store during whose first batch the user cancels the job: the batch is written all the same."""
 
-    def __init__(self, store: SqliteEntityStore, jobs: JobRepository) -> None:
+    def __init__(self, store: SqliteEntityStore, jobs: InMemoryJobs) -> None:
         self.store, self.jobs, self.cancelled = store, jobs, False
 
     def write_batch(self, coll, action, rows, *, writer, now):
@@ -154,8 +163,8 @@ class CancelledMidBatch:
 def test_a_chunk_running_when_the_job_is_cancelled_is_counted(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
-    runner = ImportRunner(jobs, files, CancelledMidBatch(store, jobs), SystemClock(), chunk_rows=10)
-    runner.start("acme", job.id)
+    runner = runner_of(jobs, files, CancelledMidBatch(store, jobs), chunk_rows=10)
+    Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     assert runner.run_chunk("acme", job.id, chunks[0])  # cancelled while it wrote: its 10 rows are stored
     assert not runner.run_chunk("acme", job.id, chunks[1])
@@ -169,8 +178,8 @@ def test_a_chunk_running_when_the_job_is_cancelled_is_counted(parts):
 def test_finish_with_a_chunk_never_recorded_ends_failed_naming_it(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    runner.start("acme", job.id)
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     runner.run_chunk("acme", job.id, chunks[0])
     runner.run_chunk("acme", job.id, chunks[2])
@@ -185,8 +194,8 @@ def test_finish_with_a_chunk_never_recorded_ends_failed_naming_it(parts):
 def test_fail_after_the_map_failed_names_the_chunk(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(20)])
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=10)
-    runner.start("acme", job.id)
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     runner.run_chunk("acme", job.id, chunks[0])
     runner.fail("acme", job.id, "chunks", "States.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded")
@@ -199,7 +208,7 @@ def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):
     jobs, files, store = parts
     rows = [customer(n, **{f"{n}{'x' * 5000}": 1}) for n in range(100)]
     job = submit(jobs, files, rows)
-    runner = ImportRunner(jobs, files, store, SystemClock(), chunk_rows=50)
+    runner = runner_of(jobs, files, store, chunk_rows=50)
     assert run_all(runner, files, job) is JobStatus.FAILED  # every row was refused
     done = jobs.get("acme", job.id)
     assert done.error_count == 100 and len(done.errors) == 100

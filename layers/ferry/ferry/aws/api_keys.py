@@ -1,4 +1,4 @@
-"""API keys -> tenants. Keys are stored only as SHA-256 hashes, so a table dump leaks no key."""
+"""The ApiKeyStore port on DynamoDB: API keys -> tenants. Keys are stored only as SHA-256 hashes, so a table dump leaks no key."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +11,7 @@ def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-class ApiKeys:
+class ApiKeysTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 

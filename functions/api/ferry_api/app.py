@@ -1,0 +1,68 @@
+"""API Gateway HTTP API -> Ferry: the resolver, its routers, and the Lambda handler.
+
+Every request first passes `request.admit` (API key, media type, body encoding), then
+the resolver routes it; every refusal is a problem (problems.py) and every answer
+carries `x-request-id`.
+"""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ferry.core.errors import FerryError
+from ferry.core.observability import logger, metrics, tracer
+from ferry_api import problems, request
+from ferry_api.answers import json_answer
+from ferry_api.routes import files, imports, jobs, meta
+from ferry_api.runtime import runtime
+
+TITLE, VERSION = "Ferry", "1.0"
+DESCRIPTION = (
+    "Asynchronous import/export jobs. Authorize with an API key (Bearer or x-api-key); "
+    "every refusal is an RFC 9457 problem; POSTs that create take an Idempotency-Key header."
+)
+SECURITY_SCHEMES = {"bearer": HTTPBearer(description="Authorization: Bearer <API key>"), "apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)}
+
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=request.strict_json)
+app.enable_swagger(
+    path="/docs",
+    title=TITLE,
+    version=VERSION,
+    description=DESCRIPTION,
+    security_schemes=SECURITY_SCHEMES,
+    security=[{"bearer": []}, {"apiKey": []}],
+)
+for area in (jobs, imports, files, meta):
+    app.include_router(area.router)
+problems.register(app)
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document", tags=["Meta"], operation_id="getOpenApi", include_in_schema=False)
+def openapi_document():
+    return json_answer(200, _openapi_document())
+
+
+@cache
+def _openapi_document() -> str:
+    # The routes never change within a process: build the document once, on first request.
+    return app.get_openapi_json_schema(
+        title=TITLE, version=VERSION, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=[{"bearer": []}, {"apiKey": []}]
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request.admit(event, runtime.api_keys)
+        response = app.resolve(event, context)
+    except FerryError as exc:
+        response = problems.proxy_answer(exc, event.get("rawPath", ""))
+    response.setdefault("headers", {})["x-request-id"] = event.get("requestContext", {}).get("requestId", "")
+    return response

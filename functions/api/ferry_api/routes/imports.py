@@ -1,0 +1,82 @@
+"""The bulk-import dialect of seed 004: `/import`, an import_json job with the rows inline."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from ferry.core.observability import metrics
+from ferry.datatypes.registry import SEED_004, describe
+from ferry.imports.kinds import IMPORT_JSON, check_import_pair, encode_rows
+from ferry.jobs.service import NewAttachment, Submission
+from ferry.store.port import Action
+from ferry_api import request
+from ferry_api.answers import job_answer, json_answer
+from ferry_api.openapi import ERRORS
+from ferry_api.runtime import runtime
+from ferry_api.views.seed004 import import_status
+
+router = Router()
+
+_EXAMPLE = {
+    "dataType": "Customers",
+    "actionType": "CreateOrUpdate",
+    "data": [
+        {
+            "vendorId": "1234567890",
+            "name": "OOO Svetlyachok",
+            "taxNumber": "123456789",
+            "location": {
+                "countryId": "UKR",
+                "provinceId": "E5A6AAE5-7BAC-4C94-92E8-D07D84C1F18E",
+                "addressLine": "vul. Dehtiarivska 28",
+                "geoCoordinate": {"latitude": 50.462504, "longitude": 30.469118},
+                "settlement": "Kyiv",
+            },
+            "tradeNetworkId": None,
+            "officeId": "FAD3D784-6A79-4AF8-BF66-DB214FADEF11",
+        }
+    ],
+}
+
+
+class ImportRequest(BaseModel):
+    """Seed 004: a bulk import of rows of one data type."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    dataType: Annotated[str, Field(max_length=100, description="One of GET /import/types"), WithJsonSchema({"type": "string", "enum": list(SEED_004)})]
+    actionType: Annotated[
+        str, Field(max_length=100, description="As the data type allows"), WithJsonSchema({"type": "string", "enum": [a.value for a in Action]})
+    ]
+    data: list[Any] = Field(description="The rows, each an object of the data type's model")
+
+
+@router.post("/import", summary="Start a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="createImport", responses={202: {"description": "Accepted: the job's id"}, **ERRORS})
+def create_import(import_request: Annotated[ImportRequest, Body()]):
+    data_type, action = check_import_pair(import_request.dataType, import_request.actionType, among=SEED_004)
+    job, _ = runtime.job_service.submit(
+        Submission(
+            tenant=request.tenant_of(router.current_event),
+            kind=IMPORT_JSON,
+            args={"dataType": data_type.name, "actionType": action.value},
+            attachment=NewAttachment("data.json", "application/json", content=encode_rows(import_request.data)),
+            idempotency_key=request.idempotency_key(router.current_event.headers),
+        )
+    )
+    metrics.add_metric(name="ImportsSubmitted", unit="Count", value=1)
+    return job_answer(202, {"id": job.id}, job, f"/import/{job.id}")
+
+
+@router.get("/import/types", summary="The data types an import accepts and their actions", tags=["Bulk import (seed 004)"], operation_id="listImportTypes", responses=ERRORS)
+def list_import_types():
+    request.tenant_of(router.current_event)
+    return json_answer(200, {"items": describe(SEED_004)})
+
+
+@router.get("/import/<job_id>", summary="Status of a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="getImport", responses=ERRORS)
+def read_import(job_id: str):
+    job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
+    return job_answer(200, import_status(job), job, f"/import/{job.id}")

@@ -1,0 +1,1 @@
+"""Readers of import files, each a stream of records in bounded memory."""

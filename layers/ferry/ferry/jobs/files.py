@@ -1,0 +1,34 @@
+"""The one layout of a job's files in the files bucket. Nothing else builds these keys."""
+from __future__ import annotations
+
+from ferry.jobs.model import Job
+
+
+def input_key(tenant: str, job_id: str) -> str:
+    """The job's input as it arrived (inline attachment, or fetched from its URL)."""
+    return f"jobs/{tenant}/{job_id}/input"
+
+
+def upload_key(tenant: str, upload_id: str) -> str:
+    """A file a client PUT through a pre-signed URL of POST /uploads."""
+    return f"uploads/{tenant}/{upload_id}"
+
+
+def manifest_key(job: Job) -> str:
+    return f"jobs/{job.tenant}/{job.id}/manifest.json"
+
+
+def chunk_key(job: Job, number: int) -> str:
+    return f"jobs/{job.tenant}/{job.id}/chunks/{number:05d}.json"
+
+
+def outcome_key(job: Job, number: int) -> str:
+    return f"jobs/{job.tenant}/{job.id}/outcomes/{number:05d}.json"
+
+
+def errors_key(job: Job) -> str:
+    return f"jobs/{job.tenant}/{job.id}/errors.csv"
+
+
+def result_key(job: Job, filename: str) -> str:
+    return f"jobs/{job.tenant}/{job.id}/result/{filename}"

@@ -1,0 +1,98 @@
+"""The steps every kind's state machine shares: submit (from the console), start, fail, and ending cancelled.
+
+Every step may run twice (Step Functions retries), so each one is idempotent.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ferry.core.clock import Clock
+from ferry.core.errors import FieldError, InvalidRequest, InvalidTransition
+from ferry.core.ids import new_ulid
+from ferry.jobs import files
+from ferry.jobs.kinds import kind_of
+from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
+from ferry.jobs.ports import FileStore, JobStore
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class Lifecycle:
+    def __init__(self, jobs: JobStore, files: FileStore, clock: Clock) -> None:
+        self._jobs = jobs
+        self._files = files
+        self._clock = clock
+
+    def submit(self, execution_name: str, request: dict[str, Any]) -> dict[str, str]:
+        """A run an operator started from the Step Functions console: `{"kind", "tenant", "args", "input"}`.
+
+        `input` is the key of a file in the files bucket, or the rows themselves (a JSON
+        array). The job is created here, so it shows in /jobs like any other; it answers
+        the `job` the rest of the state machine works on.
+        """
+        kind = kind_of(str(request.get("kind", "")))
+        tenant = request.get("tenant")
+        if not isinstance(tenant, str) or not _TENANT.match(tenant):
+            raise InvalidRequest("tenant must be a tenant id.", [FieldError("/tenant", "a tenant id")])
+        args = kind.args(request.get("args") or {})
+        now = self._clock.now()
+        job_id = new_ulid(int(now.timestamp() * 1000))
+        attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            type=kind.name,
+            status=JobStatus.PENDING,
+            args=args,
+            created_at=now,
+            updated_at=now,
+            attachment=attachment,
+            input_key=input_key,
+            execution_name=execution_name,
+        )
+        self._jobs.create(job)
+        return {"tenant": tenant, "id": job_id, "kind": kind.name}
+
+    def _console_input(self, tenant: str, job_id: str, given: Any) -> tuple[Attachment | None, str | None]:
+        if given is None:
+            return None, None
+        if isinstance(given, list):
+            content = json.dumps(given, ensure_ascii=False).encode()
+            key = files.input_key(tenant, job_id)
+            self._files.put(key, content, "application/json")
+            return Attachment("console-input.json", "application/json", len(content)), key
+        if isinstance(given, str):
+            size = self._files.size(given)
+            if size is None:
+                raise InvalidRequest(f"No file {given!r} in the files bucket.", [FieldError("/input", "no such file")])
+            name = given.rsplit("/", 1)[-1]
+            return Attachment(name, "text/csv" if name.lower().endswith(".csv") else "application/octet-stream", size), given
+        raise InvalidRequest("input must be a key in the files bucket or an array of rows.", [FieldError("/input", "a key or an array")])
+
+    def start(self, tenant: str, job_id: str) -> bool:
+        """pending -> running. Answers False when the job was cancelled (or ended) before it started."""
+        try:
+            self._jobs.transition(tenant, job_id, JobStatus.RUNNING, running_output="starting")
+            return True
+        except InvalidTransition as exc:
+            if exc.current == JobStatus.RUNNING.value:
+                return True  # a retried start
+            if exc.current == JobStatus.CANCELLING.value:
+                self._jobs.transition(tenant, job_id, JobStatus.CANCELLED, output="Cancelled before it started.")
+            return False
+
+    def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
+        """End the job failed with the step and reason (or cancelled, if that was asked for)."""
+        job = self._jobs.get(tenant, job_id)
+        if job.status.ended:
+            return job.status
+        if job.status is JobStatus.CANCELLING:
+            return self.end_cancelled(job, "Cancelled.")
+        self._jobs.transition(tenant, job_id, JobStatus.FAILED, output=bounded(f"The {step} step failed: {reason}", MAX_OUTPUT_CHARS))
+        return JobStatus.FAILED
+
+    def end_cancelled(self, job: Job, output: str, **fields: Any) -> JobStatus:
+        self._jobs.transition(job.tenant, job.id, JobStatus.CANCELLED, output=bounded(output, MAX_OUTPUT_CHARS), **fields)
+        return JobStatus.CANCELLED

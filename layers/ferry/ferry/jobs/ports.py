@@ -1,0 +1,100 @@
+"""The ports of the job engine: what it needs from the outside, as Protocols.
+
+Each has one adapter in `ferry.aws` and an in-memory fake in `ferry.testing`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+from ferry.jobs.model import Attachment, ChunkCounts, Job, JobStatus
+
+
+class JobStore(Protocol):
+    """Jobs, every status change a conditional write (InvalidTransition when another writer got there first)."""
+
+    def create(self, job: Job) -> None: ...
+
+    def get(self, tenant: str, job_id: str) -> Job: ...
+
+    def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: Any) -> Job: ...
+
+    def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None: ...
+
+    def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None: ...
+
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None: ...
+
+    def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None: ...
+
+    def record_chunk_failure(self, tenant: str, job_id: str, chunk: int, reason: str) -> None: ...
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]: ...
+
+    def unended(self, created_before: datetime) -> Iterable[Job]: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Either a fresh claim (job_id None: go ahead and create) or the job a previous request created.
+
+    `abandoned_job_id`: on a fresh claim taken over from a crashed request, the job that request meant to create.
+    """
+
+    job_id: str | None
+    abandoned_job_id: str | None = None
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, tenant: str, key: str, request_hash: str, job_id: str) -> Claim: ...
+
+    def complete(self, tenant: str, key: str, job_id: str) -> None: ...
+
+    def release(self, tenant: str, key: str) -> None: ...
+
+
+class FileMissing(Exception):
+    """No file at that key."""
+
+
+class FileStore(Protocol):
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str = "application/octet-stream") -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def open(self, key: str) -> BinaryIO:
+        """The file as a stream, read as it is consumed (never whole in memory)."""
+
+    def size(self, key: str) -> int | None:
+        """The file's size in bytes; None when there is no file."""
+
+    def download_url(self, key: str, filename: str, expires_seconds: int = 300) -> str: ...
+
+    def upload_url(self, key: str, content_type: str, expires_seconds: int) -> str:
+        """A pre-signed URL a client PUTs the file to."""
+
+
+class Launcher(Protocol):
+    def launch(self, job: Job) -> None:
+        """Start the job's state machine; the execution is named after the job."""
+
+    def status(self, job: Job) -> str | None:
+        """The status of the job's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None if there is none."""
+
+
+class ApiKeyStore(Protocol):
+    def tenant_for(self, api_key: str | None) -> str: ...

@@ -1,0 +1,196 @@
+"""In-memory fakes of the engine's ports, for fast unit tests of the service, the lifecycle and the runners.
+
+They keep the ports' promises that the domain relies on (conditional status changes,
+counts whatever the status, missing files), in a few lines each; the real adapters
+are tested against moto in tests/integration.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
+
+from ferry.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound
+from ferry.core.ids import ulid_ceiling, ulid_floor
+from ferry.jobs.model import ENDED, Attachment, ChunkCounts, Job, JobError, JobStatus, sources_of
+from ferry.jobs.ports import Claim, FileMissing
+
+
+class StillClock:
+    """Time that moves only when told."""
+
+    def __init__(self, moment: datetime | None = None) -> None:
+        self.moment = moment or datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+class InMemoryJobs:
+    def __init__(self, clock: StillClock) -> None:
+        self._jobs: dict[tuple[str, str], Job] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def create(self, job: Job) -> None:
+        with self._lock:
+            if (job.tenant, job.id) in self._jobs:
+                raise InvalidTransition(job.id, job.status.value, self._jobs[(job.tenant, job.id)].status.value)
+            self._jobs[(job.tenant, job.id)] = job
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        if (tenant, job_id) not in self._jobs:
+            raise JobNotFound(job_id)
+        return self._jobs[(tenant, job_id)]
+
+    def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: Any) -> Job:
+        with self._lock:
+            job = self._jobs.get((tenant, job_id))
+            if job is None or job.status not in sources_of(to):
+                raise InvalidTransition(job_id, to.value, job.status.value if job else None)
+            now = self._clock.now()
+            changes: dict[str, Any] = {"status": to, "updated_at": now, **_fields(fields)}
+            if to is JobStatus.RUNNING:
+                changes["started_at"] = now
+            if to in ENDED:
+                changes |= {"terminated_at": now, "running_output": None}
+            self._jobs[(tenant, job_id)] = replace(job, **changes)
+            return self._jobs[(tenant, job_id)]
+
+    def _update(self, tenant: str, job_id: str, **changes: Any) -> None:
+        with self._lock:
+            job = self.get(tenant, job_id)
+            if "running_output" in changes and job.status.ended:
+                del changes["running_output"]
+            self._jobs[(tenant, job_id)] = replace(job, updated_at=self._clock.now(), **changes)
+
+    def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None:
+        self._update(tenant, job_id, input_key=input_key, attachment=attachment)
+
+    def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None:
+        self._update(tenant, job_id, running_output=running_output)
+
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None:
+        self._update(tenant, job_id, total=total, chunk_count=chunk_count, plan_note=note, running_output=f"{total} rows in {chunk_count} chunks")
+
+    def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None:
+        chunks = {**self.get(tenant, job_id).chunks, str(chunk): counts}
+        self._update(tenant, job_id, chunks=chunks, running_output=running_output)
+
+    def record_chunk_failure(self, tenant: str, job_id: str, chunk: int, reason: str) -> None:
+        self._update(tenant, job_id, chunk_failures={**self.get(tenant, job_id).chunk_failures, str(chunk): reason})
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        low = ulid_floor(int(created_after.timestamp() * 1000)) if created_after else ""
+        high = ulid_ceiling(int(created_before.timestamp() * 1000)) if created_before else "~"
+        found = sorted(
+            (
+                j
+                for (t, _), j in self._jobs.items()
+                if t == tenant
+                and low <= j.id <= high
+                and (status is None or j.status is status)
+                and (job_type is None or j.type == job_type)
+                and (cursor is None or j.id < cursor)
+            ),
+            key=lambda j: j.id,
+            reverse=True,
+        )
+        page = found[:limit]
+        return page, page[-1].id if len(found) > limit else None
+
+    def unended(self, created_before: datetime) -> Iterable[Job]:
+        return [j for j in self._jobs.values() if not j.status.ended and j.created_at < created_before]
+
+
+def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the DynamoDB adapter stores as dicts comes back here as the model's own types."""
+    if "errors" in fields:
+        fields = {**fields, "errors": [JobError(**e) for e in fields["errors"]]}
+    return fields
+
+
+class InMemoryIdempotency:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, tenant: str, key: str, request_hash: str, job_id: str) -> Claim:
+        with self._lock:
+            existing = self.records.get((tenant, key))
+            if existing is None:
+                self.records[(tenant, key)] = {"hash": request_hash, "job_id": job_id, "done": False}
+                return Claim(job_id=None)
+        if existing["hash"] != request_hash:
+            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
+        if not existing["done"]:
+            raise IdempotencyKeyInUse("The first request with this Idempotency-Key is still being processed.")
+        return Claim(job_id=existing["job_id"])
+
+    def complete(self, tenant: str, key: str, job_id: str) -> None:
+        self.records[(tenant, key)] |= {"job_id": job_id, "done": True}
+
+    def release(self, tenant: str, key: str) -> None:
+        self.records.pop((tenant, key), None)
+
+
+class InMemoryFiles:
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.files[key] = (bytes(body), content_type)
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str = "application/octet-stream") -> None:
+        self.put(key, stream.read(), content_type)
+
+    def get(self, key: str) -> bytes:
+        if key not in self.files:
+            raise FileMissing(key)
+        return self.files[key][0]
+
+    def open(self, key: str) -> BinaryIO:
+        return io.BytesIO(self.get(key))
+
+    def size(self, key: str) -> int | None:
+        return len(self.files[key][0]) if key in self.files else None
+
+    def download_url(self, key: str, filename: str, expires_seconds: int = 300) -> str:
+        return f"https://files.test/{key}?download={filename}"
+
+    def upload_url(self, key: str, content_type: str, expires_seconds: int) -> str:
+        return f"https://files.test/{key}?upload"
+
+
+class RecordingLauncher:
+    """Launches nothing; remembers what it was asked to launch. `fail` makes the next launch raise."""
+
+    def __init__(self) -> None:
+        self.launched: list[Job] = []
+        self.statuses: dict[str, str] = {}
+        self.fail = False
+
+    def launch(self, job: Job) -> None:
+        if self.fail:
+            raise ConnectionError("Step Functions is unreachable")
+        self.launched.append(job)
+        self.statuses[job.id] = "RUNNING"
+
+    def status(self, job: Job) -> str | None:
+        return self.statuses.get(job.id)

@@ -1,0 +1,92 @@
+"""Wiring: builds the adapters a handler needs from settings, once per process.
+
+Handlers call this at cold start; the domain below only ever sees the ports.
+The entity store is built on first use, so the API function never imports pymongo.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from ferry.aws.api_keys import ApiKeysTable
+from ferry.aws.idempotency import IdempotencyTable
+from ferry.aws.jobs_table import JobsTable
+from ferry.aws.s3_files import S3Files
+from ferry.aws.sfn_launcher import StepFunctionsLauncher
+from ferry.core.clock import Clock, SystemClock
+from ferry.core.settings import Settings
+from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.service import JobService
+from ferry.store.port import EntityStore
+
+if TYPE_CHECKING:
+    from ferry.imports.runner import ImportRunner
+
+
+@dataclass
+class Runtime:
+    """The adapters of one function, built on first use from its settings."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return boto3.resource("dynamodb")
+
+    @cached_property
+    def jobs(self) -> JobsTable:
+        return JobsTable(self._dynamodb.Table(self.settings.jobs_table), self.clock, self.settings.job_retention_days)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyTable:
+        return IdempotencyTable(self._dynamodb.Table(self.settings.jobs_table), self.clock)
+
+    @cached_property
+    def api_keys(self) -> ApiKeysTable:
+        return ApiKeysTable(self._dynamodb.Table(self.settings.api_keys_table))
+
+    @cached_property
+    def files(self) -> S3Files:
+        return S3Files(boto3.client("s3"), self.settings.files_bucket)
+
+    @cached_property
+    def launcher(self) -> StepFunctionsLauncher:
+        if not self.settings.state_machines:
+            raise RuntimeError("FERRY_STATE_MACHINES is not set for this function")
+        return StepFunctionsLauncher(boto3.client("stepfunctions"), self.settings.state_machines)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.jobs, self.files, self.clock)
+
+    @cached_property
+    def import_runner(self) -> ImportRunner:
+        # Only the worker runs imports: the readers stay out of the API function.
+        from ferry.imports.runner import ImportRunner
+        from ferry.imports.sources.url import FetchPolicy
+
+        policy = FetchPolicy(
+            max_bytes=self.settings.url_max_bytes, timeout_s=self.settings.url_timeout_s, allowed_hosts=self.settings.url_allowed_hosts
+        )
+        return ImportRunner(self.jobs, self.files, self.entity_store, self.lifecycle, self.clock, self.settings.chunk_rows, policy)
+
+    @cached_property
+    def job_service(self) -> JobService:
+        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.clock)
+
+    @cached_property
+    def entity_store(self) -> EntityStore:
+        if self.settings.mongodb_uri:
+            import pymongo
+
+            from ferry.store.mongo import MongoEntityStore
+
+            client = pymongo.MongoClient(self.settings.mongodb_uri, appname="ferry", retryWrites=True)
+            return MongoEntityStore(client, self.settings.mongodb_database)
+        from ferry.store.sqlite import SqliteEntityStore
+
+        return SqliteEntityStore(self.settings.sqlite_path)
