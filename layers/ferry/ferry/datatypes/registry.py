@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from ferry.datatypes import models
 from ferry.datatypes.datatype import DataType
+from ferry.datatypes.dovuti import DOVUTI
 from ferry.core.errors import shown
 from ferry.store.port import Action
 
@@ -79,6 +80,8 @@ REGISTRY: dict[str, DataType] = {
 }
 
 SEED_004: tuple[str, ...] = tuple(REGISTRY)
+# The types only file imports and exports take (the seed-004 table stays exactly the seed's).
+REGISTRY[DOVUTI.name] = DOVUTI
 
 
 def resolve(data_type: str, action: str, among: tuple[str, ...] | None = None) -> tuple[DataType, Action]:

@@ -81,9 +81,11 @@ class CsvOptions(BaseModel):
     def _known_encoding(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                codecs.lookup(value)
+                known = codecs.lookup(value)
             except LookupError:
                 raise ValueError(f"unknown encoding {value!r}") from None
+            if not known._is_text_encoding:  # hex, rot13, zlib...: codecs, but not of text
+                raise ValueError(f"{value!r} is not a text encoding")
         return value
 
 

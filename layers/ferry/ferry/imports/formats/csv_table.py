@@ -31,6 +31,7 @@ from functools import cache
 from typing import Any, BinaryIO
 
 from ferry.datatypes.paths import ARRAY_SEPARATOR
+from ferry.imports.formats.streams import prefixed
 
 HEAD_BYTES = 64 * 1024
 # A row's cells beyond the header go under this key; no model has such a field, so
@@ -101,7 +102,7 @@ def open_table(
     if _looks_binary(text):
         raise UnreadableFile(_BINARY)
     delimiter = options.delimiter or _sniffed_delimiter(text)
-    decoded = io.TextIOWrapper(io.BufferedReader(_Replayed(head, stream)), encoding=_codec(encoding), newline="")
+    decoded = io.TextIOWrapper(prefixed(head, stream), encoding=_codec(encoding), newline="")
     records = _records(csv.reader(decoded, delimiter=delimiter), encoding)
     header = next(records, None)
     if header is None:
@@ -208,27 +209,6 @@ def _sniffed_delimiter(text: str) -> str:
         return max(_DELIMITERS, key=lines[0].count)
 
 
-class _Replayed(io.RawIOBase):
-    """The head already read and then the rest of the stream: the file from its start again, never seeking."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _records(reader: Any, encoding: str) -> Iterator[list[str]]:
     try:
         for record in reader:
@@ -242,17 +222,22 @@ def _records(reader: Any, encoding: str) -> Iterator[list[str]]:
         raise UnreadableFile(f"the record at line {reader.line_num} is not CSV: {exc}") from None
 
 
+def _folded(name: str) -> str:
+    """A header as it is matched: case, surrounding spaces, and spaces for underscores ("Codice Fiscale") do not count."""
+    return " ".join(name.replace("_", " ").split()).casefold()
+
+
 def _layout(
     header: list[str], options: CsvOptions, paths: Mapping[str, str], delimiter: str, encoding: str
 ) -> CsvLayout:
-    by_folded = {path.casefold(): path for path in paths}
+    by_folded = {_folded(path): path for path in paths}
     renamed: dict[str, str] = {}
     for name, target in (options.columns or {}).items():
-        path = by_folded.get(target.strip().casefold())
+        path = by_folded.get(_folded(target))
         if path is None:
             raise UnreadableFile(f"the columns option maps {name!r} to {target!r}, which is no field of this data type")
-        renamed[name.strip().casefold()] = path
-    column_paths = [renamed.get(cell.strip().casefold()) or by_folded.get(cell.strip().casefold()) for cell in header]
+        renamed[_folded(name)] = path
+    column_paths = [renamed.get(_folded(cell)) or by_folded.get(_folded(cell)) for cell in header]
     if not any(column_paths):
         fields = ", ".join(list(paths)[:4])
         raise UnreadableFile(f"the file has no header row: its first row names none of the fields ({fields}, ...)")
