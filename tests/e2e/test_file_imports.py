@@ -240,3 +240,22 @@ def test_an_operator_starts_an_import_from_the_step_functions_console(local_stac
     job = fresh.client.wait(items[0]["id"])
     assert job["status"] == "finished" and job["type"] == "import_json" and job["progress"]["succeeded"] == 1
     assert entities.get(Collection(fresh.tenant, "Customers"), ["CONSOLE-1"])["CONSOLE-1"]["name"] == "From the console"
+
+
+def test_dovuti_of_a_municipality_are_imported_from_their_italian_csv(fresh, entities):
+    content = (
+        "IUV;Codice Fiscale;Anagrafica;Importo;Data Scadenza;Causale;Codice Servizio\r\n"
+        "RF18000000000000001;RSSMRA85T10A562S;Mario Rossi;1.234,56;31/01/2027;TARI 2026 rata 1;TARI\r\n"
+        "301000000000000017;01234567897;Bar Centrale srl;80;2027-02-28;Occupazione suolo;COSAP\r\n"
+        "RF18000000000000003;RSSMRA85T10A562X;Luigi Bianchi;12,5;31/02/2027;Mensa;MENSA\r\n"
+    ).encode("cp1252")
+    body = {"type": "import_dovuti", "args": {}, "attachment": {"name": "dovuti.csv", "mime_type": "text/csv", "file": b64(content)}}
+    answer = fresh.client.post("/api/jobs", body)
+    assert answer.status == 201, answer.body
+    job = fresh.client.wait(answer.json()["id"])
+    assert job["status"] == "finished" and (job["progress"]["succeeded"], job["progress"]["failed"]) == (2, 1)
+    fields = {e["field"] for e in job["errors"]}
+    assert fields == {"codice_fiscale", "data_scadenza"}, job["errors"]
+    stored = entities.get(Collection(fresh.tenant, "Dovuti"), ["RF18000000000000001", "301000000000000017"])
+    assert stored["RF18000000000000001"]["importo"] == 1234.56 and stored["RF18000000000000001"]["data_scadenza"] == "2027-01-31"
+    assert stored["301000000000000017"]["codice_fiscale"] == "01234567897"
