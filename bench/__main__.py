@@ -9,6 +9,13 @@
     the environment the handler reads at import set to dummy values. Median of 5 after
     one warm-up (so .pyc files exist), plus whether pandas / pymongo got imported.
 
+(c) CSV import: 200,000 Customers rows as one CSV (~50 MB, dotted headers). In process:
+    csv_table.open_table + row_of + validate_rows + write_batch per 10,000 rows, next to
+    the floor of `pandas.read_csv` alone on the same bytes. Then through the local stack,
+    as a user does it: POST /uploads, PUT the file, POST /jobs (import_csv), poll until it
+    ends; its wall time, and the worker's peak memory (its instances' VmHWM, what Lambda
+    reports as Max Memory Used), against 512 MB.
+
 Speed is measured here, never asserted by a test: the bars print PASS/FAIL and the
 bench exits 0 regardless.
 """
@@ -306,6 +313,108 @@ def report_api_import() -> None:
     print()
 
 
+# --- (c) CSV import ---------------------------------------------------------------------------
+
+CSV_ROWS = 200_000
+CSV_HEADER = [
+    "vendorId", "name", "taxNumber", "location.countryId", "location.provinceId", "location.addressLine",
+    "location.geoCoordinate.latitude", "location.geoCoordinate.longitude", "location.settlement", "officeId",
+]
+WORKER_MEMORY_BAR_MB = 512
+
+
+def customers_csv(rows: int = CSV_ROWS) -> bytes:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for n in range(rows):
+        row = customer(n)
+        location = row["location"]
+        writer.writerow([
+            row["vendorId"], row["name"], row["taxNumber"], location["countryId"], location["provinceId"], location["addressLine"],
+            location["geoCoordinate"]["latitude"], location["geoCoordinate"]["longitude"], location["settlement"], row["officeId"],
+        ])
+    return out.getvalue().encode()
+
+
+def csv_in_process(content: bytes) -> tuple[float, float | None]:
+    """Seconds of the worker's CSV path in this process, and of pandas.read_csv alone (None without pandas)."""
+    import io
+    from itertools import islice
+
+    from ferry.datatypes.paths import field_paths
+    from ferry.datatypes.registry import resolve
+    from ferry.datatypes.validation import validate_rows
+    from ferry.imports.formats import csv_table
+    from ferry.store.port import Collection
+    from ferry.store.sqlite import SqliteEntityStore
+
+    data_type, action = resolve("Customers", "CreateOrUpdate")
+    paths = field_paths(data_type.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteEntityStore(str(Path(tmp) / "entities.sqlite3"))
+        started = time.perf_counter()
+        layout, records = csv_table.open_table(io.BytesIO(content), csv_table.CsvOptions(), paths)
+        first = 0
+        while batch := list(islice(records, CHUNK_ROWS)):
+            rows = [csv_table.row_of(cells, layout, paths) for cells in batch]
+            valid, _ = validate_rows(data_type, rows, first)
+            store.write_batch(Collection(TENANT, "Customers"), action, valid, writer=JOB_ID, now=NOW)
+            first += len(batch)
+        pipeline = time.perf_counter() - started
+        store.close()
+    try:
+        import pandas
+    except ImportError:
+        return pipeline, None
+    started = time.perf_counter()
+    pandas.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
+    return pipeline, time.perf_counter() - started
+
+
+def csv_through_the_local_stack(content: bytes) -> tuple[float, str, float]:
+    """Wall seconds of a CSV import through the local stack, the job's status, and the worker's peak MB."""
+    import secrets
+    import urllib.request
+
+    from ferry_local.stack import LocalStack
+    from tests.e2e.client import FerryClient
+
+    key = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(state_dir=Path(tmp), keys={TENANT: key}, fire_schedules=False, log_requests=False) as stack:
+        client = FerryClient(stack.url, key)
+        started = time.perf_counter()
+        grant = client.post("/uploads", {"name": "customers.csv", "mime_type": "text/csv"}).json()
+        put = urllib.request.Request(grant["url"], data=content, method="PUT", headers=grant["headers"])
+        urllib.request.urlopen(put, timeout=300).close()
+        body = {
+            "type": "import_csv",
+            "args": {"dataType": "Customers", "actionType": "CreateOrUpdate"},
+            "attachment": {"name": "customers.csv", "mime_type": "text/csv", "file": grant["file"]},
+        }
+        job = client.wait(client.post("/jobs", body).json()["id"], timeout=1800)
+        return time.perf_counter() - started, f"{job['status']}, {job['progress']['succeeded']:,} rows", stack.peak_memory_mb("WorkerFunction")
+
+
+def report_csv_import() -> None:
+    content = customers_csv()
+    print(f"(c) CSV import, CreateOrUpdate: {CSV_ROWS:,} Customers rows, one CSV of {len(content) / 1e6:.1f} MB")
+    pipeline, floor = csv_in_process(content)
+    print(f"    {'in process: read + validate + write':<42}{CSV_ROWS / pipeline:>10,.0f} rows/s  ({pipeline:.2f} s)")
+    if floor is None:
+        print("    pandas.read_csv floor: pandas is not installed (pip install -r requirements-dev.txt)")
+    else:
+        print(f"    {'floor: pandas.read_csv alone':<42}{CSV_ROWS / floor:>10,.0f} rows/s  ({floor:.2f} s)")
+        print(f"    {'ratio to the floor':<42}{floor / pipeline:>10.2f}")
+    wall, outcome, peak = csv_through_the_local_stack(content)
+    print(f"    {'through the local stack (/uploads, PUT, job)':<42}{CSV_ROWS / wall:>10,.0f} rows/s  ({wall:.1f} s wall, {outcome})")
+    print(f"    {'worker peak memory':<42}{peak:>10.0f} MB   bar < {WORKER_MEMORY_BAR_MB} MB: {verdict(0 < peak < WORKER_MEMORY_BAR_MB)}")
+    print()
+
+
 def main() -> int:
     print(
         f"Ferry bench - Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
@@ -314,6 +423,7 @@ def main() -> int:
     print()
     report_import(customer_chunks())
     report_api_import()
+    report_csv_import()
     print("Figures are measured, not asserted: the bench exits 0 whatever the bars say.")
     return 0
 

@@ -143,7 +143,9 @@ class HttpApi:
         handler_for: Callable[[str], Callable[[dict, Any], Any]],
         function_arn: Callable[[str], str],
         limits: dict[str, tuple[int, int]] | None = None,
+        log_requests: bool = True,
     ) -> None:
+        self._log_requests = log_requests
         self._routes = routes
         self._handler_for = handler_for  # logical id -> handler
         self._function_arn = function_arn
@@ -166,6 +168,8 @@ class HttpApi:
 
             # Method, path and status only: never headers or the query string, where API keys may be.
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
+                if not api._log_requests:
+                    return
                 # An unreadable request line leaves command and path unset.
                 method, path = getattr(self, "command", None) or "-", urlsplit(getattr(self, "path", "") or "-").path
                 print(f"{time.strftime('%H:%M:%S')} {method} {path} {code}", flush=True)

@@ -53,6 +53,9 @@ class Instance(Protocol):
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any: ...
 
+    def peak_memory_mb(self) -> float:
+        """The most memory the instance has held so far (what Lambda reports as Max Memory Used)."""
+
     def close(self) -> None: ...
 
 
@@ -116,6 +119,13 @@ class ProcessInstance:
             raise InvocationError(**answer["error"])
         return answer["result"]
 
+    def peak_memory_mb(self) -> float:
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text()
+        except OSError:
+            return 0.0  # gone, or no /proc on this system
+        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+
     def _died(self) -> None:
         self.alive = False
         code = self._process.wait(timeout=5)
@@ -146,6 +156,9 @@ class CallableInstance:
         except Exception as exc:
             raise InvocationError(type(exc).__name__, str(exc)) from exc
 
+    def peak_memory_mb(self) -> float:
+        return 0.0  # it shares this process: nothing of its own to measure
+
     def close(self) -> None:
         self.alive = False
 
@@ -161,6 +174,7 @@ class FunctionPool:
     def __post_init__(self) -> None:
         self._idle: list[Instance] = []
         self._count = 0
+        self.peak_memory_mb = 0.0  # the most any instance of the function has held
         self._closed = False
         self._changed = threading.Condition()
 
@@ -189,7 +203,9 @@ class FunctionPool:
             raise
 
     def _release(self, instance: Instance) -> None:
+        peak = instance.peak_memory_mb() if instance.alive else 0.0
         with self._changed:
+            self.peak_memory_mb = max(self.peak_memory_mb, peak)
             if instance.alive and not self._closed:
                 self._idle.append(instance)
             else:

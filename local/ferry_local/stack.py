@@ -70,6 +70,7 @@ class LocalStack:
         on_ready: Callable[[LocalStack], None] | None = None,
         template: Path = TEMPLATE,
         fire_schedules: bool = True,
+        log_requests: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.keys = dict(keys)  # tenant -> API key
@@ -89,6 +90,7 @@ class LocalStack:
         self._pools: dict[str, FunctionPool] = {}
         self._scheduler: Scheduler | None = None
         self._fire_schedules = fire_schedules
+        self._log_requests = log_requests
 
     @property
     def sqlite_path(self) -> Path:
@@ -173,6 +175,7 @@ class LocalStack:
             {f.logical_id: self._pools[f.name].invoke for f in functions}.__getitem__,
             self.stack.arn,
             {f.logical_id: (f.memory_mb, f.timeout_s) for f in functions},
+            self._log_requests,
         )
         self.port = self._http.start(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -185,6 +188,10 @@ class LocalStack:
         function = self.stack.function(logical_id)
         context = LambdaContext(function.name, self.stack.arn(logical_id), str(uuid.uuid4()), function.memory_mb, function.timeout_s)
         return self._pools[function.name].invoke(event, context)
+
+    def peak_memory_mb(self, logical_id: str) -> float:
+        """The most memory any instance of the function has held, as Lambda's Max Memory Used reports it."""
+        return self._pools[self.stack.function(logical_id).name].peak_memory_mb
 
     def fire_schedule(self, name: str, event: dict[str, Any] | None = None) -> Any:
         """Fire one of the template's schedules now ("<function logical id>.<event name>"), with its Input or `event`."""
