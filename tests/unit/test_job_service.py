@@ -10,14 +10,14 @@ from ferry.jobs import files
 from ferry.jobs.kinds import UnknownKind, kind_of, load_kinds
 from ferry.jobs.model import JobStatus
 from ferry.jobs.service import MAX_UPLOAD_BYTES, JobService, NewAttachment, Submission
-from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, RecordingLauncher, StillClock
+from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher, StillClock
 
 
 @pytest.fixture
 def parts():
     clock = StillClock()
     jobs, stored, launcher = InMemoryJobs(clock), InMemoryFiles(), RecordingLauncher()
-    return JobService(jobs, stored, launcher, InMemoryIdempotency(), clock), jobs, stored, launcher
+    return JobService(jobs, stored, launcher, InMemoryIdempotency(), InMemoryReferences(), clock), jobs, stored, launcher
 
 
 def rows_file(*rows) -> NewAttachment:
@@ -89,7 +89,7 @@ def test_an_upload_is_taken_by_reference_and_a_missing_or_oversized_one_refused(
         def size(self, key):
             return MAX_UPLOAD_BYTES + 1
 
-    big = JobService(jobs, Huge(), RecordingLauncher(), InMemoryIdempotency(), StillClock())
+    big = JobService(jobs, Huge(), RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), StillClock())
     with pytest.raises(InvalidRequest, match="at most"):
         big.submit(submission("import_csv", csv_args, NewAttachment("c.csv", "text/csv", upload_id="X")))
 

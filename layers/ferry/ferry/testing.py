@@ -73,6 +73,9 @@ class InMemoryJobs:
     def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None:
         self._update(tenant, job_id, input_key=input_key, attachment=attachment)
 
+    def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
+        self._update(tenant, job_id, details={**self.get(tenant, job_id).details, **details})
+
     def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None:
         self._update(tenant, job_id, running_output=running_output)
 
@@ -194,3 +197,13 @@ class RecordingLauncher:
 
     def status(self, job: Job) -> str | None:
         return self.statuses.get(job.id)
+
+
+class InMemoryReferences:
+    """The tenant's saved items a job may refer to, as (tenant, kind, id) triples."""
+
+    def __init__(self, *items: tuple[str, str, str]) -> None:
+        self.items = set(items)
+
+    def exists(self, tenant: str, kind: str, item_id: str) -> bool:
+        return (tenant, kind, item_id) in self.items

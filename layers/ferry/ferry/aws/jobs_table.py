@@ -106,6 +106,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         started_at=_when(item.get("started_at")),
         terminated_at=_when(item.get("terminated_at")),
         execution_name=item.get("execution_name"),
+        details=item.get("details") or {},
     )
 
 
@@ -121,6 +122,7 @@ def _item_from_job(job: Job) -> dict[str, Any]:
         "args": job.args,
         "chunks": {},
         "chunk_failures": {},
+        "details": {},
         "created_at": rfc3339(job.created_at),
         "updated_at": rfc3339(job.updated_at),
     }
@@ -202,6 +204,11 @@ class JobsTable:
         """Where the job's input now is, and what is known of it (a fetched URL's size and digest)."""
         values = {"input_key": input_key, "attachment": {k: v for k, v in vars(attachment).items() if v is not None}}
         self._record(tenant, job_id, values, None)
+
+    def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
+        """Add to what the kind records of the job's run, key by key."""
+        for name, value in details.items():
+            self._record(tenant, job_id, {}, None, ("details", name, value))
 
     def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None:
         """What the job is doing now; kept only while the job has not ended."""

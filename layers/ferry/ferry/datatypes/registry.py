@@ -84,15 +84,21 @@ SEED_004: tuple[str, ...] = tuple(REGISTRY)
 REGISTRY[DOVUTI.name] = DOVUTI
 
 
+def named(data_type: str, among: tuple[str, ...] | None = None) -> DataType:
+    """The data type of that name (in any letter case), or UnsupportedImport naming the known ones."""
+    known = among or tuple(REGISTRY)
+    found = next((REGISTRY[name] for name in known if name.casefold() == data_type.casefold()), None)
+    if found is None:
+        raise UnsupportedImport("dataType", f"Unknown dataType {shown(data_type)}; known: {', '.join(known)}.", known)
+    return found
+
+
 def resolve(data_type: str, action: str, among: tuple[str, ...] | None = None) -> tuple[DataType, Action]:
     """The data type and action of an import, or UnsupportedImport naming what is allowed.
 
     The seed's own generic example writes "orders" and "create", so names are matched without regard to case.
     """
-    known = among or tuple(REGISTRY)
-    found = next((REGISTRY[name] for name in known if name.casefold() == data_type.casefold()), None)
-    if found is None:
-        raise UnsupportedImport("dataType", f"Unknown dataType {shown(data_type)}; known: {', '.join(known)}.", known)
+    found = named(data_type, among)
     allowed = tuple(a.value for a in found.actions)
     for candidate in found.actions:
         if candidate.value.casefold() == action.casefold():

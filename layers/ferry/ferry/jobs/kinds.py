@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
+from ferry.jobs.ports import References
 
 
 class AttachmentRule(StrEnum):
@@ -43,6 +44,8 @@ class JobKind:
     check_args: Callable[[BaseModel], dict[str, Any]] = field(default=lambda args: args.model_dump(exclude_none=True))
     # A synchronous check of an inline attachment, for formats cheap to read in the API (JSON); None: the worker judges.
     check_inline: Callable[[bytes], None] | None = None
+    # Checks that what the args refer to (segments, a destination) exists for the tenant; raises InvalidRequest.
+    check_references: Callable[[str, dict[str, Any], References], None] | None = None
     example: dict[str, Any] = field(default_factory=dict)  # a request body, for the OpenAPI document
 
     def args(self, raw: dict[str, Any]) -> dict[str, Any]:

@@ -125,6 +125,7 @@ class Job:
     started_at: datetime | None = None
     terminated_at: datetime | None = None
     execution_name: str | None = None  # when not the job id: a run an operator started from the console
+    details: dict[str, Any] = field(default_factory=dict)  # what a kind records of its run (an export's file, timings)
 
     @property
     def progress(self) -> Progress:

@@ -25,6 +25,8 @@ class JobStore(Protocol):
 
     def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None: ...
 
+    def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None: ...
+
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None: ...
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None: ...
@@ -94,6 +96,36 @@ class Launcher(Protocol):
 
     def status(self, job: Job) -> str | None:
         """The status of the job's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None if there is none."""
+
+
+class References(Protocol):
+    """What a job's args may refer to that the tenant keeps (a saved segment, a destination)."""
+
+    def exists(self, tenant: str, kind: str, item_id: str) -> bool: ...
+
+
+class SavedItems(References, Protocol):
+    """What a tenant keeps besides jobs (segments, destinations, ...), as JSON documents by kind and id."""
+
+    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool) -> None:
+        """Store the item; with `new`, refuse (Conflict) an id that exists, else refuse (NotFound) one that does not."""
+
+    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
+
+    def list(self, tenant: str, kind: str) -> list[dict[str, Any]]: ...
+
+    def delete(self, tenant: str, kind: str, item_id: str) -> bool:
+        """Answers whether there was such an item."""
+
+
+class Secrets(Protocol):
+    """Credentials, kept apart from everything else and never shown."""
+
+    def put(self, name: str, value: dict[str, str]) -> None: ...
+
+    def get(self, name: str) -> dict[str, str]: ...
+
+    def delete(self, name: str) -> None: ...
 
 
 class ApiKeyStore(Protocol):

@@ -12,7 +12,7 @@ from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind
 from ferry.jobs.model import Attachment, Job, JobStatus
-from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher
+from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher, References
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
 UPLOAD_URL_SECONDS = 15 * 60
@@ -47,8 +47,11 @@ class Upload:
 
 
 class JobService:
-    def __init__(self, jobs: JobStore, files: FileStore, launcher: Launcher, idempotency: IdempotencyStore, clock: Clock) -> None:
+    def __init__(
+        self, jobs: JobStore, files: FileStore, launcher: Launcher, idempotency: IdempotencyStore, references: References, clock: Clock
+    ) -> None:
         self._jobs = jobs
+        self._references = references
         self._files = files
         self._launcher = launcher
         self._idempotency = idempotency
@@ -57,6 +60,8 @@ class JobService:
     def submit(self, submission: Submission) -> tuple[Job, bool]:
         """Store the job and start it. Answers the job and whether this call created it."""
         _check_attachment(submission)
+        if submission.kind.check_references is not None:
+            submission.kind.check_references(submission.tenant, submission.args, self._references)
         now = self._clock.now()
         job_id = new_ulid(int(now.timestamp() * 1000))
         key = submission.idempotency_key

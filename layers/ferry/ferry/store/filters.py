@@ -91,12 +91,22 @@ def _check_operand(value: Any, path: str) -> Any:
     return value
 
 
+# Operators MongoDB has that run code or scan without bound: named as such when refused.
+_UNSAFE = {"$where", "$function", "$accumulator", "$expr", "$jsonSchema", "$text", "$near", "$nearSphere"}
+
+
+def _unsupported(op: str, at: str) -> InvalidFilter:
+    if op in _UNSAFE:
+        return InvalidFilter(f"{op} could run code or scan without bound: refused", at)
+    return InvalidFilter(f"unsupported operator {op}", at)
+
+
 def _validate_operators(operators: dict[str, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for op, operand in operators.items():
         at = _pointer(path, op)
         if op not in _FIELD_OPERATORS:
-            raise InvalidFilter(f"unsupported operator {op}", at)
+            raise _unsupported(op, at)
         if op in ("$eq", "$ne"):
             out[op] = _check_operand(operand, at)
         elif op in ("$in", "$nin"):
@@ -128,7 +138,7 @@ def _validate(filter: Any, path: str) -> dict[str, Any]:
                 raise InvalidFilter(f"{name} takes a non-empty array of filters", at)
             out[name] = [_validate(part, _pointer(at, str(i))) for i, part in enumerate(condition)]
         elif isinstance(name, str) and name.startswith("$"):
-            raise InvalidFilter(f"unsupported operator {name}", at)
+            raise _unsupported(name, at)
         elif isinstance(condition, dict):
             _check_field(name, at)
             operators = [k for k in condition if isinstance(k, str) and k.startswith("$")]
