@@ -15,10 +15,12 @@ from ferry.aws.api_keys import ApiKeysTable
 from ferry.aws.idempotency import IdempotencyTable
 from ferry.aws.jobs_table import JobsTable
 from ferry.aws.s3_files import S3Files
+from ferry.aws.saved_items import SavedItemsTable
 from ferry.aws.sfn_launcher import StepFunctionsLauncher
 from ferry.core.clock import Clock, SystemClock
 from ferry.core.settings import Settings
 from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.ports import Secrets
 from ferry.jobs.service import JobService
 from ferry.store.port import EntityStore
 
@@ -76,7 +78,18 @@ class Runtime:
 
     @cached_property
     def job_service(self) -> JobService:
-        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.clock)
+        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.saved_items, self.clock)
+
+    @cached_property
+    def saved_items(self) -> SavedItemsTable:
+        return SavedItemsTable(self._dynamodb.Table(self.settings.jobs_table))
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        # Powertools' parameters load only where credentials are used, not at every cold start.
+        from ferry.aws.secrets import SecretsManagerSecrets
+
+        return SecretsManagerSecrets(boto3.client("secretsmanager"), self.settings.secrets_prefix)
 
     @cached_property
     def entity_store(self) -> EntityStore:

@@ -18,6 +18,7 @@ _ENV = {
     "FERRY_CHUNK_ROWS": "chunk_rows",
     "FERRY_STATE_MACHINES": "state_machines",
     "FERRY_URL_ALLOWED_HOSTS": "url_allowed_hosts",
+    "FERRY_SECRETS_PREFIX": "secrets_prefix",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
@@ -37,6 +38,8 @@ class Settings(BaseModel):
     # Hosts a URL attachment may name even though they resolve to private addresses (empty in production).
     url_allowed_hosts: frozenset[str] = frozenset()
     url_max_bytes: int = 2 * 1024**3
+    # Every secret of this deployment is named under it (its IAM policy grants just that).
+    secrets_prefix: str = "ferry/"
     url_timeout_s: float = 300.0
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"

@@ -1,0 +1,53 @@
+"""The SavedItems port on the jobs table: `pk = T#<tenant>`, `sk = <KIND>#<id>`, the document in `body`."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from ferry.aws.jobs_table import tenant_pk
+from ferry.core.errors import Conflict, NotFound
+
+
+class SavedItemsTable:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(tenant: str, kind: str, item_id: str) -> dict[str, str]:
+        return {"pk": tenant_pk(tenant), "sk": f"{kind.upper()}#{item_id}"}
+
+    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool) -> None:
+        # The body is stored as a JSON string: DynamoDB would turn its floats into Decimals and refuse empty keys.
+        condition = "attribute_not_exists(pk)" if new else "attribute_exists(pk)"
+        try:
+            self._table.put_item(Item={**self._key(tenant, kind, item_id), "body": json.dumps(body)}, ConditionExpression=condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            if new:
+                raise Conflict(f"A {kind} {item_id!r} exists already.") from exc
+            raise NotFound(f"No {kind} {item_id!r}.") from exc
+
+    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=self._key(tenant, kind, item_id), ConsistentRead=True).get("Item")
+        return json.loads(item["body"]) if item else None
+
+    def exists(self, tenant: str, kind: str, item_id: str) -> bool:
+        return self.get(tenant, kind, item_id) is not None
+
+    def list(self, tenant: str, kind: str) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(tenant_pk(tenant)) & Key("sk").begins_with(f"{kind.upper()}#")}
+        found = []
+        while True:
+            page = self._table.query(**params)
+            found += [json.loads(item["body"]) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return found
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete(self, tenant: str, kind: str, item_id: str) -> bool:
+        answer = self._table.delete_item(Key=self._key(tenant, kind, item_id), ReturnValues="ALL_OLD")
+        return "Attributes" in answer

@@ -1,0 +1,36 @@
+"""The Secrets port on AWS Secrets Manager: written with boto3, read through Powertools parameters (cached)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+# A changed credential is seen within this many seconds by warm functions.
+CACHE_SECONDS = 60
+
+
+class SecretsManagerSecrets:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix  # every secret of this deployment is under it (and its IAM policy)
+        self._provider = parameters.SecretsProvider(boto3_client=client)
+
+    def _name(self, name: str) -> str:
+        return f"{self._prefix}{name}"
+
+    def put(self, name: str, value: dict[str, str]) -> None:
+        text = json.dumps(value)
+        try:
+            self._client.put_secret_value(SecretId=self._name(name), SecretString=text)
+        except self._client.exceptions.ResourceNotFoundException:
+            self._client.create_secret(Name=self._name(name), SecretString=text)
+
+    def get(self, name: str) -> dict[str, str]:
+        return json.loads(self._provider.get(self._name(name), max_age=CACHE_SECONDS, force_fetch=False))
+
+    def delete(self, name: str) -> None:
+        try:
+            self._client.delete_secret(SecretId=self._name(name), ForceDeleteWithoutRecovery=True)
+        except self._client.exceptions.ResourceNotFoundException:
+            pass
