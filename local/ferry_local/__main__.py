@@ -11,7 +11,8 @@ import signal
 import threading
 from pathlib import Path
 
-from ferry_local.demo import seed_demo_data
+from ferry_local.demo import DEMO_SFTP_PASSWORD, DEMO_SFTP_USER, seed_demo_data
+from ferry_local.file_servers import SftpServer
 from ferry_local.stack import LocalStack
 
 DEFAULT_KEYS = "tenant-a:ferry-demo-key-a,tenant-b:ferry-demo-key-b"
@@ -33,15 +34,25 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     # The handlers' JSON logs are for CloudWatch; on a console only warnings and errors are worth a line.
-    parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING")}
+    # The demo SFTP server is on loopback: "localhost" is let through the guard that keeps exports off private addresses.
+    parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING"), "AllowedPrivateHosts": "localhost"}
     port = int(os.environ.get("PORT", "3000"))
     seeded: list[str] = []
+    # A real SFTP server on loopback, for exports to land in a folder you can open (.state/sftp/exports).
+    sftp_root = Path(".state") / "sftp"
+    (sftp_root / "exports").mkdir(parents=True, exist_ok=True)
+    sftp = SftpServer(sftp_root, {DEMO_SFTP_USER: DEMO_SFTP_PASSWORD}).__enter__()
     stack = LocalStack(
-        state_dir=Path(".state"), keys=keys, port=port, parameter_overrides=parameters, on_ready=lambda s: seeded.append(seed_demo_data(s))
+        state_dir=Path(".state"),
+        keys=keys,
+        port=port,
+        parameter_overrides=parameters,
+        on_ready=lambda s: seeded.append(seed_demo_data(s, sftp)),
     )
     try:
         stack.start()
     except OSError as exc:
+        sftp.__exit__(None, None, None)
         if exc.errno != errno.EADDRINUSE:
             raise
         raise SystemExit(f"Port {port} is in use; run with another, e.g. PORT=3001 make run") from None
@@ -52,11 +63,13 @@ def main() -> None:
         for name, value in keys.items():
             print(f"  {name}: {value}")
         print(f"Demo data: {seeded[0]}")
+        print(f"SFTP server for exports: sftp://{DEMO_SFTP_USER}@127.0.0.1:{sftp.port} (password {DEMO_SFTP_PASSWORD!r}), files in {sftp_root / 'exports'}")
         print("Job state and files are in memory and reset at restart; business data is kept in .state/entities.sqlite3.")
         print(f"Try: curl -s {stack.url}/jobs -H 'Authorization: Bearer {key}'\n", flush=True)
         stopping.wait()
     finally:
         stack.stop()
+        sftp.__exit__(None, None, None)
     print("Ferry stopped.")
 
 

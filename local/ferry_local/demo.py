@@ -29,17 +29,37 @@ DEMO_CUSTOMERS = [
 ]
 
 
-def seed_demo_data(stack: Any) -> str:
-    """Posts the demo import for every tenant; answers a line saying what was started."""
+DEMO_SFTP_USER, DEMO_SFTP_PASSWORD = "ferry", "ferry-demo-sftp"
+
+
+def _post(stack: Any, key: str, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    request = urllib.request.Request(f"{stack.url}{path}", data=json.dumps(body).encode(), method="POST", headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def seed_demo_data(stack: Any, sftp: Any) -> str:
+    """Posts the demo import and registers the loopback SFTP server as a destination, for every tenant."""
     started = []
     for tenant, key in stack.keys.items():
-        body = json.dumps({"dataType": "Customers", "actionType": "CreateOrUpdate", "data": DEMO_CUSTOMERS}).encode()
-        request = urllib.request.Request(
-            f"{stack.url}/import",
-            data=body,
-            method="POST",
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Idempotency-Key": "demo-seed"},
+        job = _post(stack, key, "/import", {"dataType": "Customers", "actionType": "CreateOrUpdate", "data": DEMO_CUSTOMERS}, "demo-seed")
+        destination = _post(
+            stack,
+            key,
+            "/destinations",
+            {
+                "name": "local SFTP",
+                "type": "sftp",
+                "host": "localhost",
+                "port": sftp.port,
+                "username": DEMO_SFTP_USER,
+                "password": DEMO_SFTP_PASSWORD,
+                "host_key_fingerprint": sftp.host_key_fingerprint,
+                "folder": "/exports",
+            },
         )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            started.append(f"{tenant}: import {json.load(answer)['id']}")
+        started.append(f"{tenant}: import {job['id']}, SFTP destination {destination['id']}")
     return f"{len(DEMO_CUSTOMERS)} Customers per tenant ({'; '.join(started)})"

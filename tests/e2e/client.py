@@ -19,6 +19,16 @@ class Answer:
         return json.loads(self.body)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer to look at (its Location), as curl without -L shows it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class FerryClient:
     def __init__(self, base_url: str, api_key: str | None) -> None:
         self.base_url = base_url
@@ -32,7 +42,7 @@ class FerryClient:
         all_headers.update(headers or {})
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with _OPENER.open(req, timeout=30) as resp:
                 return Answer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as err:
             return Answer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())

@@ -22,8 +22,11 @@ def test_tables_have_the_keys_index_and_ttl_of_the_template(aws_stack):
 def test_bucket_and_state_machine_exist_with_substitutions_applied(aws_stack):
     boto3.client("s3").head_bucket(Bucket=aws_stack.physical("FilesBucket"))
     sfn = boto3.client("stepfunctions")
-    [machine] = sfn.list_state_machines()["stateMachines"]
-    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert set(machines) == {aws_stack.physical("ImportStateMachine"), aws_stack.physical("ExportStateMachine")}
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machines[aws_stack.physical("ImportStateMachine")])["definition"])
+    exports = json.loads(sfn.describe_state_machine(stateMachineArn=machines[aws_stack.physical("ExportStateMachine")])["definition"])
+    assert exports["States"]["Deliver"]["Parameters"]["FunctionName"] == aws_stack.arn("WorkerFunction")
     assert definition["States"]["Start"]["Parameters"]["FunctionName"] == aws_stack.arn("WorkerFunction")
     assert definition["States"]["Chunks"]["ToleratedFailurePercentage"] == 0
     assert "${" not in json.dumps(definition)
@@ -33,7 +36,7 @@ def test_function_environments_resolve_refs_to_this_stack(aws_stack):
     api = aws_stack.function("ApiFunction")
     assert api.handler == "ferry_api.app.lambda_handler"
     assert api.environment["FERRY_JOBS_TABLE"] == aws_stack.physical("JobsTable")
-    assert api.environment["FERRY_STATE_MACHINES"] == f"import={aws_stack.arn('ImportStateMachine')}"
+    assert api.environment["FERRY_STATE_MACHINES"] == f"import={aws_stack.arn('ImportStateMachine')},export={aws_stack.arn('ExportStateMachine')}"
     assert api.environment["FERRY_CHUNK_ROWS"] == "10000"
     worker = aws_stack.function("WorkerFunction")
     assert "FERRY_STATE_MACHINES" not in worker.environment

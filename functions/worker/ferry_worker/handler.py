@@ -18,12 +18,12 @@ from ferry.core.settings import Settings
 from ferry.jobs.kinds import load_kinds
 from ferry.wiring import Runtime
 from ferry_worker.failures import failure_reason
-from ferry_worker.steps import imports
+from ferry_worker.steps import exports, imports
 
 runtime = Runtime(Settings.from_env(os.environ))
 
 Step = Callable[[dict[str, Any], Runtime], dict[str, Any]]
-FAMILIES = {imports.FAMILY: imports.STEPS}
+FAMILIES = {imports.FAMILY: imports.STEPS, exports.FAMILY: exports.STEPS}
 STEPS: dict[tuple[str, str], Step] = {
     (kind.name, step): function
     for kind in load_kinds()

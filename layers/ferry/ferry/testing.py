@@ -7,13 +7,14 @@ are tested against moto in tests/integration.
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
-from ferry.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound
+from ferry.core.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, NotFound
 from ferry.core.ids import ulid_ceiling, ulid_floor
 from ferry.jobs.model import ENDED, Attachment, ChunkCounts, Job, JobError, JobStatus, sources_of
 from ferry.jobs.ports import Claim, FileMissing
@@ -207,3 +208,42 @@ class InMemoryReferences:
 
     def exists(self, tenant: str, kind: str, item_id: str) -> bool:
         return (tenant, kind, item_id) in self.items
+
+
+class InMemorySavedItems(InMemoryReferences):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool) -> None:
+        key = (tenant, kind, item_id)
+        if new and key in self.bodies:
+            raise Conflict(f"A {kind} {item_id!r} exists already.")
+        if not new and key not in self.bodies:
+            raise NotFound(f"No {kind} {item_id!r}.")
+        self.bodies[key] = json.loads(json.dumps(body))
+        self.items.add(key)
+
+    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        return self.bodies.get((tenant, kind, item_id))
+
+    def list(self, tenant: str, kind: str) -> list[dict[str, Any]]:
+        return [body for (t, k, _), body in self.bodies.items() if (t, k) == (tenant, kind)]
+
+    def delete(self, tenant: str, kind: str, item_id: str) -> bool:
+        self.items.discard((tenant, kind, item_id))
+        return self.bodies.pop((tenant, kind, item_id), None) is not None
+
+
+class InMemorySecrets:
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, str]] = {}
+
+    def put(self, name: str, value: dict[str, str]) -> None:
+        self.values[name] = dict(value)
+
+    def get(self, name: str) -> dict[str, str]:
+        return dict(self.values[name])
+
+    def delete(self, name: str) -> None:
+        self.values.pop(name, None)

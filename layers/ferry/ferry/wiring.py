@@ -19,12 +19,15 @@ from ferry.aws.saved_items import SavedItemsTable
 from ferry.aws.sfn_launcher import StepFunctionsLauncher
 from ferry.core.clock import Clock, SystemClock
 from ferry.core.settings import Settings
+from ferry.destinations.catalogue import Destinations
+from ferry.exports.segments import Segments
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.ports import Secrets
 from ferry.jobs.service import JobService
 from ferry.store.port import EntityStore
 
 if TYPE_CHECKING:
+    from ferry.exports.runner import ExportRunner
     from ferry.imports.runner import ImportRunner
 
 
@@ -72,13 +75,49 @@ class Runtime:
         from ferry.imports.sources.url import FetchPolicy
 
         policy = FetchPolicy(
-            max_bytes=self.settings.url_max_bytes, timeout_s=self.settings.url_timeout_s, allowed_hosts=self.settings.url_allowed_hosts
+            max_bytes=self.settings.url_max_bytes, timeout_s=self.settings.url_timeout_s, allowed_hosts=self.settings.allowed_private_hosts
         )
         return ImportRunner(self.jobs, self.files, self.entity_store, self.lifecycle, self.clock, self.settings.chunk_rows, policy)
 
     @cached_property
     def job_service(self) -> JobService:
         return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.saved_items, self.clock)
+
+    @cached_property
+    def segments(self) -> Segments:
+        return Segments(self.saved_items, self.clock)
+
+    @cached_property
+    def destinations(self) -> Destinations:
+        # The SFTP and FTP adapters (paramiko) load only when such a destination is opened.
+        from ferry.aws.s3_destination import S3Destination
+        from ferry.destinations import DestinationFailed, open_destination
+        from ferry.imports.sources.url import FetchRefused, vetted_addresses
+
+        s3 = boto3.client("s3")
+
+        def opener(tenant: str, config: Any, secrets: Any) -> Any:
+            def s3_destination(s3_config: Any) -> Any:
+                if s3_config.bucket is None:
+                    # Ferry's own bucket: each tenant's exports under its own prefix, never among job files.
+                    return S3Destination(s3, self.settings.files_bucket, f"exports/{tenant}/{s3_config.prefix}".rstrip("/"))
+                return S3Destination(s3, s3_config.bucket, s3_config.prefix)
+
+            return open_destination(config, secrets, s3_destination)
+
+        def guard(host: str, port: int) -> None:
+            try:
+                vetted_addresses(host, port, self.settings.allowed_private_hosts, what="the destination's host")
+            except FetchRefused as exc:
+                raise DestinationFailed("dns" if "resolved" in str(exc) else "connect", str(exc)) from None
+
+        return Destinations(self.saved_items, self.secrets, opener, guard, self.clock)
+
+    @cached_property
+    def export_runner(self) -> ExportRunner:
+        from ferry.exports.runner import ExportRunner
+
+        return ExportRunner(self.jobs, self.files, self.entity_store, self.segments, self.destinations.open, self.lifecycle, self.clock)
 
     @cached_property
     def saved_items(self) -> SavedItemsTable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,21 +12,30 @@ from ferry.core.clock import rfc3339
 from ferry.jobs.service import MAX_UPLOAD_BYTES
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.openapi import ERRORS
+from ferry_api.openapi import BODY_PROBLEMS, UploadOut, ok, problems
 from ferry_api.runtime import runtime
 
 router = Router()
 
 
+_EXAMPLE = {"name": "customers.csv", "mime_type": "text/csv"}
+
+
 class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "customers.csv", "mime_type": "text/csv"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     name: str = Field(min_length=1, max_length=255, description="The file's name (for you; the job's attachment names it again)")
     mime_type: str = Field(default="application/octet-stream", min_length=1, max_length=255, description="Send this Content-Type with the PUT")
 
 
-@router.post("/uploads", summary="Upload a large file: get a pre-signed PUT URL", tags=["Files"], operation_id="createUpload", responses={201: {"description": "PUT the file to `url` with `headers`, then use `file: upload:<id>`"}, **ERRORS})
-def create_upload(upload_request: Annotated[UploadRequest, Body()]):
+@router.post(
+    "/uploads",
+    summary="Upload a large file: get a pre-signed PUT URL",
+    tags=["Files"],
+    operation_id="createUpload",
+    responses={201: ok("PUT the file to `url` with `headers`, then name it `upload:<id>` in a job's attachment", UploadOut), **problems(*BODY_PROBLEMS)},
+)
+def create_upload(upload_request: Annotated[UploadRequest, Body(openapi_examples={"csv": Example(summary="A CSV file", value=_EXAMPLE)})]):
     upload = runtime.job_service.new_upload(request.tenant_of(router.current_event), upload_request.mime_type)
     body = {
         "id": upload.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -11,10 +12,9 @@ from ferry.core.observability import metrics
 from ferry.datatypes.registry import SEED_004, describe
 from ferry.imports.kinds import IMPORT_JSON, check_import_pair, encode_rows
 from ferry.jobs.service import NewAttachment, Submission
-from ferry.store.port import Action
 from ferry_api import request
 from ferry_api.answers import job_answer, json_answer
-from ferry_api.openapi import ERRORS
+from ferry_api.openapi import ACTIONS_ENUM, CREATE_PROBLEMS, IMPORT_DATA_TYPES_ENUM, JOB_HEADERS, IdempotencyKey, ImportAccepted, ImportStatus, ImportTypes, ok, problems
 from ferry_api.runtime import runtime
 from ferry_api.views.seed004 import import_status
 
@@ -47,15 +47,27 @@ class ImportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
-    dataType: Annotated[str, Field(max_length=100, description="One of GET /import/types"), WithJsonSchema({"type": "string", "enum": list(SEED_004)})]
+    dataType: Annotated[str, Field(max_length=100, description="One of GET /import/types"), WithJsonSchema({"type": "string", "maxLength": 100, "enum": IMPORT_DATA_TYPES_ENUM})]
     actionType: Annotated[
-        str, Field(max_length=100, description="As the data type allows"), WithJsonSchema({"type": "string", "enum": [a.value for a in Action]})
+        str, Field(max_length=100, description="As the data type allows"), WithJsonSchema({"type": "string", "maxLength": 100, "enum": ACTIONS_ENUM})
     ]
     data: list[Any] = Field(description="The rows, each an object of the data type's model")
 
 
-@router.post("/import", summary="Start a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="createImport", responses={202: {"description": "Accepted: the job's id"}, **ERRORS})
-def create_import(import_request: Annotated[ImportRequest, Body()]):
+NewImport = Annotated[ImportRequest, Body(openapi_examples={"customers": Example(summary="Seed 004: one customer, CreateOrUpdate", value=_EXAMPLE)})]
+
+
+@router.post(
+    "/import",
+    summary="Start a bulk import (seed 004)",
+    tags=["Bulk import (seed 004)"],
+    operation_id="createImport",
+    responses={
+        202: ok("Accepted: the job's id (the same for a repeat with the same Idempotency-Key and body)", ImportAccepted, headers=JOB_HEADERS),
+        **problems(*CREATE_PROBLEMS, s422="Readable but invalid (a dataType/actionType pair the seed does not have, a bad row): the problem names each field"),
+    },
+)
+def create_import(import_request: NewImport, idempotency_key: IdempotencyKey = None):
     data_type, action = check_import_pair(import_request.dataType, import_request.actionType, among=SEED_004)
     job, _ = runtime.job_service.submit(
         Submission(
@@ -70,13 +82,13 @@ def create_import(import_request: Annotated[ImportRequest, Body()]):
     return job_answer(202, {"id": job.id}, job, f"/import/{job.id}")
 
 
-@router.get("/import/types", summary="The data types an import accepts and their actions", tags=["Bulk import (seed 004)"], operation_id="listImportTypes", responses=ERRORS)
+@router.get("/import/types", summary="The data types an import accepts and their actions", tags=["Bulk import (seed 004)"], operation_id="listImportTypes", responses={200: ok("Each data type with its actions, key fields and row schema", ImportTypes), **problems()})
 def list_import_types():
     request.tenant_of(router.current_event)
     return json_answer(200, {"items": describe(SEED_004)})
 
 
-@router.get("/import/<job_id>", summary="Status of a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="getImport", responses=ERRORS)
+@router.get("/import/<job_id>", summary="Status of a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="getImport", responses={200: ok("The import's status", ImportStatus, headers=JOB_HEADERS), **problems(404)})
 def read_import(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, import_status(job), job, f"/import/{job.id}")

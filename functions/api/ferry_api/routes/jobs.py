@@ -15,17 +15,18 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ferry.core.errors import FieldError, InvalidRequest
+from ferry.core.errors import FieldError, InvalidRequest, NotFound
 from ferry.imports.errors_csv import ERROR_COLUMNS
 from ferry.jobs.kinds import kind_of, load_kinds
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
-from ferry_api.openapi import ERRORS, JOB_KINDS_ENUM
+from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, ApiJob, ApiJobPage, CancelAccepted, IdempotencyKey, Job as JobOut, JobPage, ok, problems
 from ferry_api.runtime import runtime
 from ferry_api.views.jobs import job_resource
 from ferry_api.views.seed002 import api_job
@@ -54,7 +55,7 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [k.example for k in load_kinds() if k.example]})
 
     type: Annotated[str, Field(max_length=100, json_schema_extra={"enum": JOB_KINDS_ENUM})]
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict, description="As the type's args_schema (GET /job-types) says")
     attachment: AttachmentIn | None = None
 
 
@@ -98,21 +99,39 @@ def _listed(view: Callable[[Job], dict[str, Any]], path: str, limit: int, cursor
     return json_answer(200, body)
 
 
+# The seeds' examples, one per job type, for Swagger UI's example list.
+JOB_EXAMPLES = {k.name: Example(summary=k.description, value=k.example) for k in load_kinds() if k.example}
+NewJob = Annotated[JobRequest, Body(openapi_examples=JOB_EXAMPLES)]
+LIST_PROBLEMS = problems(400, 422, s400="A cursor this API did not give out (or another tenant's)", s422="A bad limit, status, type or date; the problem names it")
+CREATE_JOB_PROBLEMS = problems(*CREATE_PROBLEMS)
+CANCEL_PROBLEMS = problems(404, 409, s409="The job has already ended")
+READ_PROBLEMS = problems(404)
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="Jobs per page")]
 Cursor = Annotated[str | None, Query(description="`link.next` of the previous page carries it")]
 Status = Annotated[JobStatus | None, Query(description="Only jobs in this status")]
-Type = Annotated[str | None, Query(max_length=100, description="Only jobs of this type")]
+Type = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 100, "enum": JOB_KINDS_ENUM}), Query(max_length=100, description="Only jobs of this type")]
 CreatedAfter = Annotated[datetime | None, Query(description="Only jobs created at or after (RFC 3339)")]
 CreatedBefore = Annotated[datetime | None, Query(description="Only jobs created at or before (RFC 3339)")]
 
 
-@router.post("/jobs", summary="Create a job", tags=["Jobs"], operation_id="createJob", responses={201: {"description": "The job"}, **ERRORS})
-def create_job(job_request: Annotated[JobRequest, Body()]):
+@router.post(
+    "/jobs",
+    summary="Create a job",
+    tags=["Jobs"],
+    operation_id="createJob",
+    responses={
+        201: ok("The job, created", JobOut, headers=JOB_HEADERS),
+        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", JobOut, headers=JOB_HEADERS),
+        **CREATE_JOB_PROBLEMS,
+    },
+)
+def create_job(job_request: NewJob, idempotency_key: IdempotencyKey = None):
     job, created = _submit(job_request)
     return job_answer(201 if created else 200, job_resource(job), job, f"/jobs/{job.id}")
 
 
-@router.get("/jobs", summary="List jobs, newest first", tags=["Jobs"], operation_id="listJobs", responses=ERRORS)
+@router.get("/jobs", summary="List jobs, newest first", tags=["Jobs"], operation_id="listJobs", responses={200: ok("A page of jobs", JobPage), **LIST_PROBLEMS})
 def list_jobs(
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -124,19 +143,35 @@ def list_jobs(
     return _listed(job_resource, "/jobs", limit, cursor, status=status, job_type=type, created_after=created_after, created_before=created_before)
 
 
-@router.get("/jobs/<job_id>", summary="Read a job", tags=["Jobs"], operation_id="getJob", responses=ERRORS)
+@router.get("/jobs/<job_id>", summary="Read a job", tags=["Jobs"], operation_id="getJob", responses={200: ok("The job", JobOut, headers=JOB_HEADERS), **READ_PROBLEMS})
 def read_job(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, job_resource(job), job, f"/jobs/{job.id}")
 
 
-@router.delete("/jobs/<job_id>", summary="Cancel a job", tags=["Jobs"], operation_id="cancelJob", responses={202: {"description": "Marked for cancelling"}, **ERRORS})
+@router.delete(
+    "/jobs/<job_id>",
+    summary="Cancel a job",
+    tags=["Jobs"],
+    operation_id="cancelJob",
+    responses={202: ok("Marked for cancelling: it stops after the rows in progress", CancelAccepted, headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
+)
 def cancel_job(job_id: str):
     runtime.job_service.cancel(request.tenant_of(router.current_event), job_id)
     return json_answer(202, {"status": True, "message": "Job has been marked for cancelling"}, {"Location": f"/jobs/{job_id}"})
 
 
-@router.get("/jobs/<job_id>/errors", summary="The job's rejected rows as a CSV to fix and import again", tags=["Jobs"], operation_id="getJobErrors", responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 302: {"description": "A large report: its download URL"}, **ERRORS})
+@router.get(
+    "/jobs/<job_id>/errors",
+    summary="The job's rejected rows as a CSV to fix and import again",
+    tags=["Jobs"],
+    operation_id="getJobErrors",
+    responses={
+        200: ok("row, field, code, message, then the row's own fields; only the header line when no row was rejected", media_type="text/csv", schema={"type": "string"}),
+        302: ok("A report over 5 MB: `Location` is its short-lived download URL", headers={"Location": {"description": "The report's download URL", "schema": {"type": "string"}}}),
+        **READ_PROBLEMS,
+    },
+)
 def job_errors(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     filename = f"{job.id}-errors.csv"
@@ -155,27 +190,58 @@ def job_errors(job_id: str):
     )
 
 
+@router.get(
+    "/jobs/<job_id>/result",
+    summary="The job's output file: a redirect to a short-lived download URL",
+    tags=["Jobs"],
+    operation_id="getJobResult",
+    responses={302: ok("`Location` is the file's download URL, valid for 5 minutes"), **problems(404, s404="No such job, or it has no output file (yet)")},
+)
+def job_result(job_id: str):
+    job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
+    if not job.result_key:
+        raise NotFound(f"Job {job.id} has no output file{'' if job.status.ended else ' yet'}.")
+    filename = job.result_key.rsplit("/", 1)[-1]
+    return Response(status_code=302, headers={"Location": runtime.files.download_url(job.result_key, filename)})
+
+
 # Seed 002 (OpenCity): the same jobs, the seed's fields.
 
 
-@router.post("/api/jobs", summary="Create a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="createApiJob", responses={201: {"description": "The job"}, **ERRORS})
-def create_api_job(job_request: Annotated[JobRequest, Body()]):
+@router.post(
+    "/api/jobs",
+    summary="Create a job (seed 002)",
+    tags=["Jobs (seed 002)"],
+    operation_id="createApiJob",
+    responses={
+        201: ok("The job, created", ApiJob, headers=JOB_HEADERS),
+        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", ApiJob, headers=JOB_HEADERS),
+        **CREATE_JOB_PROBLEMS,
+    },
+)
+def create_api_job(job_request: NewJob, idempotency_key: IdempotencyKey = None):
     job, created = _submit(job_request)
     return job_answer(201 if created else 200, api_job(job), job, f"/api/jobs/{job.id}")
 
 
-@router.get("/api/jobs", summary="List jobs (seed 002)", tags=["Jobs (seed 002)"], operation_id="listApiJobs", responses=ERRORS)
+@router.get("/api/jobs", summary="List jobs (seed 002)", tags=["Jobs (seed 002)"], operation_id="listApiJobs", responses={200: ok("A page of jobs", ApiJobPage), **LIST_PROBLEMS})
 def list_api_jobs(limit: Limit = 50, cursor: Cursor = None, status: Status = None, type: Type = None):
     return _listed(api_job, "/api/jobs", limit, cursor, status=status, job_type=type)
 
 
-@router.get("/api/jobs/<job_id>", summary="Read a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="getApiJob", responses=ERRORS)
+@router.get("/api/jobs/<job_id>", summary="Read a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="getApiJob", responses={200: ok("The job", ApiJob, headers=JOB_HEADERS), **READ_PROBLEMS})
 def read_api_job(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, api_job(job), job, f"/api/jobs/{job.id}")
 
 
-@router.delete("/api/jobs/<job_id>", summary="Cancel a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="cancelApiJob", responses={202: {"description": "Marked for cancelling"}, **ERRORS})
+@router.delete(
+    "/api/jobs/<job_id>",
+    summary="Cancel a job (seed 002)",
+    tags=["Jobs (seed 002)"],
+    operation_id="cancelApiJob",
+    responses={202: ok("Marked for cancelling: it stops after the rows in progress", CancelAccepted, headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
+)
 def cancel_api_job(job_id: str):
     runtime.job_service.cancel(request.tenant_of(router.current_event), job_id)
     return json_answer(202, {"status": True, "message": "Job has been marked for cancelling"}, {"Location": f"/api/jobs/{job_id}"})

@@ -42,7 +42,7 @@ def job_resource(job: Job) -> dict[str, Any]:
         "output": job.output,
         "errors": errors_for_job(job.errors),
         "error_count": job.error_count,
-        "result": None,
+        "result": {"file": job.result_key.rsplit("/", 1)[-1], "link": f"/jobs/{job.id}/result"} if job.result_key else None,
         "created_at": time_of(job.created_at),
         "updated_at": time_of(job.updated_at),
         "started_at": time_of(job.started_at),

@@ -17,7 +17,7 @@ _ENV = {
     "FERRY_JOB_RETENTION_DAYS": "job_retention_days",
     "FERRY_CHUNK_ROWS": "chunk_rows",
     "FERRY_STATE_MACHINES": "state_machines",
-    "FERRY_URL_ALLOWED_HOSTS": "url_allowed_hosts",
+    "FERRY_ALLOWED_PRIVATE_HOSTS": "allowed_private_hosts",
     "FERRY_SECRETS_PREFIX": "secrets_prefix",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "MONGODB_URI": "mongodb_uri",
@@ -35,8 +35,9 @@ class Settings(BaseModel):
     chunk_rows: int = Field(default=10_000, ge=1, le=50_000)
     # State machine family -> ARN, from "import=arn:...,export=arn:..." (the functions that start or watch executions).
     state_machines: dict[str, str] = Field(default_factory=dict)
-    # Hosts a URL attachment may name even though they resolve to private addresses (empty in production).
-    url_allowed_hosts: frozenset[str] = frozenset()
+    # Hosts a URL attachment or an export destination may name although they resolve to private addresses
+    # (an intranet server); empty: public addresses only.
+    allowed_private_hosts: frozenset[str] = frozenset()
     url_max_bytes: int = 2 * 1024**3
     # Every secret of this deployment is named under it (its IAM policy grants just that).
     secrets_prefix: str = "ferry/"
@@ -62,7 +63,7 @@ class Settings(BaseModel):
             return {name.strip(): arn.strip() for name, _, arn in pairs}
         return value
 
-    @field_validator("url_allowed_hosts", mode="before")
+    @field_validator("allowed_private_hosts", mode="before")
     @classmethod
     def _hosts(cls, value: object) -> object:
         if isinstance(value, str):

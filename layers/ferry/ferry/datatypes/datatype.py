@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from ferry.store.port import Action
@@ -18,6 +19,14 @@ class DataType:
     actions: tuple[Action, ...]
     set_fields: tuple[str, ...] = ()  # Replace only: the rows of a set replace all stored documents of that set
     description: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)  # field path -> the header people read; the rest are derived
+
+    def label(self, path: str) -> str:
+        """A field's label: given, or its path in words ("location.geoCoordinate.latitude" -> "Location geo coordinate latitude")."""
+        if path in self.labels:
+            return self.labels[path]
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", path.replace(".", " ").replace("_", " ")).lower().split()
+        return " ".join(words).capitalize()
 
     def key_of(self, doc: Mapping[str, Any]) -> str:
         return _joined(doc, self.key_fields)

@@ -170,24 +170,40 @@ def _vetted_addresses(
     target: _Target, policy: FetchPolicy, resolve: Callable[..., list[tuple[Any, ...]]]
 ) -> list[tuple[int, tuple[Any, ...]]]:
     """Every (family, sockaddr) the host resolves to, once, each of them public unless the host is trusted."""
+    return vetted_addresses(target.host, target.port, policy.allowed_hosts, resolve, "the URL's host")
+
+
+def vetted_addresses(
+    host: str,
+    port: int,
+    allowed_hosts: frozenset[str],
+    resolve: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo,
+    what: str = "the host",
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """Every (family, sockaddr) `host` resolves to, each of them public unless the host is in `allowed_hosts`.
+
+    Also what keeps an export's SFTP or FTP destination off Ferry's own network; `what`
+    names the host in the refusal ("the URL's host", "the destination's host").
+    """
+    host = _canonical_host(host)
     try:
-        infos = resolve(target.host, target.port, type=socket.SOCK_STREAM)
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise FetchRefused(f"the URL's host {target.host} could not be resolved") from None
-    trusted = target.host in {_canonical_host(name) for name in policy.allowed_hosts}
+        raise FetchRefused(f"{what} {host} could not be resolved") from None
+    trusted = host in {_canonical_host(name) for name in allowed_hosts}
     addresses = []
     for family, _type, _proto, _canonname, sockaddr in infos:
         try:
             ip = ipaddress.ip_address(sockaddr[0])
         except ValueError:
-            raise FetchRefused(f"the URL's host {target.host} resolves to something not an IP address") from None
+            raise FetchRefused(f"{what} {host} resolves to something not an IP address") from None
         kind = None if trusted else _kind_if_not_public(ip)
         if kind is not None:
-            where = "is" if str(ip) == target.host else f"resolves to {ip},"
-            raise FetchRefused(f"the URL's host {target.host} {where} {kind}: refused")
+            where = "is" if str(ip) == host else f"resolves to {ip},"
+            raise FetchRefused(f"{what} {host} {where} {kind}: refused")
         addresses.append((family, sockaddr))
     if not addresses:
-        raise FetchRefused(f"the URL's host {target.host} resolves to no address")
+        raise FetchRefused(f"{what} {host} resolves to no address")
     return addresses
 
 

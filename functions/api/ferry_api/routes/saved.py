@@ -1,0 +1,83 @@
+"""What a tenant keeps for its exports: segments (named filters) and destinations (where files land)."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from ferry.exports.segments import SegmentIn
+from ferry_api import request
+from ferry_api.answers import json_answer
+from ferry_api.openapi import BODY_PROBLEMS, ok, problems
+from ferry_api.runtime import runtime
+
+router = Router()
+_DESTINATION_EXAMPLE = {
+    "name": "Nightly SFTP",
+    "type": "sftp",
+    "host": "sftp.example.org",
+    "port": 22,
+    "username": "ferry",
+    "password": "s3cret",
+    "host_key_fingerprint": "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+    "folder": "/exports",
+}
+
+
+def _tenant() -> str:
+    return request.tenant_of(router.current_event)
+
+
+@router.post("/segments", summary="Save a named filter on one data type", tags=["Segments"], operation_id="createSegment", responses={201: ok("The segment", schema={"type": "object"}), **problems(*BODY_PROBLEMS)})
+def create_segment(segment: Annotated[SegmentIn, Body()]):
+    created = runtime.segments.create(_tenant(), segment)
+    return json_answer(201, vars(created), {"Location": f"/segments/{created.id}"})
+
+
+@router.get("/segments", summary="List segments", tags=["Segments"], operation_id="listSegments", responses={200: ok("The segments", schema={"type": "object"}), **problems()})
+def list_segments():
+    return json_answer(200, {"items": [vars(s) for s in runtime.segments.list(_tenant())]})
+
+
+@router.get("/segments/<segment_id>", summary="Read a segment", tags=["Segments"], operation_id="getSegment", responses={200: ok("The segment", schema={"type": "object"}), **problems(404)})
+def read_segment(segment_id: str):
+    return json_answer(200, vars(runtime.segments.get(_tenant(), segment_id)))
+
+
+@router.delete("/segments/<segment_id>", summary="Delete a segment", tags=["Segments"], operation_id="deleteSegment", responses={204: ok("Deleted"), **problems(404)})
+def delete_segment(segment_id: str):
+    runtime.segments.delete(_tenant(), segment_id)
+    return json_answer(204, "")
+
+
+@router.post("/destinations", summary="Register a destination (s3, sftp, ftp, ftps); secrets are write-only", tags=["Destinations"], operation_id="createDestination", responses={201: ok("The destination, secrets masked", schema={"type": "object"}), **problems(*BODY_PROBLEMS)})
+def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _DESTINATION_EXAMPLE}})]):
+    created = runtime.destinations.create(_tenant(), destination)
+    return json_answer(201, created, {"Location": f"/destinations/{created['id']}"})
+
+
+@router.get("/destinations", summary="List destinations", tags=["Destinations"], operation_id="listDestinations", responses={200: ok("The destinations, secrets masked", schema={"type": "object"}), **problems()})
+def list_destinations():
+    return json_answer(200, {"items": runtime.destinations.list(_tenant())})
+
+
+@router.get("/destinations/<destination_id>", summary="Read a destination (secrets masked)", tags=["Destinations"], operation_id="getDestination", responses={200: ok("The destination, secrets masked", schema={"type": "object"}), **problems(404)})
+def read_destination(destination_id: str):
+    return json_answer(200, runtime.destinations.get(_tenant(), destination_id))
+
+
+@router.put("/destinations/<destination_id>", summary="Replace a destination; secrets not sent are kept", tags=["Destinations"], operation_id="updateDestination", responses={200: ok("The destination, secrets masked", schema={"type": "object"}), **problems(404, *BODY_PROBLEMS)})
+def update_destination(destination_id: str, destination: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _DESTINATION_EXAMPLE}})]):
+    return json_answer(200, runtime.destinations.update(_tenant(), destination_id, destination))
+
+
+@router.delete("/destinations/<destination_id>", summary="Delete a destination and its secrets", tags=["Destinations"], operation_id="deleteDestination", responses={204: ok("Deleted"), **problems(404)})
+def delete_destination(destination_id: str):
+    runtime.destinations.delete(_tenant(), destination_id)
+    return json_answer(204, "")
+
+
+@router.post("/destinations/<destination_id>/check", summary="Connect, log in, write and remove a probe now", tags=["Destinations"], operation_id="checkDestination", responses={200: ok("`ok`, or the step that failed and why", schema={"type": "object"}), **problems(404)})
+def check_destination(destination_id: str):
+    return json_answer(200, runtime.destinations.check(_tenant(), destination_id))

@@ -1,0 +1,89 @@
+"""The S3 destination: an export's files under a prefix of a bucket, Ferry's own or the tenant's.
+
+A PUT on S3 is atomic (a reader sees the old object or the whole new one), so unlike
+SFTP and FTP there is no temporary name to rename: boto3's managed upload writes the key
+itself, in parts for a large file, and abandons the parts if it fails.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
+
+from ferry.destinations.port import PROBE, DestinationFailed, Step, check_name, probe_name
+
+_AUTH = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+_PERMISSION = {"AccessDenied", "NoSuchBucket", "AllAccessDisabled", "AccountProblem", "InvalidBucketName", "403", "404"}
+
+
+class _Source(io.RawIOBase):
+    """The stream as boto3 reads it, remembering an error of its own so it is not taken for S3's."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.failure: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+
+class S3Destination:
+    def __init__(self, s3_client: Any, bucket: str, prefix: str = "") -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+
+    def put(self, name: str, stream: BinaryIO) -> str:
+        key = self._key(check_name(name))
+        source = _Source(stream)
+        try:
+            self._s3.upload_fileobj(source, self._bucket, key)
+        except (ClientError, BotoCoreError) as exc:
+            if source.failure is not None:
+                raise source.failure from None
+            raise self._failed(exc, f"Writing {key}") from None
+        return f"s3://{self._bucket}/{key}"
+
+    def remove(self, name: str) -> None:
+        key = self._key(check_name(name))
+        try:
+            # S3 answers a DELETE of a missing key with success: removing twice is fine.
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(exc, f"Removing {key}") from None
+
+    def check(self) -> None:
+        key = self._key(probe_name())
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=PROBE)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(exc, f"Writing {key}") from None
+        try:
+            self._s3.delete_object(Bucket=self._bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(exc, f"Removing {key}") from None
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}/{name}" if self._prefix else name
+
+    def _failed(self, exc: Exception, what: str) -> DestinationFailed:
+        step: Step
+        if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+            step, why = "connect", "S3 could not be reached"
+        elif isinstance(exc, NoCredentialsError):
+            step, why = "auth", "no AWS credentials"
+        elif isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            step = "auth" if code in _AUTH else "permission" if code in _PERMISSION else "write"
+            why = "the bucket does not exist" if code in {"NoSuchBucket", "404"} else code or "refused"
+        else:
+            step, why = "write", type(exc).__name__
+        return DestinationFailed(step, f"{what} in the bucket {self._bucket} failed: {why}.")

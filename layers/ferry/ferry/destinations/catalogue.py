@@ -1,0 +1,128 @@
+"""A tenant's destinations: created, read, listed, updated, deleted, checked, opened for an export.
+
+The config is a saved item; the secrets live in the Secrets port under
+`<tenant>/destinations/<id>` and are never shown: a read says `"password": "********"`
+and `"has_private_key": true` instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ferry.core.clock import Clock, rfc3339
+from ferry.core.errors import FieldError, InvalidRequest, NotFound
+from ferry.core.ids import new_ulid
+from ferry.destinations.port import Destination, DestinationConfig, DestinationFailed, DestinationSecrets
+from ferry.jobs.ports import SavedItems, Secrets
+
+KIND = "destination"
+MASK = "********"
+_CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig)
+_SECRET_FIELDS = ("password", "private_key")
+_OWN_FIELDS = ("name",)
+
+Opener = Callable[[str, Any, DestinationSecrets], Destination]
+# Refuses a host that is not public (unless the deployment trusts it): raises DestinationFailed("connect").
+HostGuard = Callable[[str, int], None]
+
+
+class Destinations:
+    def __init__(self, saved: SavedItems, secrets: Secrets, opener: Opener, guard: HostGuard, clock: Clock) -> None:
+        self._saved = saved
+        self._guard = guard
+        self._secrets = secrets
+        self._opener = opener  # (tenant, config, secrets) -> Destination
+        self._clock = clock
+
+    def create(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
+        config, secrets, name = self._parse(given, keep=None)
+        now = rfc3339(self._clock.now())
+        destination_id = new_ulid(int(self._clock.now().timestamp() * 1000))
+        self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
+        record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now}
+        self._saved.put(tenant, KIND, destination_id, record, new=True)
+        return self._view(record, secrets)
+
+    def update(self, tenant: str, destination_id: str, given: dict[str, Any]) -> dict[str, Any]:
+        """Replace the destination; secrets not sent are kept (they cannot be read back to send again)."""
+        record = self._record(tenant, destination_id)
+        kept = DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id)))
+        config, secrets, name = self._parse(given, keep=kept)
+        self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
+        record = {**record, "name": name, "config": config.model_dump(mode="json"), "updated_at": rfc3339(self._clock.now())}
+        self._saved.put(tenant, KIND, destination_id, record, new=False)
+        return self._view(record, secrets)
+
+    def get(self, tenant: str, destination_id: str) -> dict[str, Any]:
+        record = self._record(tenant, destination_id)
+        return self._view(record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
+
+    def list(self, tenant: str) -> list[dict[str, Any]]:
+        records = sorted(self._saved.list(tenant, KIND), key=lambda r: r["id"], reverse=True)
+        return [self._view(r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]
+
+    def delete(self, tenant: str, destination_id: str) -> None:
+        if not self._saved.delete(tenant, KIND, destination_id):
+            raise NotFound(f"No destination {destination_id!r}.")
+        self._secrets.delete(self._secret_name(tenant, destination_id))
+
+    def open(self, tenant: str, destination_id: str) -> Destination:
+        """The destination, ready to use; a customer's server must be on a public address (DestinationFailed "connect")."""
+        record = self._record(tenant, destination_id)
+        config = _CONFIG.validate_python(record["config"])
+        if hasattr(config, "host"):
+            self._guard(config.host, config.port)
+        secrets = DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id)))
+        return self._opener(tenant, config, secrets)
+
+    def check(self, tenant: str, destination_id: str) -> dict[str, Any]:
+        """Connect, log in, write and remove a probe now; which step failed, if one did."""
+        try:
+            self.open(tenant, destination_id).check()
+        except DestinationFailed as exc:
+            return {"ok": False, "step": exc.step, "reason": exc.reason}
+        return {"ok": True}
+
+    def _record(self, tenant: str, destination_id: str) -> dict[str, Any]:
+        record = self._saved.get(tenant, KIND, destination_id)
+        if record is None:
+            raise NotFound(f"No destination {destination_id!r}.")
+        return record
+
+    @staticmethod
+    def _secret_name(tenant: str, destination_id: str) -> str:
+        return f"{tenant}/destinations/{destination_id}"
+
+    @staticmethod
+    def _parse(given: dict[str, Any], keep: DestinationSecrets | None) -> tuple[Any, DestinationSecrets, str]:
+        """One flat document -> (config, secrets, name); a masked or absent secret keeps the stored one."""
+        name = given.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 200:
+            raise InvalidRequest("A destination needs a name of 1 to 200 characters.", [FieldError("/name", "1 to 200 characters")])
+        sent = {k: v for k, v in given.items() if k in _SECRET_FIELDS and v not in (None, MASK)}
+        config_fields = {k: v for k, v in given.items() if k not in _SECRET_FIELDS and k not in _OWN_FIELDS and k != "has_private_key"}
+        try:
+            config = _CONFIG.validate_python(config_fields)
+            kept = {k: v.get_secret_value() for k in _SECRET_FIELDS if keep is not None and (v := getattr(keep, k)) is not None}
+            secrets = DestinationSecrets(**{**kept, **sent})
+            secrets.check_for(config)
+        except ValidationError as exc:
+            errors = [FieldError("".join(f"/{p}" for p in e["loc"][1:] if isinstance(e["loc"], tuple)) or "/", e["msg"]) for e in exc.errors(include_input=False)]
+            raise InvalidRequest(f"The destination is refused: {', '.join(e.pointer for e in errors)}.", errors) from None
+        except ValueError as exc:
+            raise InvalidRequest(f"The destination is refused: {exc}.", [FieldError("/password", str(exc))]) from None
+        return config, secrets, name
+
+    @staticmethod
+    def _view(record: dict[str, Any], secrets: DestinationSecrets) -> dict[str, Any]:
+        view = {"id": record["id"], "name": record["name"], **record["config"], "created_at": record["created_at"], "updated_at": record["updated_at"]}
+        if secrets.password is not None:
+            view["password"] = MASK
+        view["has_private_key"] = secrets.private_key is not None
+        return view
+
+
+def _secret_values(secrets: DestinationSecrets) -> dict[str, str]:
+    return {k: v.get_secret_value() for k in _SECRET_FIELDS if (v := getattr(secrets, k)) is not None}

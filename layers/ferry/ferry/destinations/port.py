@@ -1,0 +1,233 @@
+"""Where an export lands: the configs a tenant stores, the secrets kept apart from them, and the Destination port.
+
+A config is the part of a destination that is stored with a job or a schedule and
+shown back to the client; the secrets (a password, a private key) are stored apart and
+never shown. `DestinationFailed` names the step that failed (dns, connect, host_key,
+auth, permission, write) in words fit for a job's output: never a secret, never a trace.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from typing import Annotated, BinaryIO, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Step = Literal["dns", "connect", "host_key", "auth", "permission", "write"]
+
+# RFC 1123 host names; an IP literal is checked apart with ipaddress.
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+# What `ssh-keygen -lf` prints for a key: the unpadded base64 of a SHA-256 digest (32 bytes, 43 characters).
+_SSH_FINGERPRINT = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?")
+# What `openssl x509 -noout -fingerprint -sha256` prints after "=": 32 bytes in hex, colons optional.
+_TLS_FINGERPRINT = re.compile(r"([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+ )?PRIVATE KEY-----.+-----END ([A-Z0-9 ]+ )?PRIVATE KEY-----", re.S)
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _path_parts(value: str) -> list[str]:
+    if _CONTROL.search(value) or "\\" in value:
+        raise ValueError("must not hold control characters or backslashes")
+    if ".." in value.split("/"):
+        raise ValueError("must not hold '..'")
+    # "/in//out/", "/in/./out" and "/in/out" are one folder.
+    return [p for p in value.split("/") if p and p != "."]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class S3Config(_Config):
+    type: Literal["s3"] = "s3"
+    bucket: str | None = Field(default=None, description="None: Ferry's own files bucket")
+    prefix: str = Field(default="", max_length=512, description="Files land at <prefix>/<name>")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and (not _S3_BUCKET.fullmatch(value) or ".." in value):
+            raise ValueError("must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return "/".join(_path_parts(value))
+
+
+class _Server(_Config):
+    """What an SFTP or FTP server's config shares: where it is, whom to log in as, which folder to write to."""
+
+    host: str = Field(max_length=253)
+    username: str = Field(min_length=1, max_length=128)
+    folder: str = Field(default="/", max_length=1024)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+        if not _HOST_NAME.fullmatch(value):
+            raise ValueError("must be a host name or an IP address")
+        return value.lower()
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("must not hold control characters")
+        return value
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        parts = _path_parts(value)
+        if value.startswith("/"):
+            return "/" + "/".join(parts)
+        # A relative folder is the login folder's, as the server sees it.
+        return "/".join(parts) or "."
+
+
+class SftpConfig(_Server):
+    type: Literal["sftp"] = "sftp"
+    port: int = Field(default=22, ge=1, le=65535)
+    host_key_fingerprint: str = Field(
+        description="The server's host key as `ssh-keygen -lf` prints it: SHA256:<base64>",
+        examples=["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],
+    )
+
+    @field_validator("host_key_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str) -> str:
+        match = _SSH_FINGERPRINT.fullmatch(value.strip())
+        if not match:
+            raise ValueError("must be a SHA-256 fingerprint as `ssh-keygen -lf` prints it: SHA256:<43 base64 characters>")
+        return f"SHA256:{match.group(1)}"
+
+
+class FtpConfig(_Server):
+    type: Literal["ftp", "ftps"]
+    port: int = Field(default=21, ge=1, le=65535)
+    passive: bool = True
+    # A server whose certificate no public authority signed (self-signed is common on
+    # FTPS) is trusted by pinning its certificate instead; without a pin, ftps checks
+    # the certificate against the public authorities and the host name.
+    certificate_fingerprint: str | None = Field(
+        default=None,
+        description="ftps only: the server certificate's SHA-256 fingerprint as "
+        "`openssl x509 -noout -fingerprint -sha256` prints it",
+        examples=["AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"],
+    )
+
+    @field_validator("certificate_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _TLS_FINGERPRINT.fullmatch(value.strip()):
+            raise ValueError("must be a SHA-256 fingerprint: 32 bytes in hex, e.g. AB:CD:...")
+        digits = value.strip().replace(":", "").upper()
+        return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+    @model_validator(mode="after")
+    def _pin_needs_tls(self) -> FtpConfig:
+        if self.certificate_fingerprint is not None and self.type != "ftps":
+            raise ValueError("certificate_fingerprint applies to ftps only")
+        return self
+
+
+DestinationConfig = Annotated[S3Config | SftpConfig | FtpConfig, Field(discriminator="type")]
+
+
+class DestinationSecrets(BaseModel):
+    """The secret part of a destination: stored apart from its config, never shown back."""
+
+    # A refused value never reaches an error message or a log.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    password: SecretStr | None = Field(default=None, min_length=1, max_length=1024)
+    private_key: SecretStr | None = Field(
+        default=None, max_length=16384, description="An unencrypted private key, PEM or OpenSSH format"
+    )
+
+    @field_validator("private_key")
+    @classmethod
+    def _pem(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _PEM.search(value.get_secret_value()):
+            raise ValueError("must be a private key in PEM or OpenSSH format (-----BEGIN ... PRIVATE KEY-----)")
+        return value
+
+    def check_for(self, config: S3Config | SftpConfig | FtpConfig) -> None:
+        """Raises ValueError when these secrets cannot serve `config`; a request model's validator can call it."""
+        if isinstance(config, S3Config):
+            if self.password is not None or self.private_key is not None:
+                raise ValueError("an s3 destination takes no password or private key: Ferry's own role writes it")
+        elif isinstance(config, SftpConfig):
+            if self.password is None and self.private_key is None:
+                raise ValueError("an sftp destination needs a password or a private key")
+        else:
+            if self.password is None:
+                raise ValueError(f"an {config.type} destination needs a password")
+            if self.private_key is not None:
+                raise ValueError(f"an {config.type} destination takes no private key")
+
+
+class DestinationFailed(Exception):
+    """A destination refused or broke off; `reason` is fit for the job's output."""
+
+    def __init__(self, step: Step, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+
+
+class Destination(Protocol):
+    def put(self, name: str, stream: BinaryIO) -> str:
+        """Writes `stream` as `name` in the destination's folder, replacing a file of that name, and says where.
+
+        The bytes go to a temporary name first and are renamed at the end, so a reader
+        never sees half a file; on a failure the temporary file is removed. A failure of
+        the destination raises DestinationFailed; an exception raised by `stream` itself
+        (the export's source) is raised as it is, after the same clean-up.
+        """
+        ...
+
+    def remove(self, name: str) -> None:
+        """Removes `name`; a file that is not there is fine."""
+        ...
+
+    def check(self) -> None:
+        """Connects, logs in, writes and removes a small probe file; raises DestinationFailed naming the step."""
+        ...
+
+
+def check_name(name: str) -> str:
+    """A file name in the destination's folder: no folders, nothing a server would read as a path."""
+    if not name or len(name) > 255 or name in {".", ".."} or "/" in name or "\\" in name or _CONTROL.search(name):
+        raise ValueError(f"not a plain file name: {name!r}")
+    return name
+
+
+def temporary_name() -> str:
+    # Hidden and in the same folder: a rename within one folder is atomic, and readers
+    # that list "*.zip" or skip dot files never pick up a file being written.
+    return f".ferry-{secrets.token_hex(8)}.part"
+
+
+def probe_name() -> str:
+    return f".ferry-check-{secrets.token_hex(8)}"
+
+
+PROBE = b"Ferry checks that it can write here; this file is removed at once.\n"
+
+
+def remote_location(scheme: str, host: str, port: int, folder: str, name: str) -> str:
+    """Where a file landed, as a URL: sftp://host:22/out/x.zip; a folder relative to the login folder shows as /~/."""
+    netloc = f"[{host}]" if ":" in host else host
+    path = folder.rstrip("/") + "/" + name if folder.startswith("/") else "/~/" + (f"{folder}/" if folder != "." else "") + name
+    return f"{scheme}://{netloc}:{port}{path}"

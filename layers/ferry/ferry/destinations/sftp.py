@@ -1,0 +1,283 @@
+"""The SFTP destination, on paramiko, with the server's host key pinned.
+
+The server must present the host key whose SHA-256 fingerprint the config names: there is
+no known_hosts and nothing is ever accepted on first sight, so a server that is not the
+one the tenant named never sees the password. Each call opens its own connection and
+closes it: an export puts one file, and a connection kept between calls would only be
+one more thing to time out.
+"""
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import io
+import posixpath
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ferry.destinations.port import (
+    PROBE,
+    DestinationFailed,
+    DestinationSecrets,
+    SftpConfig,
+    check_name,
+    probe_name,
+    remote_location,
+    temporary_name,
+)
+
+CONNECT_TIMEOUT_S = 10.0  # TCP connect, SSH banner, key exchange, login
+OPERATION_TIMEOUT_S = 60.0  # any one SFTP request, a write included
+_CHUNK = 1024 * 1024
+# What a broken or refusing server raises through paramiko (OSError covers its IOError and socket.timeout).
+_ERRORS = (OSError, paramiko.SSHException, EOFError)
+
+# A server may hold several host keys and paramiko asks for its favourite type first; the
+# tenant pinned one of them, whichever `ssh-keygen -lf` showed. On a mismatch the next
+# connection refuses the type just seen, until the pinned key shows or no type is left.
+_HOST_KEY_FAMILIES = (
+    ("ssh-ed25519",),
+    ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"),
+    ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+)
+_PARAMIKO_KEY_CLASSES = (
+    (rsa.RSAPrivateKey, paramiko.RSAKey),
+    (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey),
+    (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
+)
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """A public key's fingerprint as `ssh-keygen -lf` prints it."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def load_private_key(pem: str) -> paramiko.PKey:
+    """An unencrypted RSA, ECDSA or Ed25519 key, in OpenSSH, PEM or PKCS#8 form."""
+    data = pem.encode()
+    try:
+        try:
+            loaded = serialization.load_ssh_private_key(data, password=None)
+        except ValueError:
+            loaded = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise DestinationFailed("auth", "The private key is protected by a passphrase; Ferry needs it unencrypted.") from None
+    except Exception:
+        raise DestinationFailed("auth", "The private key could not be read: expected an RSA, ECDSA or Ed25519 key in PEM or OpenSSH format.") from None
+    for crypto_class, paramiko_class in _PARAMIKO_KEY_CLASSES:
+        if isinstance(loaded, crypto_class):
+            # paramiko reads OpenSSH's format for every key type, PKCS#8 for none: hand it that.
+            text = loaded.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            ).decode()
+            return paramiko_class.from_private_key(io.StringIO(text))
+    raise DestinationFailed("auth", "The private key is of a type SFTP servers do not take: use RSA, ECDSA or Ed25519.")
+
+
+def _why(exc: BaseException) -> str:
+    """An OS or protocol error in a few words: the server's text, never a trace."""
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+class SftpDestination:
+    def __init__(self, config: SftpConfig, secrets: DestinationSecrets) -> None:
+        self._config = config
+        self._secrets = secrets
+
+    def put(self, name: str, stream: BinaryIO) -> str:
+        check_name(name)
+        with self._session() as sftp:
+            temporary = self._path(temporary_name())
+            try:
+                self._write(sftp, temporary, stream)
+                self._rename(sftp, temporary, self._path(name))
+            except BaseException:
+                self._discard(sftp, temporary)
+                raise
+        return remote_location("sftp", self._config.host, self._config.port, self._config.folder, name)
+
+    def remove(self, name: str) -> None:
+        check_name(name)
+        with self._session() as sftp:
+            self._remove(sftp, self._path(name))
+
+    def check(self) -> None:
+        with self._session() as sftp:
+            probe = self._path(probe_name())
+            try:
+                self._write(sftp, probe, io.BytesIO(PROBE))
+            except BaseException:
+                self._discard(sftp, probe)
+                raise
+            self._remove(sftp, probe)
+
+    # -- a session -----------------------------------------------------------------
+
+    @contextmanager
+    def _session(self) -> Iterator[paramiko.SFTPClient]:
+        transport = self._logged_in()
+        try:
+            try:
+                sftp = paramiko.SFTPClient.from_transport(transport)
+            except _ERRORS as exc:
+                raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(exc)}.") from None
+            sftp.get_channel().settimeout(OPERATION_TIMEOUT_S)
+            with sftp:
+                yield sftp
+        finally:
+            transport.close()
+
+    def _where(self) -> str:
+        return f"{self._config.host}:{self._config.port}"
+
+    def _connect(self) -> socket.socket:
+        try:
+            return socket.create_connection((self._config.host, self._config.port), timeout=CONNECT_TIMEOUT_S)
+        except socket.gaierror:
+            raise DestinationFailed("dns", f"The host name {self._config.host} could not be resolved.") from None
+        except OSError as exc:
+            raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(exc)}.") from None
+
+    def _pinned_transport(self) -> paramiko.Transport:
+        pinned = self._config.host_key_fingerprint
+        seen: list[str] = []
+        disabled: list[str] = []
+        for _ in _HOST_KEY_FAMILIES:
+            transport = paramiko.Transport(self._connect(), disabled_algorithms={"keys": disabled})
+            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = CONNECT_TIMEOUT_S
+            try:
+                transport.start_client(timeout=CONNECT_TIMEOUT_S)
+            except _ERRORS as exc:
+                transport.close()
+                if seen:
+                    # The server holds no host key of the types not yet refused.
+                    break
+                raise DestinationFailed("connect", f"{self._where()} did not complete an SSH handshake: {_why(exc)}.") from None
+            key = transport.get_remote_server_key()
+            if fingerprint(key) == pinned:
+                return transport
+            transport.close()
+            seen.append(fingerprint(key))
+            family = next((f for f in _HOST_KEY_FAMILIES if transport.host_key_type in f or key.get_name() in f), ())
+            if not family or family[0] in disabled:
+                break
+            disabled.extend(family)
+        raise DestinationFailed(
+            "host_key",
+            f"The server at {self._where()} presented the host key{'s' if len(seen) > 1 else ''} {', '.join(seen)}, "
+            f"not the configured {pinned}; nothing was sent to it.",
+        )
+
+    def _logged_in(self) -> paramiko.Transport:
+        username = self._config.username
+        logins: list[tuple[str, Callable[[paramiko.Transport], object]]] = []
+        if self._secrets.private_key is not None:
+            key = load_private_key(self._secrets.private_key.get_secret_value())
+            logins.append(("private key", lambda t: t.auth_publickey(username, key)))
+        if self._secrets.password is not None:
+            password = self._secrets.password.get_secret_value()
+            logins.append(("password", lambda t: t.auth_password(username, password)))
+        for _, login in logins:
+            # A connection for each way of logging in: paramiko asks for the auth service
+            # again at each attempt, and some servers (asyncssh) hang up on the second ask.
+            transport = self._pinned_transport()
+            try:
+                login(transport)
+                return transport
+            except paramiko.AuthenticationException:
+                transport.close()
+            except _ERRORS as exc:
+                transport.close()
+                raise DestinationFailed("connect", f"{self._where()} broke off the login: {_why(exc)}.") from None
+        tried = " and ".join(label for label, _ in logins)
+        raise DestinationFailed("auth", f"The server at {self._where()} refused the login of {username!r} ({tried}).")
+
+    # -- files ---------------------------------------------------------------------
+
+    def _path(self, name: str) -> str:
+        return posixpath.join(self._config.folder, name)
+
+    def _write(self, sftp: paramiko.SFTPClient, path: str, stream: BinaryIO) -> None:
+        folder = self._config.folder
+        try:
+            remote = sftp.open(path, "wb")
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise DestinationFailed("permission", f"The folder {folder} does not exist on {self._where()}.") from None
+            raise DestinationFailed("permission", f"{self._where()} refused to create a file in {folder}: {_why(exc)}.") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise DestinationFailed("write", f"Writing to {folder} on {self._where()} failed: {_why(exc)}.") from None
+        # Pipelined: writes go out without waiting for each answer; an error shows at a later write or at close.
+        remote.set_pipelined(True)
+        try:
+            # The source's own errors (stream.read) pass through as they are: they are not the destination's.
+            while chunk := stream.read(_CHUNK):
+                self._send(remote.write, chunk)
+            self._send(remote.close)
+        except BaseException:
+            # Closed, so the server lets the file be removed.
+            try:
+                remote.close()
+            except _ERRORS:
+                pass
+            raise
+
+    def _send(self, call: Callable[..., object], *args: object) -> None:
+        try:
+            call(*args)
+        except _ERRORS as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EACCES:
+                raise DestinationFailed("permission", f"{self._where()} refused to write in {self._config.folder}: {_why(exc)}.") from None
+            raise DestinationFailed("write", f"Writing to {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
+
+    def _rename(self, sftp: paramiko.SFTPClient, source: str, target: str) -> None:
+        try:
+            # OpenSSH's extension replaces the target in one step, as rename(2) does.
+            sftp.posix_rename(source, target)
+            return
+        except OSError as exc:
+            if exc.errno is not None:
+                raise self._rename_failed(exc) from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise self._rename_failed(exc) from None
+        # The server lacks the extension; plain SFTP rename refuses to replace a file, so
+        # the old file goes first. A reader may find no file for a moment, never half a one.
+        try:
+            self._remove(sftp, target)
+            sftp.rename(source, target)
+        except OSError as exc:
+            raise self._rename_failed(exc) from None
+
+    def _rename_failed(self, exc: BaseException) -> DestinationFailed:
+        step = "permission" if isinstance(exc, OSError) and exc.errno == errno.EACCES else "write"
+        return DestinationFailed(step, f"{self._where()} refused to rename the written file into place in {self._config.folder}: {_why(exc)}.")
+
+    def _remove(self, sftp: paramiko.SFTPClient, path: str) -> None:
+        try:
+            sftp.remove(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return
+            step = "permission" if exc.errno == errno.EACCES else "write"
+            raise DestinationFailed(step, f"{self._where()} refused to remove {posixpath.basename(path)} from {self._config.folder}: {_why(exc)}.") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise DestinationFailed("write", f"Removing a file from {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
+
+    def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
+        """Best effort: the failure that brought us here is the one to report."""
+        try:
+            sftp.remove(path)
+        except _ERRORS:
+            pass

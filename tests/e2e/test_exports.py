@@ -1,0 +1,195 @@
+"""Exports through the local stack to a real SFTP server on loopback: seed 001's /export/jobs, segments, destinations."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+import urllib.request
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ferry_local.file_servers import SftpServer
+from tests.e2e.rows import customer
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def sftp(tmp_path):
+    (tmp_path / "exports").mkdir()
+    with SftpServer(tmp_path, {"ferry": PASSWORD}) as server:
+        yield server
+
+
+def destination_body(sftp: SftpServer, **changes: object) -> dict:
+    body = {
+        "name": "loopback sftp",
+        "type": "sftp",
+        "host": "localhost",
+        "port": sftp.port,
+        "username": "ferry",
+        "password": PASSWORD,
+        "host_key_fingerprint": sftp.host_key_fingerprint,
+        "folder": "/exports",
+    }
+    return {**body, **changes}
+
+
+def imported(client, rows: list[dict]) -> None:
+    job = client.wait(client.import_rows("Customers", "CreateOrUpdate", rows), timeout=120)
+    assert job["status"] == "finished", job
+
+
+def csv_in_zip(content: bytes) -> list[list[str]]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        [member] = archive.namelist()
+        text = archive.read(member).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def wait_export(client, job_id: str) -> dict:
+    client.wait(job_id, timeout=120)
+    return client.get(f"/export/jobs/{job_id}").json()
+
+
+def test_an_export_lands_on_the_sftp_server_as_a_zip_with_the_requested_columns(fresh, sftp):
+    imported(fresh.client, [customer(n) for n in range(1500)])
+    created = fresh.client.post("/destinations", destination_body(sftp))
+    assert created.status == 201, created.body
+    destination = created.json()
+    assert destination["password"] == "********" and PASSWORD not in created.body.decode()
+    assert fresh.client.post(f"/destinations/{destination['id']}/check").json() == {"ok": True}
+    body = {"fields": "vendorId,name,location.settlement", "schema": {"name": "Customers"}, "destination": {"datasetId": destination["id"]}}
+    answer = fresh.client.post("/export/jobs", body)
+    assert answer.status == 200, answer.body
+    assert answer.json()["status"] in ("NEW", "PROCESSING") and answer.json()["schema"] == {"name": "Customers"}
+    job = wait_export(fresh.client, answer.json()["id"])
+    assert job["status"] == "SUCCEEDED", job
+    assert job["errors"] == [] and job["metrics"]["totalTime"]["totalTimeInMs"] >= 0
+    name = f"Customers_{datetime.now(UTC):%Y%m%d}.zip"
+    landed = sorted(p.name for p in (sftp.root / "exports").iterdir())
+    assert landed == [name], landed  # no temporary file left beside it
+    rows = csv_in_zip((sftp.root / "exports" / name).read_bytes())
+    assert rows[0] == ["vendorId", "name", "location.settlement"] and len(rows) == 1501
+    assert rows[1] == ["C0000000", "OOO Svetlyachok 0", "Kyiv"]
+    result = fresh.client.get(f"/jobs/{job['id']}/result", headers={})
+    assert result.status == 302
+    with urllib.request.urlopen(result.headers["location"], timeout=30) as download:
+        assert len(csv_in_zip(download.read())) == 1501
+
+
+def test_an_incremental_export_holds_only_what_changed_since(fresh):
+    imported(fresh.client, [customer(n) for n in range(50)])
+    time.sleep(0.05)
+    since = (datetime.now(UTC) - timedelta(milliseconds=10)).isoformat().replace("+00:00", "Z")
+    imported(fresh.client, [customer(7, name="Renamed")])
+    body = {"schema": {"name": "Customers"}, "fields": "vendorId,name", "filter": {"fromIngestTimestamp": since}}
+    job = wait_export(fresh.client, fresh.client.post("/export/jobs", body).json()["id"])
+    assert job["status"] == "SUCCEEDED" and job["filter"]["fromIngestTimestamp"]
+    result = fresh.client.get(f"/jobs/{job['id']}/result")
+    with urllib.request.urlopen(result.headers["location"], timeout=30) as download:
+        assert csv_in_zip(download.read()) == [["vendorId", "name"], ["C0000007", "Renamed"]]
+
+
+@pytest.mark.parametrize(("change", "step"), [({"password": "wrong"}, "auth"), ({"host_key_fingerprint": "SHA256:" + "A" * 43}, "host_key")])
+def test_a_refusing_server_fails_the_export_naming_the_phase_and_leaves_no_file(fresh, sftp, change, step):
+    imported(fresh.client, [customer(n) for n in range(20)])
+    destination = fresh.client.post("/destinations", destination_body(sftp, **change)).json()
+    check = fresh.client.post(f"/destinations/{destination['id']}/check").json()
+    assert check["ok"] is False and check["step"] == step
+    body = {"schema": {"name": "Customers"}, "destination": {"datasetId": destination["id"]}}
+    job = wait_export(fresh.client, fresh.client.post("/export/jobs", body).json()["id"])
+    assert job["status"] == "FAILED"
+    assert job["errors"][0]["code"] == "connect" and job["errors"][0]["msg"]
+    assert "connect phase" in fresh.client.get(f"/jobs/{job['id']}").json()["output"]
+    assert list((sftp.root / "exports").iterdir()) == []
+
+
+def test_a_cancelled_export_ends_cancelled_with_no_file_at_the_destination(fresh, sftp, local_stack):
+    imported(fresh.client, [customer(n) for n in range(20)])
+    destination = fresh.client.post("/destinations", destination_body(sftp)).json()
+    local_stack.slow_down("export", times=1, seconds=2)
+    body = {"schema": {"name": "Customers"}, "destination": {"datasetId": destination["id"]}}
+    job_id = fresh.client.post("/export/jobs", body).json()["id"]
+    cancelled = fresh.client.delete(f"/export/jobs/{job_id}")
+    assert (cancelled.status, cancelled.json()) == (200, {"status": True, "message": "Export job has been marked for cancelling"})
+    assert wait_export(fresh.client, job_id)["status"] == "CANCELLED"
+    assert list((sftp.root / "exports").iterdir()) == []
+
+
+def test_an_unknown_field_or_data_type_is_refused_naming_it(fresh):
+    answer = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "fields": "vendorId,shoeSize"})
+    assert answer.status == 422 and "shoeSize" in answer.json()["detail"]
+    assert answer.json()["errors"][0]["pointer"] == "/fields"
+    answer = fresh.client.post("/export/jobs", {"schema": {"name": "Spaceships"}})
+    assert answer.status == 422 and answer.json()["errors"][0]["pointer"] == "/schema/name"
+    assert fresh.client.get("/export/jobs").json()["records"] == []
+
+
+def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
+    imported(fresh.client, [customer(n) for n in range(10)] + [customer(100 + n, location={**customer(0)["location"], "settlement": "Lviv"}) for n in range(3)])
+    for operator in ("$where", "$function", "$expr"):
+        refused = fresh.client.post("/segments", {"name": "bad", "dataType": "Customers", "filter": {operator: "sleep(1000)"}})
+        assert refused.status == 422 and operator in refused.json()["detail"], refused.body
+    refused = fresh.client.post("/segments", {"name": "bad", "dataType": "Customers", "filter": {"name": {"$regex": ".*x"}}})
+    assert refused.status == 422 and "$regex" in refused.json()["detail"]
+    segment = fresh.client.post("/segments", {"name": "Lviv", "dataType": "Customers", "filter": {"location.settlement": "Lviv"}}).json()
+    assert fresh.client.get(f"/segments/{segment['id']}").json()["filter"] == {"location.settlement": "Lviv"}
+    body = {"schema": {"name": "Customers"}, "fields": "vendorId", "filter": {"segments": [{"segmentId": segment["id"], "segmentNs": "ups"}]}}
+    job = wait_export(fresh.client, fresh.client.post("/export/jobs", body).json()["id"])
+    result = fresh.client.get(f"/jobs/{job['id']}/result")
+    with urllib.request.urlopen(result.headers["location"], timeout=30) as download:
+        assert [r[0] for r in csv_in_zip(download.read())[1:]] == ["C0000100", "C0000101", "C0000102"]
+    unknown = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "filter": {"segments": [{"segmentId": "nope"}]}})
+    assert unknown.status == 422 and unknown.json()["errors"][0]["pointer"] == "/filter/segments/0"
+
+
+def test_the_list_pages_with_offsets_and_filters_by_the_seeds_statuses(fresh):
+    for _ in range(3):
+        fresh.client.wait(fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}}).json()["id"])
+    first = fresh.client.get("/export/jobs?limit=2").json()
+    assert len(first["records"]) == 2 and first["page"]["pageOffset"] == 0 and first["page"]["sortField"] == "createdTime"
+    second = fresh.client.get(first["link"]["next"]).json()
+    assert len(second["records"]) == 1 and "next" not in second["link"]
+    assert len(fresh.client.get("/export/jobs?status=SUCCEEDED").json()["records"]) == 3
+    assert fresh.client.get("/export/jobs?status=FAILED").json()["records"] == []
+    assert fresh.client.get("/export/jobs?status=DONE").status == 422
+
+
+def test_a_canonical_export_csv_job_shows_in_jobs_with_progress(fresh):
+    imported(fresh.client, [customer(n) for n in range(30)])
+    created = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "prefix": "nightly_", "dateInName": False, "headers": "labels"}})
+    assert created.status == 201, created.body
+    job = fresh.client.wait(created.json()["id"])
+    assert job["status"] == "finished" and job["progress"]["processed"] == 30 and job["output"].startswith("30 Customers records exported as nightly_Customers.zip")
+    result = fresh.client.get(f"/jobs/{job['id']}/result")
+    with urllib.request.urlopen(result.headers["location"], timeout=30) as download:
+        header = csv_in_zip(download.read())[0]
+    assert header[0] == "Vendor id" and "Location settlement" in header
+    refused = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "prefix": "überlong_prefix_12345"}})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/args/prefix"
+
+
+
+def test_a_destination_on_a_private_address_is_refused_at_connect(fresh, sftp):
+    destination = fresh.client.post("/destinations", destination_body(sftp, host="127.0.0.1")).json()
+    check = fresh.client.post(f"/destinations/{destination['id']}/check").json()
+    assert check["ok"] is False and check["step"] == "connect" and "loopback" in check["reason"]
+
+
+def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):
+    created = fresh.client.post("/destinations", destination_body(sftp)).json()
+    read = fresh.client.get(f"/destinations/{created['id']}").json()
+    assert read["password"] == "********" and read["has_private_key"] is False and "private_key" not in read
+    renamed = fresh.client.request("PUT", f"/destinations/{created['id']}", {**destination_body(sftp), "name": "renamed", "password": "********"})
+    assert renamed.status == 200 and renamed.json()["name"] == "renamed"
+    assert fresh.client.post(f"/destinations/{created['id']}/check").json() == {"ok": True}  # the password was kept
+    assert [d["id"] for d in fresh.client.get("/destinations").json()["items"]] == [created["id"]]
+    assert fresh.client.delete(f"/destinations/{created['id']}").status == 204
+    assert fresh.client.get(f"/destinations/{created['id']}").status == 404
+    refused = fresh.client.post("/destinations", destination_body(sftp, password=None))
+    assert refused.status == 422 and PASSWORD not in refused.body.decode()

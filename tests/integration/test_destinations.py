@@ -1,0 +1,559 @@
+"""Export destinations against real servers on loopback (asyncssh SFTP, pyftpdlib FTP and FTPS) and S3 in moto.
+
+Every failure is a server's own answer: a wrong host key or certificate, a wrong
+password, a missing folder, a folder the server keeps read-only (a chmod would not stop
+CI, which runs as root), a name that does not resolve, a port nobody listens on.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncssh
+import boto3
+import pytest
+from botocore.config import Config
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from moto import mock_aws
+from pydantic import TypeAdapter, ValidationError
+from pyftpdlib.filesystems import AbstractedFS
+
+from ferry.aws.s3_destination import S3Destination
+from ferry.destinations import (
+    Destination,
+    DestinationConfig,
+    DestinationFailed,
+    DestinationSecrets,
+    FtpConfig,
+    S3Config,
+    SftpConfig,
+    open_destination,
+)
+from ferry.destinations.ftp import FtpDestination
+from ferry.destinations.sftp import SftpDestination
+from ferry_local.file_servers import FtpServer, SftpServer
+
+PASSWORD = "s3cret-Pa55"
+READ_ONLY = "readonly"
+PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)  # past one chunk of the adapters' reads, and odd-sized
+
+
+def _private_key(kind: str):
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _pem(key, form: str) -> str:
+    formats = {
+        "openssh": serialization.PrivateFormat.OpenSSH,
+        "pkcs8": serialization.PrivateFormat.PKCS8,
+        "traditional": serialization.PrivateFormat.TraditionalOpenSSL,
+    }
+    return key.private_bytes(serialization.Encoding.PEM, formats[form], serialization.NoEncryption()).decode()
+
+
+def _public_line(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+KEYS = {kind: _private_key(kind) for kind in ("rsa", "ecdsa", "ed25519")}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("file-servers")
+    (path / READ_ONLY).mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def sftp_server(root) -> Iterator[SftpServer]:
+    keys = "\n".join(_public_line(key) for key in KEYS.values())
+    with SftpServer(root, {"alice": PASSWORD}, authorized_keys={"alice": keys}, read_only=[READ_ONLY]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ftp_server(root) -> Iterator[FtpServer]:
+    with FtpServer(root, {"alice": PASSWORD}, read_only=[READ_ONLY]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ftps_server(root) -> Iterator[FtpServer]:
+    with FtpServer(root, {"alice": PASSWORD}, tls=True, read_only=[READ_ONLY]) as server:
+        yield server
+
+
+@pytest.fixture
+def folder(root) -> Path:
+    path = root / uuid.uuid4().hex[:12]
+    path.mkdir()
+    return path
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+Make = Callable[..., Destination]
+
+
+@pytest.fixture(params=["sftp", "ftp", "ftps", "ftp-active"])
+def make(request, folder) -> Make:
+    """A destination on one of the servers, writing to this test's folder; keywords change its config or password."""
+    kind = request.param
+
+    def make_destination(password: str = PASSWORD, **changes: object) -> Destination:
+        if kind == "sftp":
+            server = request.getfixturevalue("sftp_server")
+            config = SftpConfig(**{"host": "127.0.0.1", "port": server.port, "username": "alice",
+                                   "host_key_fingerprint": server.host_key_fingerprint, "folder": f"/{folder.name}", **changes})
+        else:
+            server = request.getfixturevalue("ftps_server" if kind == "ftps" else "ftp_server")
+            pin = {"certificate_fingerprint": server.certificate_fingerprint} if kind == "ftps" else {}
+            config = FtpConfig(**{"type": "ftps" if kind == "ftps" else "ftp", "host": "127.0.0.1", "port": server.port,
+                                  "username": "alice", "folder": f"/{folder.name}", "passive": kind != "ftp-active", **pin, **changes})
+        return open_destination(config, DestinationSecrets(password=password), s3_destination=_no_s3)
+
+    return make_destination
+
+
+def _no_s3(config: S3Config) -> Destination:
+    raise AssertionError("not an S3 destination")
+
+
+class BreakingStream(io.RawIOBase):
+    """The export's source failing after `good` bytes."""
+
+    def __init__(self, good: int) -> None:
+        self._left = good
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left == 0:
+            raise RuntimeError("the source broke")
+        n = self._left if size < 0 else min(size, self._left)
+        self._left -= n
+        return b"x" * n
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# -- what every server destination does ------------------------------------------------
+
+
+def test_a_put_lands_the_whole_file_under_its_name_and_leaves_no_temporary_file(make, folder):
+    where = make().put("customers.zip", io.BytesIO(PAYLOAD))
+
+    assert (folder / "customers.zip").read_bytes() == PAYLOAD
+    assert _listing(folder) == ["customers.zip"]
+    assert re.fullmatch(rf"(sftp|ftps?)://127\.0\.0\.1:\d+/{folder.name}/customers\.zip", where)
+
+
+def test_while_a_put_runs_the_file_is_only_under_a_hidden_temporary_name(make, folder):
+    class Watching(io.RawIOBase):
+        """Looks at the server's folder each time the destination asks for more bytes."""
+
+        def __init__(self) -> None:
+            self.seen: list[list[str]] = []
+            self._data = io.BytesIO(PAYLOAD)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            self.seen.append(_listing(folder))
+            return self._data.read(size)
+
+    stream = Watching()
+    make().put("customers.zip", stream)
+
+    during = stream.seen[1:-1]  # the server has the temporary file open from the first write on
+    assert during and all(len(names) == 1 and re.fullmatch(r"\.ferry-[0-9a-f]{16}\.part", names[0]) for names in during)
+    assert _listing(folder) == ["customers.zip"]
+
+
+def test_a_put_replaces_an_existing_file(make, folder):
+    (folder / "customers.zip").write_bytes(b"yesterday's export, longer than today's" * 100)
+
+    make().put("customers.zip", io.BytesIO(b"today"))
+
+    assert (folder / "customers.zip").read_bytes() == b"today"
+    assert _listing(folder) == ["customers.zip"]
+
+
+def test_a_source_that_breaks_mid_stream_raises_its_own_error_and_leaves_no_file(make, folder):
+    (folder / "customers.zip").write_bytes(b"the previous export")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        make().put("customers.zip", BreakingStream(good=2 * 1024 * 1024 + 5))
+
+    assert _listing(folder) == ["customers.zip"]
+    assert (folder / "customers.zip").read_bytes() == b"the previous export"
+
+
+def test_remove_removes_and_a_missing_file_is_fine(make, folder):
+    (folder / "customers.zip").write_bytes(b"x")
+    destination = make()
+
+    destination.remove("customers.zip")
+    destination.remove("customers.zip")
+
+    assert _listing(folder) == []
+
+
+def test_check_passes_on_a_good_config_and_leaves_nothing(make, folder):
+    make().check()
+
+    assert _listing(folder) == []
+
+
+@pytest.mark.parametrize("operation", ["put", "check"])
+def test_a_wrong_password_fails_at_auth_and_the_reason_holds_no_secret(make, folder, operation):
+    destination = make(password="wrong-" + PASSWORD)
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.put("x.zip", io.BytesIO(b"x")) if operation == "put" else destination.check()
+
+    assert failed.value.step == "auth"
+    assert PASSWORD not in failed.value.reason and "Traceback" not in failed.value.reason
+    assert _listing(folder) == []
+
+
+@pytest.mark.parametrize("operation", ["put", "check"])
+def test_a_folder_that_does_not_exist_fails_at_permission(make, operation):
+    destination = make(folder="/no-such-folder")
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.put("x.zip", io.BytesIO(b"x")) if operation == "put" else destination.check()
+
+    assert failed.value.step == "permission"
+    assert "/no-such-folder" in failed.value.reason
+
+
+@pytest.mark.parametrize("operation", ["put", "check"])
+def test_a_folder_the_server_keeps_read_only_fails_at_permission(make, root, operation):
+    destination = make(folder=f"/{READ_ONLY}")
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.put("x.zip", io.BytesIO(b"x")) if operation == "put" else destination.check()
+
+    assert failed.value.step == "permission"
+    assert _listing(root / READ_ONLY) == []
+
+
+def test_a_name_that_does_not_resolve_fails_at_dns(make):
+    with pytest.raises(DestinationFailed) as failed:
+        make(host="no-such-host.invalid").check()
+
+    assert failed.value.step == "dns"
+    assert "no-such-host.invalid" in failed.value.reason
+
+
+def test_a_port_nobody_listens_on_fails_at_connect(make):
+    with pytest.raises(DestinationFailed) as failed:
+        make(port=_closed_port()).check()
+
+    assert failed.value.step == "connect"
+
+
+def test_a_file_name_with_a_folder_in_it_is_refused_before_connecting(make):
+    with pytest.raises(ValueError, match="plain file name"):
+        make(port=_closed_port()).put("../escape.zip", io.BytesIO(b"x"))
+
+
+# -- SFTP: the pinned host key, private keys, servers without posix-rename -------------
+
+
+def _sftp_config(server: SftpServer, folder: Path, **changes: object) -> SftpConfig:
+    return SftpConfig(**{"host": "127.0.0.1", "port": server.port, "username": "alice",
+                         "host_key_fingerprint": server.host_key_fingerprint, "folder": f"/{folder.name}", **changes})
+
+
+@pytest.mark.parametrize("operation", ["put", "check"])
+def test_sftp_a_host_key_other_than_the_pinned_one_fails_at_host_key_and_writes_nothing(sftp_server, folder, operation):
+    pinned = "SHA256:" + "A" * 43
+    destination = SftpDestination(_sftp_config(sftp_server, folder, host_key_fingerprint=pinned), DestinationSecrets(password=PASSWORD))
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.put("x.zip", io.BytesIO(b"x")) if operation == "put" else destination.check()
+
+    assert failed.value.step == "host_key"
+    assert pinned in failed.value.reason and sftp_server.host_key_fingerprint in failed.value.reason
+    assert _listing(folder) == []
+
+
+def test_sftp_any_one_of_the_servers_host_keys_can_be_pinned(root, folder):
+    with SftpServer(root, {"alice": PASSWORD}, host_key_types=("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")) as server:
+        assert len(set(server.host_key_fingerprints.values())) == 3
+        for kind, pinned in server.host_key_fingerprints.items():
+            config = _sftp_config(server, folder, host_key_fingerprint=pinned)
+            SftpDestination(config, DestinationSecrets(password=PASSWORD)).put(f"{kind}.txt", io.BytesIO(b"x"))
+
+        with pytest.raises(DestinationFailed) as failed:
+            SftpDestination(_sftp_config(server, folder, host_key_fingerprint="SHA256:" + "B" * 43), DestinationSecrets(password=PASSWORD)).check()
+
+    assert failed.value.step == "host_key"
+    assert all(fingerprint in failed.value.reason for fingerprint in server.host_key_fingerprints.values())
+    assert _listing(folder) == ["ecdsa-sha2-nistp256.txt", "ssh-ed25519.txt", "ssh-rsa.txt"]
+
+
+@pytest.mark.parametrize("kind,form", [
+    ("ed25519", "openssh"), ("ed25519", "pkcs8"),
+    ("ecdsa", "openssh"), ("ecdsa", "traditional"), ("ecdsa", "pkcs8"),
+    ("rsa", "openssh"), ("rsa", "traditional"), ("rsa", "pkcs8"),
+])
+def test_sftp_a_private_key_logs_in(sftp_server, folder, kind, form):
+    secrets = DestinationSecrets(private_key=_pem(KEYS[kind], form))
+
+    SftpDestination(_sftp_config(sftp_server, folder), secrets).put("keyed.zip", io.BytesIO(PAYLOAD))
+
+    assert (folder / "keyed.zip").read_bytes() == PAYLOAD
+
+
+def test_sftp_a_key_the_server_does_not_know_falls_back_to_the_password(sftp_server, folder):
+    secrets = DestinationSecrets(private_key=_pem(ed25519.Ed25519PrivateKey.generate(), "openssh"), password=PASSWORD)
+
+    SftpDestination(_sftp_config(sftp_server, folder), secrets).check()
+
+
+def test_sftp_a_key_the_server_does_not_know_fails_at_auth(sftp_server, folder):
+    secrets = DestinationSecrets(private_key=_pem(ed25519.Ed25519PrivateKey.generate(), "openssh"))
+
+    with pytest.raises(DestinationFailed) as failed:
+        SftpDestination(_sftp_config(sftp_server, folder), secrets).check()
+
+    assert failed.value.step == "auth"
+    assert "private key" in failed.value.reason
+
+
+def test_sftp_a_key_under_a_passphrase_fails_at_auth_saying_so(sftp_server, folder):
+    encrypted = KEYS["ed25519"].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.BestAvailableEncryption(b"phrase")
+    ).decode()
+
+    with pytest.raises(DestinationFailed) as failed:
+        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(private_key=encrypted)).check()
+
+    assert failed.value.step == "auth"
+    assert "passphrase" in failed.value.reason
+
+
+def test_sftp_without_posix_rename_the_old_file_is_replaced_all_the_same(sftp_server, folder, monkeypatch):
+    def unsupported(self, oldpath, newpath):
+        raise asyncssh.SFTPOpUnsupported("posix-rename not supported")
+
+    monkeypatch.setattr(asyncssh.SFTPServer, "posix_rename", unsupported)
+    (folder / "customers.zip").write_bytes(b"old")
+
+    SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD)).put("customers.zip", io.BytesIO(b"new"))
+
+    assert _listing(folder) == ["customers.zip"]
+    assert (folder / "customers.zip").read_bytes() == b"new"
+
+
+# -- FTP(S): the certificate, servers that will not rename over a file ----------------
+
+
+def _ftps_config(server: FtpServer, folder: Path, **changes: object) -> FtpConfig:
+    return FtpConfig(**{"type": "ftps", "host": "127.0.0.1", "port": server.port, "username": "alice",
+                        "folder": f"/{folder.name}", "certificate_fingerprint": server.certificate_fingerprint, **changes})
+
+
+def test_ftps_a_certificate_other_than_the_pinned_one_fails_at_host_key_and_writes_nothing(ftps_server, folder):
+    pinned = ":".join(["AB"] * 32)
+    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=pinned), DestinationSecrets(password=PASSWORD))
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.put("x.zip", io.BytesIO(b"x"))
+
+    assert failed.value.step == "host_key"
+    assert pinned in failed.value.reason and ftps_server.certificate_fingerprint in failed.value.reason
+    assert _listing(folder) == []
+
+
+def test_ftps_without_a_pin_a_self_signed_certificate_is_not_trusted(ftps_server, folder):
+    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=None), DestinationSecrets(password=PASSWORD))
+
+    with pytest.raises(DestinationFailed) as failed:
+        destination.check()
+
+    assert failed.value.step == "host_key"
+    assert "self-signed" in failed.value.reason
+
+
+def test_ftps_against_a_plain_ftp_server_fails_at_connect(ftp_server, folder):
+    config = FtpConfig(type="ftps", host="127.0.0.1", port=ftp_server.port, username="alice", folder=f"/{folder.name}")
+
+    with pytest.raises(DestinationFailed) as failed:
+        FtpDestination(config, DestinationSecrets(password=PASSWORD)).check()
+
+    assert failed.value.step == "connect"
+    assert "TLS" in failed.value.reason
+
+
+def test_ftp_a_server_that_will_not_rename_over_a_file_still_gets_it_replaced(ftp_server, folder, monkeypatch):
+    rename = AbstractedFS.rename
+
+    def like_windows(self, src, dst):
+        if os.path.exists(dst):
+            raise OSError(errno.EEXIST, "File exists")
+        return rename(self, src, dst)
+
+    monkeypatch.setattr(AbstractedFS, "rename", like_windows)
+    (folder / "customers.zip").write_bytes(b"old")
+    config = FtpConfig(type="ftp", host="127.0.0.1", port=ftp_server.port, username="alice", folder=f"/{folder.name}")
+
+    FtpDestination(config, DestinationSecrets(password=PASSWORD)).put("customers.zip", io.BytesIO(b"new"))
+
+    assert _listing(folder) == ["customers.zip"]
+    assert (folder / "customers.zip").read_bytes() == b"new"
+
+
+# -- S3 -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="customer-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield client
+
+
+def _keys(client) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket="customer-bucket").get("Contents", []))
+
+
+def _s3_destination(client) -> Callable[[S3Config], Destination]:
+    return lambda config: S3Destination(client, config.bucket or "ferry-files", config.prefix)
+
+
+def test_s3_a_put_lands_the_whole_file_and_replaces_an_old_one(s3):
+    destination = open_destination(S3Config(bucket="customer-bucket", prefix="/exports/daily/"), DestinationSecrets(), _s3_destination(s3))
+
+    destination.put("customers.zip", io.BytesIO(b"yesterday"))
+    where = destination.put("customers.zip", io.BytesIO(PAYLOAD))
+
+    assert where == "s3://customer-bucket/exports/daily/customers.zip"
+    assert s3.get_object(Bucket="customer-bucket", Key="exports/daily/customers.zip")["Body"].read() == PAYLOAD
+    assert _keys(s3) == ["exports/daily/customers.zip"]
+
+
+def test_s3_a_source_that_breaks_raises_its_own_error_and_writes_nothing(s3):
+    destination = S3Destination(s3, "customer-bucket", "exports")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        destination.put("customers.zip", BreakingStream(good=9 * 1024 * 1024))  # past boto3's multipart threshold
+
+    assert _keys(s3) == []
+    assert s3.list_multipart_uploads(Bucket="customer-bucket").get("Uploads", []) == []
+
+
+def test_s3_check_and_remove(s3):
+    destination = S3Destination(s3, "customer-bucket", "exports")
+    destination.put("customers.zip", io.BytesIO(b"x"))
+
+    destination.check()
+    destination.remove("customers.zip")
+    destination.remove("customers.zip")
+
+    assert _keys(s3) == []
+
+
+def test_s3_a_bucket_that_does_not_exist_fails_at_permission(s3):
+    destination = S3Destination(s3, "no-such-bucket", "")
+
+    for attempt in (destination.check, lambda: destination.put("x.zip", io.BytesIO(b"x"))):
+        with pytest.raises(DestinationFailed) as failed:
+            attempt()
+        assert failed.value.step == "permission"
+        assert "no-such-bucket" in failed.value.reason
+
+
+def test_s3_an_endpoint_nobody_listens_on_fails_at_connect():
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{_closed_port()}", region_name="eu-west-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+
+    with pytest.raises(DestinationFailed) as failed:
+        S3Destination(client, "customer-bucket").check()
+
+    assert failed.value.step == "connect"
+
+
+# -- configs and secrets -----------------------------------------------------------------
+
+CONFIGS = TypeAdapter(DestinationConfig)
+FINGERPRINT = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+
+
+def test_configs_are_told_apart_by_type_and_normalised():
+    sftp = CONFIGS.validate_python({"type": "sftp", "host": "SFTP.Example.com", "username": "u",
+                                    "host_key_fingerprint": FINGERPRINT + "=", "folder": "/in//out/./"})
+    ftps = CONFIGS.validate_python({"type": "ftps", "host": "::1", "username": "u", "certificate_fingerprint": "ab" * 32})
+    s3 = CONFIGS.validate_python({"type": "s3", "prefix": "/exports/daily/"})
+
+    assert (type(sftp), sftp.host, sftp.port, sftp.folder, sftp.host_key_fingerprint) == (SftpConfig, "sftp.example.com", 22, "/in/out", FINGERPRINT)
+    assert (type(ftps), ftps.port, ftps.passive, ftps.certificate_fingerprint) == (FtpConfig, 21, True, ":".join(["AB"] * 32))
+    assert (type(s3), s3.bucket, s3.prefix) == (S3Config, None, "exports/daily")
+
+
+@pytest.mark.parametrize("config", [
+    {"type": "sftp", "host": "h", "username": "u", "host_key_fingerprint": "MD5:ab:cd"},
+    {"type": "sftp", "host": "h", "username": "u", "host_key_fingerprint": "SHA256:short"},
+    {"type": "sftp", "host": "bad host", "username": "u", "host_key_fingerprint": FINGERPRINT},
+    {"type": "sftp", "host": "h", "port": 0, "username": "u", "host_key_fingerprint": FINGERPRINT},
+    {"type": "ftp", "host": "h", "port": 65536, "username": "u"},
+    {"type": "ftp", "host": "h", "username": "u", "folder": "/in/../etc"},
+    {"type": "ftp", "host": "h", "username": "u\r\nDELE x"},
+    {"type": "ftp", "host": "h", "username": "u", "certificate_fingerprint": "AB" * 32},
+    {"type": "s3", "bucket": "No_Such"},
+    {"type": "s3", "prefix": "a/../b"},
+    {"type": "webdav", "host": "h"},
+])
+def test_bad_configs_are_refused(config):
+    with pytest.raises(ValidationError):
+        CONFIGS.validate_python(config)
+
+
+def test_secrets_must_fit_their_destination_and_never_show():
+    sftp = SftpConfig(host="h", username="u", host_key_fingerprint=FINGERPRINT)
+    ftp = FtpConfig(type="ftp", host="h", username="u")
+
+    DestinationSecrets(private_key=_pem(KEYS["ed25519"], "openssh")).check_for(sftp)
+    DestinationSecrets(password="p").check_for(ftp)
+    for secrets, config in [(DestinationSecrets(), sftp), (DestinationSecrets(), ftp), (DestinationSecrets(password="p"), S3Config())]:
+        with pytest.raises(ValueError):
+            secrets.check_for(config)
+    with pytest.raises(DestinationFailed) as failed:
+        open_destination(ftp, DestinationSecrets(), _no_s3)
+    assert failed.value.step == "auth"
+
+    with pytest.raises(ValidationError) as refused:
+        DestinationSecrets(private_key="not a key but maybe a password")
+    assert "maybe a password" not in str(refused.value)
+    assert PASSWORD not in repr(DestinationSecrets(password=PASSWORD))

@@ -1,0 +1,128 @@
+"""The export steps on in-memory fakes and an SQLite entity store: the zip, its name, phases, cancel."""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from ferry.core.ids import new_ulid
+from ferry.destinations.port import DestinationFailed
+from ferry.exports.kinds import EXPORT
+from ferry.exports.runner import ExportFailed, ExportRunner, file_name
+from ferry.exports.segments import SegmentIn, Segments
+from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.model import Job, JobStatus
+from ferry.store.port import Action, Collection, WriteRow
+from ferry.store.sqlite import SqliteEntityStore
+from ferry.testing import InMemoryFiles, InMemoryJobs, InMemorySavedItems, StillClock
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+class FolderDestination:
+    """A destination that is a dict; it can be told to refuse."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.files: dict[str, bytes] = {}
+        self.refuse = refuse
+
+    def put(self, name: str, stream) -> str:
+        if self.refuse:
+            raise DestinationFailed(self.refuse, "the server said no")
+        self.files[name] = stream.read()
+        return f"mem://{name}"
+
+    def remove(self, name: str) -> None:
+        self.files.pop(name, None)
+
+    def check(self) -> None:
+        pass
+
+
+@pytest.fixture
+def parts(tmp_path):
+    clock = StillClock(NOW)
+    jobs, files, saved = InMemoryJobs(clock), InMemoryFiles(), InMemorySavedItems()
+    store = SqliteEntityStore(str(tmp_path / "entities.sqlite3"))
+    rows = [
+        WriteRow(n, f"C{n:03d}", {"vendorId": f"C{n:03d}", "name": f"=cmd {n}" if n == 2 else f"Name {n}", "location": {"settlement": "Kyiv" if n % 2 else "Lviv"}})
+        for n in range(5)
+    ]
+    store.write_batch(Collection("acme", "Customers"), Action.CREATE_OR_UPDATE, rows, writer="J0", now="2026-11-21T00:00:00.000Z")
+    destination = FolderDestination()
+    segments = Segments(saved, clock)
+    runner = ExportRunner(jobs, files, store, segments, lambda tenant, did: destination, Lifecycle(jobs, files, clock), clock)
+    return jobs, files, store, segments, destination, runner
+
+
+def start(jobs, args: dict) -> Job:
+    job = Job(new_ulid(), "acme", EXPORT.name, JobStatus.PENDING, EXPORT.args(args), NOW, NOW)
+    jobs.create(job)
+    jobs.transition("acme", job.id, JobStatus.RUNNING)
+    return job
+
+
+def rows_of(content: bytes) -> list[list[str]]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        [member] = archive.namelist()
+        return list(csv.reader(io.StringIO(archive.read(member).decode("utf-8-sig"))))
+
+
+def test_an_export_writes_the_zip_delivers_it_and_finishes(parts):
+    jobs, files, _, _, destination, runner = parts
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId", "name"], "destinationId": "D1", "prefix": "x_"})
+    assert runner.export("acme", job.id) and runner.deliver("acme", job.id)
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert list(destination.files) == ["x_Customers_20261122.zip"] and done.details["delivered"] == "mem://x_Customers_20261122.zip"
+    rows = rows_of(destination.files["x_Customers_20261122.zip"])
+    assert rows[0] == ["vendorId", "name"] and len(rows) == 6
+    assert rows[3] == ["C002", "'=cmd 2"]  # escaped against formula injection
+    assert rows_of(files.get(done.result_key)) == rows
+    assert done.progress.processed == 5 and done.output.startswith("5 Customers records exported as x_Customers_20261122.zip")
+
+
+def test_filters_and_segments_combine(parts):
+    jobs, files, _, segments, _, runner = parts
+    segment = segments.create("acme", SegmentIn(name="Kyiv", dataType="Customers", filter={"location.settlement": "Kyiv"}))
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id], "filter": {"vendorId": {"$ne": "C001"}}})
+    runner.export("acme", job.id)
+    assert rows_of(files.get(jobs.get("acme", job.id).details["result_key"])) == [["vendorId"], ["C003"]]
+
+
+def test_a_refusing_destination_fails_the_job_naming_the_phase(parts):
+    jobs, _, _, _, destination, runner = parts
+    destination.refuse = "auth"
+    job = start(jobs, {"dataType": "Customers", "destinationId": "D1"})
+    runner.export("acme", job.id)
+    with pytest.raises(ExportFailed) as failed:
+        runner.deliver("acme", job.id)
+    assert failed.value.phase == "connect"
+    assert runner.fail("acme", job.id, "deliver", "ExportFailed: connect: auth: the server said no") is JobStatus.FAILED
+    ended = jobs.get("acme", job.id)
+    assert ended.output == "The deliver step failed: the connect phase failed: the server said no"
+    assert ended.details["failure"] == {"phase": "connect", "step": "auth", "reason": "the server said no"}
+
+
+def test_a_cancelled_export_removes_what_it_delivered(parts):
+    jobs, _, _, _, destination, runner = parts
+    job = start(jobs, {"dataType": "Customers", "destinationId": "D1"})
+    runner.export("acme", job.id)
+    runner.deliver("acme", job.id)
+    jobs.transition("acme", job.id, JobStatus.CANCELLING)
+    assert runner.finish("acme", job.id) is JobStatus.CANCELLED
+    assert destination.files == {}
+
+
+def test_an_unknown_field_is_refused_naming_it():
+    with pytest.raises(Exception) as refused:
+        EXPORT.args({"dataType": "Customers", "fields": ["vendorId", "shoeSize"]})
+    assert refused.value.errors[0].pointer == "/args/fields/1" and "shoeSize" in refused.value.detail
+
+
+def test_the_file_is_named_as_seed_003_says():
+    assert file_name({"dataType": "Customers", "prefix": "p-"}, NOW) == "p-Customers_20261122.zip"
+    assert file_name({"dataType": "Customers", "dateInName": False}, NOW) == "Customers.zip"
