@@ -83,7 +83,8 @@ Base64Text = Annotated[
     WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
 
-_FORBID_EXTRA = ConfigDict(extra="forbid")
+# Unknown fields are refused; "nan" or "inf" (text a CSV cell or a lax JSON row may carry) is no number to store.
+_FORBID_EXTRA = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # --- nested values ------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ class ExportRunner:
                 done += len(page)
                 self._jobs.record_chunk(job.tenant, job.id, 0, ChunkCounts(done, done, 0), f"rows {done} of {total}")
                 if self._jobs.get(job.tenant, job.id).status is not JobStatus.RUNNING:
-                    return False  # cancelled: the half-written zip goes with the spool
+                    writer.close()  # cancelled: the zip is ended in the spool, which goes unused
+                    return False
             try:
                 written = writer.close()
             except Exception as exc:
