@@ -28,6 +28,7 @@ from ferry.jobs import files
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import MAX_MESSAGE_CHARS, ChunkCounts, Job, JobStatus, bounded
 from ferry.jobs.ports import FileStore, JobStore
+from ferry.store import filters
 from ferry.store.port import Collection, EntityStore, Query
 
 PAGE_ROWS = 10_000
@@ -175,7 +176,7 @@ class ExportRunner:
         for page, _ in self._pages(collection, query_filter, lists):
             for doc in page:
                 for path in lists:
-                    value = _lookup(doc, path)
+                    value = filters.lookup(doc, path)
                     widths[path] = max(widths[path], len(value) if isinstance(value, list) else 0)
         return widths
 
@@ -230,11 +231,3 @@ class ExportRunner:
             reason = f"the {failure['phase']} phase failed: {failure['reason']}"
         return self._lifecycle.fail(tenant, job_id, step, reason)
 
-
-def _lookup(doc: dict[str, Any], path: str) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
