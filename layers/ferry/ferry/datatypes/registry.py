@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from ferry.datatypes import models
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.dovuti import DOVUTI
+from ferry.datatypes.erp import ERP_TYPES
 from ferry.core.errors import shown
 from ferry.store.port import Action
 
@@ -80,8 +81,8 @@ REGISTRY: dict[str, DataType] = {
 }
 
 SEED_004: tuple[str, ...] = tuple(REGISTRY)
-# The types only file imports and exports take (the seed-004 table stays exactly the seed's).
-REGISTRY[DOVUTI.name] = DOVUTI
+# The types only file imports, exports and procedures take (the seed-004 table stays exactly the seed's).
+REGISTRY.update({t.name: t for t in (DOVUTI, *ERP_TYPES)})
 
 
 def named(data_type: str, among: tuple[str, ...] | None = None) -> DataType:
