@@ -35,7 +35,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     # The handlers' JSON logs are for CloudWatch; on a console only warnings and errors are worth a line.
     # The demo SFTP server is on loopback: "localhost" is let through the guard that keeps exports off private addresses.
-    parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING"), "AllowedPrivateHosts": "localhost"}
+    # GeocodeAddresses places addresses with the offline gazetteer: no Amazon Location here.
+    parameters = {"LogLevel": os.environ.get("FERRY_LOG_LEVEL", "WARNING"), "AllowedPrivateHosts": "localhost", "Geocoder": "gazetteer"}
     port = int(os.environ.get("PORT", "3000"))
     seeded: list[str] = []
     # A real SFTP server on loopback, for exports to land in a folder you can open (.state/sftp/exports).
@@ -65,8 +66,14 @@ def main() -> None:
         print(f"Demo data: {seeded[0]}")
         print(f"SFTP server for exports: sftp://{DEMO_SFTP_USER}@127.0.0.1:{sftp.port} (password {DEMO_SFTP_PASSWORD!r}), files in {sftp_root / 'exports'}")
         print("Job state and files are in memory and reset at restart; business data is kept in .state/entities.sqlite3.")
+        print("Procedures (GET /Integration/<endpoint>) read and write the demo ERP in .state/erp.sqlite3; mails they send are printed here.")
         print(f"Try: curl -s {stack.url}/jobs -H 'Authorization: Bearer {key}'\n", flush=True)
-        stopping.wait()
+        printed = 0
+        while not stopping.wait(1.0):
+            mails = stack.sent_mails()
+            for mail in mails[printed:]:
+                print(f"\n--- mail to {', '.join(mail['to'])}: {mail['subject']}\n{mail['body']}---", flush=True)
+            printed = len(mails)
     finally:
         stack.stop()
         sftp.__exit__(None, None, None)

@@ -5,6 +5,8 @@ import json
 import urllib.request
 from typing import Any
 
+from ferry_local.demo_erp import build_demo_erp
+
 DEMO_CUSTOMERS = [
     {
         "vendorId": f"DEMO-{n:03d}",
@@ -44,6 +46,7 @@ def _post(stack: Any, key: str, path: str, body: dict[str, Any], idempotency_key
 def seed_demo_data(stack: Any, sftp: Any) -> str:
     """Posts the demo import and registers the loopback SFTP server as a destination, for every tenant."""
     started = []
+    erp_url = build_demo_erp(stack.state_dir / "erp.sqlite3")
     for tenant, key in stack.keys.items():
         job = _post(stack, key, "/import", {"dataType": "Customers", "actionType": "CreateOrUpdate", "data": DEMO_CUSTOMERS}, "demo-seed")
         destination = _post(
@@ -61,5 +64,7 @@ def seed_demo_data(stack: Any, sftp: Any) -> str:
                 "folder": "/exports",
             },
         )
+        # The demo ERP is every demo tenant's, its URL kept where an operator would keep it: in Secrets Manager.
+        stack.put_secret(f"{tenant}/erp", {"url": erp_url})
         started.append(f"{tenant}: import {job['id']}, SFTP destination {destination['id']}")
     return f"{len(DEMO_CUSTOMERS)} Customers per tenant ({'; '.join(started)})"

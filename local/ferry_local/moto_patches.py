@@ -2,6 +2,7 @@
 
 - A distributed Map succeeds when a child fails (`patch_distributed_map_tolerance`).
 - DynamoDB requests run in parallel without a lock, so conditional writes race (`patch_dynamodb_atomicity`).
+- EventBridge rules never deliver to Lambda targets (`patch_eventbridge_lambda_targets`).
 
 Both apply to moto's server and to `mock_aws` alike.
 """
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.models import Rule
 
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -100,3 +103,36 @@ def patch_dynamodb_atomicity() -> None:
 
     call_action._one_at_a_time = True
     DynamoHandler.call_action = call_action
+
+
+def patch_eventbridge_lambda_targets(deliver: Callable[[str, dict[str, Any]], None]) -> None:
+    """moto 5.2.5 sends a rule's events to logs, SQS and buses, never to Lambda; EventBridge invokes Lambda
+    targets asynchronously. `deliver(function_name, event)` is handed each event for a Lambda target (the local
+    stack invokes the function on another thread). The latest `deliver` wins: one local stack per process."""
+    global _deliver
+    _deliver = deliver
+    if getattr(Rule.send_to_targets, "_to_lambda", False):
+        return
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        to_lambda = [t for t in self.targets if ":lambda:" in t["Arn"] and ":function:" in t["Arn"]]
+        if not to_lambda:
+            return original(self, original_event, transform_input)
+        with _RULES_LOCK:
+            # moto raises on a Lambda target: the rule's other targets go through moto, these through `deliver`.
+            targets, self.targets = self.targets, [t for t in self.targets if t not in to_lambda]
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = targets
+        if _deliver is not None and self.event_pattern.matches_event(original_event):
+            for target in to_lambda:
+                _deliver(target["Arn"].rsplit(":function:", 1)[1].split(":")[0], dict(original_event))
+
+    send_to_targets._to_lambda = True
+    Rule.send_to_targets = send_to_targets
+
+
+_deliver: Callable[[str, dict[str, Any]], None] | None = None
+_RULES_LOCK = threading.Lock()

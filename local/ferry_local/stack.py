@@ -30,7 +30,7 @@ from ferry_local.http_api import HttpApi
 from ferry_local.instances import CallableInstance, FunctionPool, Handler, ProcessInstance
 from ferry_local.context import LambdaContext
 from ferry_local.lambdas import Faults, LambdaInvocations
-from ferry_local.moto_patches import patch_distributed_map_tolerance, patch_dynamodb_atomicity
+from ferry_local.moto_patches import patch_distributed_map_tolerance, patch_dynamodb_atomicity, patch_eventbridge_lambda_targets
 from ferry_local.schedules import Scheduler
 from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Function, Stack
 
@@ -147,6 +147,7 @@ class LocalStack:
     def _start(self) -> None:
         patch_distributed_map_tolerance()  # a failed chunk must fail the Map, as in AWS
         patch_dynamodb_atomicity()  # a conditional write must be atomic, as in AWS
+        patch_eventbridge_lambda_targets(self._deliver_event)  # a rule's Lambda target gets its events, as in AWS
         self.state_dir.mkdir(parents=True, exist_ok=True)
         functions = self.stack.functions()
         # The pools are made once the port is known: their instances' environment points at it.
@@ -188,6 +189,38 @@ class LocalStack:
         function = self.stack.function(logical_id)
         context = LambdaContext(function.name, self.stack.arn(logical_id), str(uuid.uuid4()), function.memory_mb, function.timeout_s)
         return self._pools[function.name].invoke(event, context)
+
+    def _deliver_event(self, function_name: str, event: dict[str, Any]) -> None:
+        """EventBridge invokes a Lambda target asynchronously: on a thread of its own, a failure only logged."""
+        function = next((f for f in self.stack.functions() if f.name == function_name), None)
+        if function is None or function.name not in self._pools:
+            return
+
+        def invoke() -> None:
+            try:
+                self.invoke(function.logical_id, event)
+            except Exception as exc:
+                print(f"{function.logical_id} failed on an event: {exc}", flush=True)
+
+        threading.Thread(target=invoke, name=f"event-{function.logical_id}", daemon=True).start()
+
+    def put_secret(self, name: str, value: dict[str, Any]) -> None:
+        """A secret the functions read (under the template's FERRY_SECRETS_PREFIX), as an operator would create it."""
+        prefix = self.stack.functions()[0].environment.get("FERRY_SECRETS_PREFIX", "")
+        client = self.session.client("secretsmanager")
+        try:
+            client.create_secret(Name=prefix + name, SecretString=json.dumps(value))
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=prefix + name, SecretString=json.dumps(value))
+
+    def sent_mails(self) -> list[dict[str, Any]]:
+        """Every mail SES (moto) sent so far: source, destinations, subject, body."""
+        from moto.ses.models import ses_backends
+
+        return [
+            {"source": m.source, "to": list(m.destinations.get("ToAddresses", [])), "subject": m.subject, "body": m.body}
+            for m in ses_backends[ACCOUNT][REGION].sent_messages
+        ]
 
     def peak_memory_mb(self, logical_id: str) -> float:
         """The most memory any instance of the function has held, as Lambda's Max Memory Used reports it."""

@@ -204,6 +204,14 @@ class Stack:
                 dynamodb.update_time_to_live(TableName=self.physical(logical_id), TimeToLiveSpecification=props["TimeToLiveSpecification"])
         for logical_id in self._of_type("AWS::S3::Bucket"):
             s3.create_bucket(Bucket=self.physical(logical_id))
+        events = session.client("events")
+        for rule, pattern, function in self.event_rules():
+            events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+            events.put_targets(Rule=rule, Targets=[{"Id": function, "Arn": self.arn(function)}])
+        sesv2 = session.client("sesv2")
+        for identity in self.mail_identities():
+            # SES refuses to send from an unverified identity (as in its sandbox): the deployer verifies it; here, the stack.
+            sesv2.create_email_identity(EmailIdentity=identity)
         for logical_id in self._of_type("AWS::Serverless::StateMachine"):
             sfn.create_state_machine(
                 name=self.physical(logical_id),
@@ -211,6 +219,24 @@ class Stack:
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.physical(logical_id)}",
                 type=self.resources[logical_id]["Properties"].get("Type", "STANDARD"),
             )
+
+    def event_rules(self) -> list[tuple[str, dict[str, Any], str]]:
+        """The functions' EventBridgeRule events: (rule name, pattern, function logical id)."""
+        found = []
+        for logical_id in self._of_type("AWS::Serverless::Function"):
+            for event_name, event in self.resources[logical_id]["Properties"].get("Events", {}).items():
+                if event["Type"] == "EventBridgeRule":
+                    found.append((f"{self.name}-{logical_id}-{event_name}"[:64], self.resolve(event["Properties"]["Pattern"]), logical_id))
+        return found
+
+    def mail_identities(self) -> list[str]:
+        """The SES identities the template's functions send from (their SESCrudPolicy's IdentityName)."""
+        found = []
+        for logical_id in self._of_type("AWS::Serverless::Function"):
+            for policy in self.resources[logical_id]["Properties"].get("Policies", []):
+                if isinstance(policy, dict) and "SESCrudPolicy" in policy:
+                    found.append(str(self.resolve(policy["SESCrudPolicy"]["IdentityName"])))
+        return found
 
     def state_machine_definition(self, logical_id: str) -> str:
         """The ASL of a state machine with its DefinitionSubstitutions applied, as SAM deploys it."""

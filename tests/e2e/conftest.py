@@ -18,7 +18,7 @@ E2E_CHUNK_ROWS = 1000  # small chunks, so a few thousand rows already make a mul
 def local_stack(tmp_path_factory):
     keys = {"tenant-a": f"key-a-{secrets.token_hex(8)}", "tenant-b": f"key-b-{secrets.token_hex(8)}"}
     # URL attachments and destinations may name "localhost" (the tests' own servers); 127.0.0.1 stays refused like any private address.
-    overrides = {"ChunkRows": E2E_CHUNK_ROWS, "AllowedPrivateHosts": "localhost"}
+    overrides = {"ChunkRows": E2E_CHUNK_ROWS, "AllowedPrivateHosts": "localhost", "Geocoder": "gazetteer"}
     with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameter_overrides=overrides) as stack:
         yield stack
         # Whatever the tests did, every job this stack ran must have ended and tell the truth.

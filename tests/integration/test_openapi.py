@@ -121,9 +121,13 @@ def test_every_route_is_documented_with_its_real_success_codes(document):
             assert content and all(media.get("schema") for media in content.values()), (key, code)
 
 
+# Seed 000 answers a busy procedure in its own words ({"accepted": false, ...}), as its clients read it.
+SEED_ANSWERS = {(("get", "/Integration/{endpoint}"), "409")}
+
+
 def test_every_error_response_is_a_problem(document):
     for key, op in operations(document).items():
-        errors = {code: r for code, r in op["responses"].items() if code.startswith(("4", "5"))}
+        errors = {code: r for code, r in op["responses"].items() if code.startswith(("4", "5")) and (key, code) not in SEED_ANSWERS}
         assert "500" in errors, key
         if key not in PUBLIC:
             assert "401" in errors, key

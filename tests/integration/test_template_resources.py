@@ -23,7 +23,7 @@ def test_bucket_and_state_machine_exist_with_substitutions_applied(aws_stack):
     boto3.client("s3").head_bucket(Bucket=aws_stack.physical("FilesBucket"))
     sfn = boto3.client("stepfunctions")
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
-    assert set(machines) == {aws_stack.physical("ImportStateMachine"), aws_stack.physical("ExportStateMachine")}
+    assert set(machines) == {aws_stack.physical(f"{family}StateMachine") for family in ("Import", "Export", "Procedure")}
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machines[aws_stack.physical("ImportStateMachine")])["definition"])
     exports = json.loads(sfn.describe_state_machine(stateMachineArn=machines[aws_stack.physical("ExportStateMachine")])["definition"])
     assert exports["States"]["Deliver"]["Parameters"]["FunctionName"] == aws_stack.arn("WorkerFunction")
@@ -36,10 +36,11 @@ def test_function_environments_resolve_refs_to_this_stack(aws_stack):
     api = aws_stack.function("ApiFunction")
     assert api.handler == "ferry_api.app.lambda_handler"
     assert api.environment["FERRY_JOBS_TABLE"] == aws_stack.physical("JobsTable")
-    assert api.environment["FERRY_STATE_MACHINES"] == f"import={aws_stack.arn('ImportStateMachine')},export={aws_stack.arn('ExportStateMachine')}"
+    machines = {family: aws_stack.arn(f"{family.title()}StateMachine") for family in ("import", "export", "procedure")}
+    assert api.environment["FERRY_STATE_MACHINES"] == ",".join(f"{family}={arn}" for family, arn in machines.items())
     assert api.environment["FERRY_CHUNK_ROWS"] == "10000"
     worker = aws_stack.function("WorkerFunction")
-    assert "FERRY_STATE_MACHINES" not in worker.environment
+    assert worker.environment["FERRY_STATE_MACHINES"] == f"import={aws_stack.arn('ImportStateMachine')}"  # ImportFiles starts imports
 
 
 def test_http_routes_prefer_literal_segments():

@@ -5,19 +5,19 @@ import json
 
 import pytest
 
-from ferry.core.errors import Conflict, IdempotencyKeyReused, InvalidRequest, MalformedRequest, ServiceUnavailable
+from ferry.core.errors import Busy, Conflict, IdempotencyKeyReused, InvalidRequest, MalformedRequest, ServiceUnavailable
 from ferry.jobs import files
 from ferry.jobs.kinds import UnknownKind, kind_of, load_kinds
 from ferry.jobs.model import JobStatus
 from ferry.jobs.service import MAX_UPLOAD_BYTES, JobService, NewAttachment, Submission
-from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher, StillClock
+from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryLeases, InMemoryReferences, RecordingLauncher, StillClock
 
 
 @pytest.fixture
 def parts():
     clock = StillClock()
     jobs, stored, launcher = InMemoryJobs(clock), InMemoryFiles(), RecordingLauncher()
-    return JobService(jobs, stored, launcher, InMemoryIdempotency(), InMemoryReferences(), clock), jobs, stored, launcher
+    return JobService(jobs, stored, launcher, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock), jobs, stored, launcher
 
 
 def rows_file(*rows) -> NewAttachment:
@@ -89,7 +89,7 @@ def test_an_upload_is_taken_by_reference_and_a_missing_or_oversized_one_refused(
         def size(self, key):
             return MAX_UPLOAD_BYTES + 1
 
-    big = JobService(jobs, Huge(), RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), StillClock())
+    big = JobService(jobs, Huge(), RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(StillClock()), StillClock())
     with pytest.raises(InvalidRequest, match="at most"):
         big.submit(submission("import_csv", csv_args, NewAttachment("c.csv", "text/csv", upload_id="X")))
 
@@ -141,3 +141,12 @@ def test_listing_pages_newest_first(parts):
     page, cursor = service.list("acme", limit=3)
     rest, end = service.list("acme", limit=3, cursor=cursor)
     assert [j.id for j in page + rest] == ids[::-1] and end is None
+
+
+def test_a_single_flight_kind_is_refused_while_a_job_holds_its_lane(parts):
+    service, jobs, _, launcher = parts
+    first, _ = service.submit(submission("procedure", {"procedure": "ImportFromErp", "tables": ["item"]}))
+    assert first.args == {"procedure": "ImportFromErp", "tables": ["Item"]}
+    with pytest.raises(Busy) as busy:
+        service.submit(submission("procedure", {"procedure": "ExportToErp"}))
+    assert busy.value.running_job_id == first.id and len(launcher.launched) == 1

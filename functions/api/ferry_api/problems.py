@@ -18,6 +18,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: list[tuple[type[errors.FerryError], int, str]] = [
     (errors.IdempotencyKeyReused, 422, "idempotency-key-reused"),
     (errors.IdempotencyKeyInUse, 409, "idempotency-key-in-use"),
+    (errors.Busy, 409, "busy"),
     (errors.MalformedRequest, 400, "malformed-request"),
     (errors.UnsupportedMediaType, 415, "unsupported-media-type"),
     (errors.InvalidRequest, 422, "invalid-request"),
@@ -60,7 +61,8 @@ def _domain_parts(exc: errors.FerryError) -> tuple[int, str]:
 
 def from_domain(exc: errors.FerryError, instance: str) -> Response:
     status, slug = _domain_parts(exc)
-    return problem(status, slug, exc.title, exc.detail, instance, [{"pointer": e.pointer, "detail": e.message} for e in exc.errors])
+    extra = {"runningJobId": exc.running_job_id} if isinstance(exc, errors.Busy) else {}
+    return problem(status, slug, exc.title, exc.detail, instance, [{"pointer": e.pointer, "detail": e.message} for e in exc.errors], **extra)
 
 
 def proxy_answer(exc: errors.FerryError, instance: str) -> dict[str, Any]:

@@ -26,5 +26,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     swept = sweeper.sweep(older_than)
     for found in swept:
         logger.warning("job ended by the sweeper", extra={"tenant": found.job.tenant, "job_id": found.job.id, "reason": found.reason})
+        runtime.lifecycle.announce(found.job.tenant, found.job.id)
     metrics.add_metric(name="JobsSwept", unit="Count", value=len(swept))
     return {"swept": [found.job.id for found in swept]}

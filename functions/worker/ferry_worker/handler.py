@@ -18,12 +18,14 @@ from ferry.core.settings import Settings
 from ferry.jobs.kinds import load_kinds
 from ferry.wiring import Runtime
 from ferry_worker.failures import failure_reason
-from ferry_worker.steps import exports, imports
+from ferry_worker.steps import exports, imports, procedures
 
 runtime = Runtime(Settings.from_env(os.environ))
 
 Step = Callable[[dict[str, Any], Runtime], dict[str, Any]]
-FAMILIES = {imports.FAMILY: imports.STEPS, exports.FAMILY: exports.STEPS}
+# The steps after which a job may have ended: its end is then announced (once) as a Job Ended event.
+ENDING_STEPS = frozenset({"start", "finish", "fail"})
+FAMILIES = {imports.FAMILY: imports.STEPS, exports.FAMILY: exports.STEPS, procedures.FAMILY: procedures.STEPS}
 STEPS: dict[tuple[str, str], Step] = {
     (kind.name, step): function
     for kind in load_kinds()
@@ -50,4 +52,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         failed_step, error = next(iter((event.get("failure") or {"unknown": {}}).items()))
         logger.warning("job failed", extra={"failed_step": failed_step, "reason": failure_reason(error)})
     metrics.add_metric(name=f"Steps{step.title().replace('_', '')}", unit="Count", value=1)
+    if step in ENDING_STEPS:
+        runtime.lifecycle.announce(job["tenant"], job["id"])
     return result

@@ -36,6 +36,7 @@ class StillClock:
 class InMemoryJobs:
     def __init__(self, clock: StillClock) -> None:
         self._jobs: dict[tuple[str, str], Job] = {}
+        self._announced: set[tuple[str, str]] = set()
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -73,6 +74,13 @@ class InMemoryJobs:
 
     def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None:
         self._update(tenant, job_id, input_key=input_key, attachment=attachment)
+
+    def mark_announced(self, tenant: str, job_id: str) -> bool:
+        with self._lock:
+            if (tenant, job_id) in self._announced:
+                return False
+            self._announced.add((tenant, job_id))
+            return True
 
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         self._update(tenant, job_id, details={**self.get(tenant, job_id).details, **details})
@@ -247,3 +255,39 @@ class InMemorySecrets:
 
     def delete(self, name: str) -> None:
         self.values.pop(name, None)
+
+
+class InMemoryLeases:
+    def __init__(self, clock: StillClock) -> None:
+        self._clock = clock
+        self.held: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, tenant: str, lane: str, holder: str, seconds: int) -> str | None:
+        with self._lock:
+            current = self.held.get((tenant, lane))
+            if current is not None and current[0] != holder and current[1] > self._clock.now():
+                return current[0]
+            self.held[(tenant, lane)] = (holder, self._clock.now() + timedelta(seconds=seconds))
+            return None
+
+    def renew(self, tenant: str, lane: str, holder: str, seconds: int) -> bool:
+        with self._lock:
+            current = self.held.get((tenant, lane))
+            if current is None or current[0] != holder:
+                return False
+            self.held[(tenant, lane)] = (holder, self._clock.now() + timedelta(seconds=seconds))
+            return True
+
+    def release(self, tenant: str, lane: str, holder: str) -> None:
+        with self._lock:
+            if self.held.get((tenant, lane), ("",))[0] == holder:
+                del self.held[(tenant, lane)]
+
+
+class RecordingEvents:
+    def __init__(self) -> None:
+        self.ended: list[dict[str, Any]] = []
+
+    def job_ended(self, job: Job, view: dict[str, Any]) -> None:
+        self.ended.append(view)

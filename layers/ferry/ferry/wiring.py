@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from ferry.aws.api_keys import ApiKeysTable
+from ferry.aws.events import EventBridgeEvents
 from ferry.aws.idempotency import IdempotencyTable
 from ferry.aws.jobs_table import JobsTable
+from ferry.aws.leases import LeasesTable
 from ferry.aws.s3_files import S3Files
 from ferry.aws.saved_items import SavedItemsTable
 from ferry.aws.sfn_launcher import StepFunctionsLauncher
@@ -22,12 +24,14 @@ from ferry.core.settings import Settings
 from ferry.destinations.catalogue import Destinations
 from ferry.exports.segments import Segments
 from ferry.jobs.lifecycle import Lifecycle
+from ferry.tenants.settings import Settings as TenantSettingsStore
 from ferry.jobs.ports import Secrets
 from ferry.jobs.service import JobService
 from ferry.store.port import EntityStore
 
 if TYPE_CHECKING:
     from ferry.exports.runner import ExportRunner
+    from ferry.procedures.runner import ProcedureRunner
     from ferry.imports.runner import ImportRunner
 
 
@@ -66,22 +70,30 @@ class Runtime:
 
     @cached_property
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.jobs, self.files, self.clock)
+        return Lifecycle(self.jobs, self.files, self.events, self.clock)
+
+    @cached_property
+    def events(self) -> EventBridgeEvents:
+        return EventBridgeEvents(boto3.client("events"))
+
+    @cached_property
+    def leases(self) -> LeasesTable:
+        return LeasesTable(self._dynamodb.Table(self.settings.jobs_table), self.clock)
 
     @cached_property
     def import_runner(self) -> ImportRunner:
         # Only the worker runs imports: the readers stay out of the API function.
         from ferry.imports.runner import ImportRunner
-        from ferry.imports.sources.url import FetchPolicy
 
-        policy = FetchPolicy(
-            max_bytes=self.settings.url_max_bytes, timeout_s=self.settings.url_timeout_s, allowed_hosts=self.settings.allowed_private_hosts
-        )
-        return ImportRunner(self.jobs, self.files, self.entity_store, self.lifecycle, self.clock, self.settings.chunk_rows, policy)
+        return ImportRunner(self.jobs, self.files, self.entity_store, self.lifecycle, self.clock, self.settings.chunk_rows, self._fetch_policy)
 
     @cached_property
     def job_service(self) -> JobService:
-        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.saved_items, self.clock)
+        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.saved_items, self.leases, self.clock)
+
+    @cached_property
+    def tenant_settings(self) -> TenantSettingsStore:
+        return TenantSettingsStore(self.saved_items)
 
     @cached_property
     def segments(self) -> Segments:
@@ -118,6 +130,81 @@ class Runtime:
         from ferry.exports.runner import ExportRunner
 
         return ExportRunner(self.jobs, self.files, self.entity_store, self.segments, self.destinations.open, self.lifecycle, self.clock)
+
+    @cached_property
+    def procedure_runner(self) -> ProcedureRunner:
+        from ferry.procedures.runner import ProcedureRunner
+
+        return ProcedureRunner(self.jobs, self.leases, self.lifecycle, self.procedure_parts)
+
+    @cached_property
+    def procedure_parts(self) -> dict[str, Any]:
+        """Each procedure part with its adapters; SQLAlchemy loads only here, in the worker."""
+        from ferry.procedures.erp_parts import ExportToErp, FullImportFromErp, ImportFromErp, LoadFromIntegrator
+        from ferry.procedures.geocoding import GeocodeAddresses
+        from ferry.procedures.images import DownloadItemsImages
+        from ferry.procedures.import_files import ImportFiles
+        from ferry.procedures.staging import Staging
+        from ferry.procedures.sync_packages import SettingsSyncDataCreation, SyncDataCreation
+
+        staging = Staging(self.files)
+        store = self.entity_store
+        return {
+            "FullImportFromErp": FullImportFromErp(self.erp_sources, staging),
+            "ImportFromErp": ImportFromErp(self.erp_sources, staging),
+            "LoadFromIntegrator": LoadFromIntegrator(staging, store, self.clock),
+            "ExportToErp": ExportToErp(self.erp_sources, store, self.clock),
+            "ImportFiles": ImportFiles(self._settings_document, self._submit_import),
+            "DownloadItemsImages": DownloadItemsImages(store, self.files, self._fetch_policy),
+            "GeocodeAddresses": GeocodeAddresses(store, self._geocoder(), self.clock),
+            "SyncDataCreation": SyncDataCreation(store, self.files, self.clock, self._package_settings),
+            "SettingsSyncDataCreation": SettingsSyncDataCreation(store, self.files, self.clock, self._package_settings),
+        }
+
+    @property
+    def _fetch_policy(self) -> Any:
+        from ferry.imports.sources.url import FetchPolicy
+
+        return FetchPolicy(
+            max_bytes=self.settings.url_max_bytes, timeout_s=self.settings.url_timeout_s, allowed_hosts=self.settings.allowed_private_hosts
+        )
+
+    def _geocoder(self) -> Any:
+        """Amazon Location in AWS; the offline gazetteer where the deployment says so (the local stack)."""
+        if self.settings.geocoder == "gazetteer":
+            from ferry.procedures.gazetteer import Gazetteer
+
+            return Gazetteer()
+        from ferry.aws.location_geocoder import LocationGeocoder
+
+        return LocationGeocoder(boto3.client("geo-places"))
+
+    def _settings_document(self, tenant: str) -> dict[str, Any]:
+        return self.tenant_settings.get(tenant).model_dump(mode="json")
+
+    def _package_settings(self, tenant: str) -> dict[str, Any]:
+        # An agent's package carries the tenant's settings, never who gets the operators' mails.
+        return {k: v for k, v in self._settings_document(tenant).items() if k != "NotificationCenter"}
+
+    def _submit_import(self, tenant: str, kind: str, args: dict[str, Any], key: str, *, idempotency_key: str) -> str:
+        from ferry.jobs.kinds import kind_of
+        from ferry.jobs.service import NewAttachment, Submission
+
+        found = kind_of(kind)
+        name = key.rsplit("/", 1)[-1]
+        attachment = NewAttachment(name, "application/json" if name.endswith(".json") else "text/csv", key=key)
+        job, _ = self.job_service.submit(Submission(tenant, found, found.args(args), attachment, idempotency_key))
+        return job.id
+
+    def erp_sources(self, tenant: str) -> Any:
+        """The tenant's ERP: its SQLAlchemy URL is the secret `<tenant>/erp` ({"url": ...})."""
+        from ferry.procedures.sqlalchemy_erp import SqlAlchemyErp
+
+        try:
+            url = self.secrets.get(f"{tenant}/erp")["url"]
+        except Exception as exc:
+            raise RuntimeError(f"no ERP connection is configured for tenant {tenant} (the secret {self.settings.secrets_prefix}{tenant}/erp)") from exc
+        return SqlAlchemyErp(url)
 
     @cached_property
     def saved_items(self) -> SavedItemsTable:

@@ -28,7 +28,7 @@ from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
 from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, ApiJob, ApiJobPage, CancelAccepted, IdempotencyKey, Job as JobOut, JobPage, ok, problems
 from ferry_api.runtime import runtime
-from ferry_api.views.jobs import job_resource
+from ferry.jobs.resource import job_resource
 from ferry_api.views.seed002 import api_job
 
 router = Router()

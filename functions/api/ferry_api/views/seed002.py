@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferry.jobs.model import Job, JobStatus
-from ferry_api.views.jobs import time_of
+from ferry.jobs.resource import time_of
 
 # The seed knows no "cancelling": a job being cancelled is still running until it stops.
 _STATUS = {JobStatus.CANCELLING: "running"}

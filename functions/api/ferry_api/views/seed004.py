@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferry.jobs.model import Job, JobStatus, errors_for_job
-from ferry_api.views.jobs import percent_of, time_of
+from ferry.jobs.resource import percent_of, time_of
 
 # Seed 004 speaks its own status words.
 _IMPORT_STATUS = {

@@ -205,6 +205,20 @@ class JobsTable:
         values = {"input_key": input_key, "attachment": {k: v for k, v in vars(attachment).items() if v is not None}}
         self._record(tenant, job_id, values, None)
 
+    def mark_announced(self, tenant: str, job_id: str) -> bool:
+        try:
+            self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression="SET announced_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(announced_at)",
+                ExpressionAttributeValues={":now": rfc3339(self._clock.now())},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         """Add to what the kind records of the job's run, key by key."""
         for name, value in details.items():

@@ -63,6 +63,16 @@ class IdempotencyKeyReused(InvalidRequest):
     title = "Idempotency-Key was already used with a different request"
 
 
+class Busy(Conflict):
+    """A single-flight lane is held by another job (HTTP 409)."""
+
+    title = "Busy"
+
+    def __init__(self, detail: str, running_job_id: str) -> None:
+        super().__init__(detail)
+        self.running_job_id = running_job_id
+
+
 class Unauthorized(FerryError):
     title = "Unauthorized"
 

@@ -6,6 +6,7 @@ instead of failing some request later.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +20,8 @@ _ENV = {
     "FERRY_STATE_MACHINES": "state_machines",
     "FERRY_ALLOWED_PRIVATE_HOSTS": "allowed_private_hosts",
     "FERRY_SECRETS_PREFIX": "secrets_prefix",
+    "FERRY_MAIL_FROM": "mail_from",
+    "FERRY_GEOCODER": "geocoder",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
@@ -41,6 +44,10 @@ class Settings(BaseModel):
     url_max_bytes: int = 2 * 1024**3
     # Every secret of this deployment is named under it (its IAM policy grants just that).
     secrets_prefix: str = "ferry/"
+    # The verified SES identity notifications are sent from (the notifier's).
+    mail_from: str = ""
+    # GeocodeAddresses' geocoder: Amazon Location, or the offline gazetteer (the local stack).
+    geocoder: Literal["amazon-location", "gazetteer"] = "amazon-location"
     url_timeout_s: float = 300.0
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"

@@ -47,6 +47,9 @@ class JobKind:
     # Checks that what the args refer to (segments, a destination) exists for the tenant; raises InvalidRequest.
     check_references: Callable[[str, dict[str, Any], References], None] | None = None
     example: dict[str, Any] = field(default_factory=dict)  # a request body, for the OpenAPI document
+    # Single flight: while a job of the kind holds this lane, another is refused (Busy). The lease outlives a crash by lease_seconds.
+    lane: str | None = None
+    lease_seconds: int = 15 * 60
 
     def args(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The args of a submission, validated by the kind's model and checks, as stored on the job."""

@@ -14,16 +14,26 @@ from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
-from ferry.jobs.ports import FileStore, JobStore
+from ferry.jobs.ports import Events, FileStore, JobStore
+from ferry.jobs.resource import job_resource
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 class Lifecycle:
-    def __init__(self, jobs: JobStore, files: FileStore, clock: Clock) -> None:
+    def __init__(self, jobs: JobStore, files: FileStore, events: Events, clock: Clock) -> None:
         self._jobs = jobs
         self._files = files
+        self._events = events
         self._clock = clock
+
+    def announce(self, tenant: str, job_id: str) -> bool:
+        """Publish `Job Ended` for a job that has ended, once whatever the retries; answers whether it did now."""
+        job = self._jobs.get(tenant, job_id)
+        if not job.status.ended or not self._jobs.mark_announced(tenant, job_id):
+            return False
+        self._events.job_ended(job, job_resource(job))
+        return True
 
     def submit(self, execution_name: str, request: dict[str, Any]) -> dict[str, str]:
         """A run an operator started from the Step Functions console: `{"kind", "tenant", "args", "input"}`.

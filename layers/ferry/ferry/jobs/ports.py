@@ -27,6 +27,9 @@ class JobStore(Protocol):
 
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None: ...
 
+    def mark_announced(self, tenant: str, job_id: str) -> bool:
+        """Note that the job's end was announced; False when it already was (so it is announced once)."""
+
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None: ...
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None: ...
@@ -130,3 +133,20 @@ class Secrets(Protocol):
 
 class ApiKeyStore(Protocol):
     def tenant_for(self, api_key: str | None) -> str: ...
+
+
+class Events(Protocol):
+    """Where the engine tells the world a job ended (EventBridge `Job Ended`); mails and webhooks subscribe."""
+
+    def job_ended(self, job: Job, view: dict[str, Any]) -> None: ...
+
+
+class Leases(Protocol):
+    """Single-flight: one holder of a lane at a time, until it releases or its lease expires."""
+
+    def acquire(self, tenant: str, lane: str, holder: str, seconds: int) -> str | None:
+        """Take the lane for `holder`; None when taken, else the holder that has it (not expired)."""
+
+    def renew(self, tenant: str, lane: str, holder: str, seconds: int) -> bool: ...
+
+    def release(self, tenant: str, lane: str, holder: str) -> None: ...

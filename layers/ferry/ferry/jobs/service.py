@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.core.clock import Clock
-from ferry.core.errors import Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable
+from ferry.core.errors import Busy, Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable
 from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind
 from ferry.jobs.model import Attachment, Job, JobStatus
-from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher, References
+from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
 UPLOAD_URL_SECONDS = 15 * 60
@@ -27,6 +27,7 @@ class NewAttachment:
     content: bytes | None = None
     upload_id: str | None = None
     url: str | None = None
+    key: str | None = None  # a file already in the files bucket (a procedure's ImportFiles)
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,17 @@ class Upload:
 
 class JobService:
     def __init__(
-        self, jobs: JobStore, files: FileStore, launcher: Launcher, idempotency: IdempotencyStore, references: References, clock: Clock
+        self,
+        jobs: JobStore,
+        files: FileStore,
+        launcher: Launcher,
+        idempotency: IdempotencyStore,
+        references: References,
+        leases: Leases,
+        clock: Clock,
     ) -> None:
         self._jobs = jobs
+        self._leases = leases
         self._references = references
         self._files = files
         self._launcher = launcher
@@ -89,6 +98,19 @@ class JobService:
         return job, True
 
     def _create_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
+        lane = submission.kind.lane
+        if lane is not None:
+            holder = self._leases.acquire(submission.tenant, lane, job_id, submission.kind.lease_seconds)
+            if holder is not None:
+                raise Busy(f"A previous {submission.kind.name} job ({holder}) is still running.", holder)
+        try:
+            return self._store_and_launch(submission, job_id, now)
+        except Exception:
+            if lane is not None:
+                self._leases.release(submission.tenant, lane, job_id)
+            raise
+
+    def _store_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
         attachment, input_key = self._store_attachment(submission, job_id)
         job = Job(
             id=job_id,
@@ -117,14 +139,12 @@ class JobService:
             key = files.input_key(submission.tenant, job_id)
             self._files.put(key, new.content, new.mime_type)
             return Attachment(new.name, new.mime_type, len(new.content), hashlib.sha256(new.content).hexdigest()), key
-        if new.upload_id is not None:
-            key = files.upload_key(submission.tenant, new.upload_id)
+        if new.upload_id is not None or new.key is not None:
+            key = new.key or files.upload_key(submission.tenant, new.upload_id)
             size = self._files.size(key)
             if size is None:
-                raise InvalidRequest(
-                    f"There is no upload {new.upload_id!r}: POST /uploads, PUT the file to the URL it answers, then refer to it.",
-                    [FieldError("/attachment/file", "unknown upload")],
-                )
+                what = f"upload {new.upload_id!r}: POST /uploads, PUT the file to the URL it answers, then refer to it" if new.upload_id else f"file {key!r}"
+                raise InvalidRequest(f"There is no {what}.", [FieldError("/attachment/file", "unknown file")])
             if size > MAX_UPLOAD_BYTES:
                 raise InvalidRequest(f"The upload has {size} bytes; at most {MAX_UPLOAD_BYTES} are taken.", [FieldError("/attachment/file", "too large")])
             return Attachment(new.name, new.mime_type, size, upload_id=new.upload_id), key
@@ -168,7 +188,7 @@ def _check_attachment(submission: Submission) -> None:
 def _fingerprint(submission: Submission) -> str:
     digest = hashlib.sha256()
     new = submission.attachment
-    parts = (submission.kind.name, repr(sorted(submission.args.items())), new and new.name, new and new.upload_id, new and new.url)
+    parts = (submission.kind.name, repr(sorted(submission.args.items())), new and new.name, new and new.upload_id, new and new.url, new and new.key)
     for part in parts:
         digest.update(str(part).encode())
         digest.update(b"\x00")

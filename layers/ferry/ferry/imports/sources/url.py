@@ -62,6 +62,11 @@ class Fetched:
     sha256: str  # hex
     content_type: str | None
     final_url: str  # after redirects
+    # The validators a later conditional fetch sends back, when the server gave them.
+    etag: str | None = None
+    last_modified: str | None = None
+    # The server answered 304 to a conditional fetch: nothing was written, size and sha256 are the empty body's.
+    not_modified: bool = False
 
 
 def fetch(
@@ -69,8 +74,17 @@ def fetch(
     sink: Callable[[bytes], object] | BinaryIO,
     policy: FetchPolicy,
     resolve: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo,
+    *,
+    if_none_match: str | None = None,
+    if_modified_since: str | None = None,
 ) -> Fetched:
-    """Streams the file at `url` into `sink` chunk by chunk within `policy`, or raises FetchRefused saying why not."""
+    """Streams the file at `url` into `sink` chunk by chunk within `policy`, or raises FetchRefused saying why not.
+
+    With `if_none_match` or `if_modified_since` (an earlier Fetched's etag, last_modified)
+    the request is conditional, and a 304 answers a Fetched that says `not_modified`.
+    """
+    conditional = {"If-None-Match": if_none_match, "If-Modified-Since": if_modified_since}
+    conditional = {name: value for name, value in conditional.items() if value is not None}
     write = sink if callable(sink) else sink.write
     deadline = _Deadline(policy.timeout_s)
     redirected_by: str | None = None
@@ -90,6 +104,9 @@ def fetch(
                 connection.putheader("Host", target.host_header)
                 connection.putheader("User-Agent", "ferry-fetch")
                 connection.putheader("Connection", "close")
+                # Sent on every hop: only the server that holds the file can judge it, the others ignore them.
+                for name, value in conditional.items():
+                    connection.putheader(name, value)
                 connection.endheaders()
                 response = connection.getresponse()
             # http.client lets go of a response once the server says it closes the connection: close it here.
@@ -101,6 +118,8 @@ def fetch(
                     url = urljoin(url, location.strip())
                     redirected_by = target.host
                     continue
+                if response.status == HTTPStatus.NOT_MODIFIED and conditional:
+                    return _not_modified(response, url)
                 if not 200 <= response.status < 300:
                     raise FetchRefused(f"{target.host} answered {_status(response.status)} instead of the file")
                 return _download(response, target.host, write, policy, deadline, url)
@@ -364,7 +383,26 @@ def _download(
     # http.client takes a connection closed early for the end of the body.
     if length is not None and size != length:
         raise FetchRefused(f"the connection to {host} ended before the whole file arrived")
-    return Fetched(size=size, sha256=digest.hexdigest(), content_type=response.getheader("Content-Type"), final_url=url)
+    return Fetched(
+        size=size,
+        sha256=digest.hexdigest(),
+        content_type=response.getheader("Content-Type"),
+        final_url=url,
+        etag=response.getheader("ETag"),
+        last_modified=response.getheader("Last-Modified"),
+    )
+
+
+def _not_modified(response: http.client.HTTPResponse, url: str) -> Fetched:
+    return Fetched(
+        size=0,
+        sha256=hashlib.sha256(b"").hexdigest(),
+        content_type=None,
+        final_url=url,
+        etag=response.getheader("ETag"),
+        last_modified=response.getheader("Last-Modified"),
+        not_modified=True,
+    )
 
 
 def _status(code: int) -> str:

@@ -1,4 +1,4 @@
-"""The canonical job of docs/api.md (`/jobs`)."""
+"""The canonical job of docs/api.md (`/jobs`): what the API answers and what a `Job Ended` event carries."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,0 +1,1 @@
+"""The notifier function: a `Job Ended` subscriber that mails procedures' outcomes."""

@@ -1,0 +1,22 @@
+"""The Events port on EventBridge: `Job Ended` on the default bus, `source: ferry`, the job (without rows) as detail."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ferry.jobs.model import Job
+
+SOURCE = "ferry"
+JOB_ENDED = "Job Ended"
+
+
+class EventBridgeEvents:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def job_ended(self, job: Job, view: dict[str, Any]) -> None:
+        answer = self._client.put_events(
+            Entries=[{"Source": SOURCE, "DetailType": JOB_ENDED, "Detail": json.dumps({**view, "tenant": job.tenant}), "Resources": []}]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused the Job Ended event: {answer['Entries']}")

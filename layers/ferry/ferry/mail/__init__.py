@@ -1,0 +1,1 @@
+"""Notifications by mail: who gets one for an ended job, and what it says."""

@@ -1,0 +1,84 @@
+"""The steps of a procedure job, one per state of statemachines/procedure.asl.json.
+
+start (the lease was taken when the job was submitted; the step renews it and answers
+the parts) -> run_part, for each part in order (a composite's second part never starts
+if the first failed) -> finish (the summary of every part; the lease released); fail
+releases the lease too. Each part renews the lease, so a long procedure keeps its lane
+and a crashed one loses it when the lease expires.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ferry.core.errors import InvalidTransition
+from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.model import MAX_OUTPUT_CHARS, ChunkCounts, JobStatus, bounded
+from ferry.jobs.ports import JobStore, Leases
+from ferry.procedures.catalogue import PROCEDURES, Outcome, Part, RunContext
+from ferry.procedures.kinds import LANE, PROCEDURE_KIND
+
+LEASE_SECONDS = PROCEDURE_KIND.lease_seconds  # a part renews it when it starts; a crashed run frees the lane after this
+
+
+class ProcedureRunner:
+    def __init__(self, jobs: JobStore, leases: Leases, lifecycle: Lifecycle, parts: Mapping[str, Part]) -> None:
+        self._jobs = jobs
+        self._leases = leases
+        self._lifecycle = lifecycle
+        self._parts = parts  # part name -> its step code
+
+    def start(self, tenant: str, job_id: str) -> dict[str, Any]:
+        job = self._jobs.get(tenant, job_id)
+        if self._leases.acquire(tenant, LANE, job_id, LEASE_SECONDS) is not None:
+            # Another command holds the lane (a run started from the console while one ran).
+            self._lifecycle.fail(tenant, job_id, "start", "another procedure of this tenant is still running")
+            return {"proceed": False, "parts": []}
+        proceed = self._lifecycle.start(tenant, job_id)
+        if not proceed:
+            self._leases.release(tenant, LANE, job_id)
+        return {"proceed": proceed, "parts": list(PROCEDURES[job.args["procedure"]].parts)}
+
+    def run_part(self, tenant: str, job_id: str, part: str) -> bool:
+        """Run one part; False when the job was cancelled meanwhile, so it did nothing."""
+        job = self._jobs.get(tenant, job_id)
+        if job.status is not JobStatus.RUNNING:
+            return False
+        self._leases.renew(tenant, LANE, job_id, LEASE_SECONDS)
+
+        def report(text: str) -> None:
+            self._jobs.set_running_output(tenant, job_id, f"{part}: {text}")
+
+        outcome: Outcome = self._parts[part](RunContext(tenant, job_id, job.args, report))
+        done = sum(outcome.counts.values())
+        self._jobs.set_details(tenant, job_id, {part: {"summary": outcome.summary, "counts": outcome.counts, "problems": outcome.problems[:20]}})
+        index = PROCEDURES[job.args["procedure"]].parts.index(part)
+        self._jobs.record_chunk(tenant, job_id, index, ChunkCounts(done, done - len(outcome.problems), len(outcome.problems)), f"{part}: done")
+        return True
+
+    def finish(self, tenant: str, job_id: str) -> JobStatus:
+        job = self._jobs.get(tenant, job_id)
+        try:
+            if job.status.ended:
+                return job.status
+            if job.status is JobStatus.CANCELLING:
+                return self._lifecycle.end_cancelled(job, "Cancelled between parts.")
+            parts = PROCEDURES[job.args["procedure"]].parts
+            summary = " ".join(f"{p}: {job.details.get(p, {}).get('summary', 'not run')}" for p in parts)
+            # What the parts did is the job's size: counts add up, as for any job.
+            self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts))
+            try:
+                self._jobs.transition(tenant, job_id, JobStatus.FINISHED, output=bounded(summary, MAX_OUTPUT_CHARS))
+            except InvalidTransition as exc:
+                if exc.current != JobStatus.CANCELLING.value:
+                    raise
+                return self._lifecycle.end_cancelled(self._jobs.get(tenant, job_id), "Cancelled between parts.")
+            return JobStatus.FINISHED
+        finally:
+            self._leases.release(tenant, LANE, job_id)
+
+    def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
+        try:
+            return self._lifecycle.fail(tenant, job_id, step, reason)
+        finally:
+            self._leases.release(tenant, LANE, job_id)

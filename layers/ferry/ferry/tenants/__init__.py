@@ -1,0 +1,1 @@
+"""What a tenant configures: its settings (who gets mails, which files to import)."""

@@ -1,0 +1,66 @@
+"""A tenant's settings, one document: seed 000's NotificationCenter (mail recipients by outcome) and the files ImportFiles takes."""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from ferry.core.errors import FieldError, InvalidRequest
+from ferry.jobs.ports import SavedItems
+
+KIND, ID = "settings", "tenant"
+# An address a mail server takes: one @, a dotted domain, no spaces or angle brackets (no display names).
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def _address(value: str) -> str:
+    if len(value) > 254 or not _ADDRESS.match(value):
+        raise ValueError("must be an e-mail address like name@example.org")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class Recipients(BaseModel):
+    """Seed 000's NotificationCenter: who is mailed by outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ErrorRecipients: list[Address] = Field(default_factory=list, max_length=50, description="Mailed when a procedure fails")
+    InfoRecipients: list[Address] = Field(default_factory=list, max_length=50, description="Mailed when a procedure succeeds")
+
+
+class ImportFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(default="s3", pattern="^s3$", description="Where the file is: a key in the files bucket")
+    key: str = Field(min_length=1, max_length=1024)
+    dataType: str = Field(max_length=100)
+    actionType: str = Field(default="CreateOrUpdate", max_length=100)
+    delimiter: str | None = Field(default=None, max_length=1)
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}}]})
+
+    NotificationCenter: Recipients = Field(default_factory=Recipients)
+    importFiles: list[ImportFile] = Field(default_factory=list, max_length=100, description="What ImportFiles imports")
+
+
+class Settings:
+    def __init__(self, saved: SavedItems) -> None:
+        self._saved = saved
+
+    def get(self, tenant: str) -> TenantSettings:
+        return TenantSettings.model_validate(self._saved.get(tenant, KIND, ID) or {})
+
+    def put(self, tenant: str, given: dict[str, Any]) -> TenantSettings:
+        try:
+            settings = TenantSettings.model_validate(given)
+        except ValidationError as exc:
+            errors = [FieldError("".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
+            raise InvalidRequest(f"The settings are refused: {', '.join(e.pointer for e in errors)}.", errors) from None
+        self._saved.put(tenant, KIND, ID, settings.model_dump(mode="json"), new=self._saved.get(tenant, KIND, ID) is None)
+        return settings

@@ -1,0 +1,145 @@
+"""Seed 000's integration procedures through the local stack: single flight, the demo ERP, mails by outcome."""
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import json
+import sqlite3
+import time
+
+import pytest
+
+from ferry.store.port import Collection
+from ferry_local.demo_erp import build_demo_erp
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def erp(fresh, local_stack, tmp_path):
+    """A demo ERP for the fresh tenant, and mail recipients by outcome."""
+    path = tmp_path / "erp.sqlite3"
+    local_stack.put_secret(f"{fresh.tenant}/erp", {"url": build_demo_erp(path)})
+    settings = {"NotificationCenter": {"ErrorRecipients": [f"ops@{fresh.tenant}.example.org"], "InfoRecipients": [f"erp@{fresh.tenant}.example.org"]}}
+    assert fresh.client.request("PUT", "/settings", settings).status == 200
+    return path
+
+
+def mails_to(local_stack, address: str, at_least: int = 1, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(found := [m for m in local_stack.sent_mails() if address in m["to"]]) < at_least and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def start(client, endpoint: str):
+    return client.get(f"/Integration/{endpoint}")
+
+
+def test_unknown_endpoints_and_tables_are_refused_naming_the_known_ones(fresh):
+    answer = start(fresh.client, "FullImportFromSap")
+    assert answer.status == 404 and "FullImportFromErp" in answer.json()["detail"] and "ExportToErp" in answer.json()["detail"]
+    answer = start(fresh.client, "ImportFromErp?tables=Item,Spaceship")
+    assert answer.status == 400 and "Spaceship" in answer.json()["detail"] and "ItemOfflineAvailability" in answer.json()["detail"]
+    assert answer.json()["errors"][0]["pointer"] == "/query/tables/1"
+    assert fresh.client.get("/jobs").json()["items"] == []
+
+
+def test_an_import_from_the_erp_then_a_load_fills_the_store_and_mails_the_info_recipients(fresh, erp, entities, local_stack):
+    accepted = start(fresh.client, "ImportFromErp?tables=Item,ItemOfflineAvailability")
+    assert accepted.status == 202 and accepted.json()["accepted"] is True, accepted.body
+    job = fresh.client.wait(accepted.json()["jobId"], timeout=120)
+    assert job["status"] == "finished" and job["type"] == "procedure" and "Item" in job["output"], job
+    loaded = fresh.client.wait(start(fresh.client, "LoadFromIntegrator").json()["jobId"], timeout=120)
+    assert loaded["status"] == "finished", loaded
+    assert entities.count(Collection(fresh.tenant, "Items")) == 36
+    assert entities.count(Collection(fresh.tenant, "Accounts")) == 0  # only the tables asked were read
+    [first, second] = mails_to(local_stack, f"erp@{fresh.tenant}.example.org", at_least=2)
+    assert first["subject"] == "[Ferry] ImportFromErp succeeded" and "Duration:" in first["body"]
+    assert second["subject"] == "[Ferry] LoadFromIntegrator succeeded"
+    assert mails_to(local_stack, f"ops@{fresh.tenant}.example.org", timeout=0) == []
+
+
+def test_a_second_command_while_one_runs_is_refused_naming_the_running_job(fresh, erp, local_stack):
+    local_stack.slow_down("run_part", times=1, seconds=3)
+    first = start(fresh.client, "FullImportFromErp")
+    assert first.status == 202
+    busy = start(fresh.client, "ExportToErp")
+    assert busy.status == 409 and busy.json() == {"accepted": False, "reason": "busy", "runningJobId": first.json()["jobId"]}
+    assert fresh.client.wait(first.json()["jobId"], timeout=120)["status"] == "finished"
+    after = start(fresh.client, "ExportToErp")  # the lane is free again
+    assert after.status == 202
+    fresh.client.wait(after.json()["jobId"], timeout=120)
+
+
+def test_fifty_concurrent_commands_start_exactly_one(fresh, erp, local_stack):
+    local_stack.slow_down("run_part", times=1, seconds=10)  # the first is still running when the last request arrives
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda _: start(fresh.client, "FullImportFromErp"), range(50)))
+    accepted = [a for a in answers if a.status == 202]
+    refused = [a for a in answers if a.status == 409]
+    assert len(accepted) == 1 and len(refused) == 49, [a.status for a in answers]
+    job_id = accepted[0].json()["jobId"]
+    assert {a.json()["runningJobId"] for a in refused} == {job_id}
+    assert len(fresh.client.get("/jobs").json()["items"]) == 1
+    fresh.client.wait(job_id, timeout=120)
+
+
+def test_a_broken_erp_connection_fails_the_job_and_mails_the_error_recipients_once(fresh, local_stack, tmp_path):
+    local_stack.put_secret(f"{fresh.tenant}/erp", {"url": f"sqlite:///{tmp_path}/missing/dir/erp.sqlite3"})
+    fresh.client.request("PUT", "/settings", {"NotificationCenter": {"ErrorRecipients": [f"ops@{fresh.tenant}.example.org"]}})
+    job = fresh.client.wait(start(fresh.client, "FullImportFromErp").json()["jobId"], timeout=120)
+    assert job["status"] == "failed" and job["output"].startswith("The parts step failed"), job["output"]
+    [mail] = mails_to(local_stack, f"ops@{fresh.tenant}.example.org")
+    assert mail["subject"] == "[Ferry] FullImportFromErp failed" and "The parts step failed" in mail["body"]
+    time.sleep(1)
+    assert len(mails_to(local_stack, f"ops@{fresh.tenant}.example.org", timeout=0)) == 1
+
+
+def test_export_to_erp_writes_each_new_order_exactly_once(fresh, erp, entities, local_stack):
+    orders = [{"number": f"WEB-{n}", "accountCode": "ACC-001", "date": "2026-11-22", "lines": [{"itemCode": "ART-0001", "quantity": 2}]} for n in range(6)]
+    created = fresh.client.post("/jobs", {"type": "import_json", "args": {"dataType": "Orders", "actionType": "CreateOrUpdate"},
+                                          "attachment": {"name": "orders.json", "mime_type": "application/json", "file": _b64(orders)}})
+    assert fresh.client.wait(created.json()["id"])["status"] == "finished"
+    for _ in range(2):
+        done = fresh.client.wait(start(fresh.client, "ExportToErp").json()["jobId"], timeout=120)
+        assert done["status"] == "finished", done
+    with sqlite3.connect(erp) as db:
+        counts = dict(db.execute('SELECT OrderNumber, COUNT(*) FROM "Order" WHERE OrderNumber LIKE \'WEB-%\' GROUP BY OrderNumber').fetchall())
+    assert counts == {f"WEB-{n}": 1 for n in range(6)}
+
+
+def _b64(rows: list[dict]) -> str:
+    return base64.b64encode(json.dumps(rows).encode()).decode()
+
+
+def test_load_and_prepare_sync_data_builds_one_package_per_agent_and_mails_once(fresh, erp, local_stack):
+    imported = fresh.client.wait(start(fresh.client, "FullImportFromErp").json()["jobId"], timeout=120)
+    assert imported["status"] == "finished", imported
+    composite = fresh.client.wait(start(fresh.client, "LoadFromIntegratorAndPrepareSyncData").json()["jobId"], timeout=120)
+    assert composite["status"] == "finished", composite
+    assert composite["output"].startswith("LoadFromIntegrator: ") and " SyncDataCreation: " in composite["output"]
+    s3 = local_stack.session.client("s3")
+    bucket = local_stack.stack.physical("FilesBucket")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"sync/{fresh.tenant}/").get("Contents", []))
+    packages = [k for k in keys if k.endswith("/data.json.gz")]
+    assert len(packages) == 3 and f"sync/{fresh.tenant}/manifest.json" in keys  # the demo ERP's three agents
+    mails = [m for m in mails_to(local_stack, f"erp@{fresh.tenant}.example.org", at_least=2) if "LoadFromIntegratorAndPrepareSyncData" in m["subject"]]
+    assert len(mails) == 1
+
+
+def test_geocoding_places_the_accounts_with_the_offline_gazetteer(fresh, erp, entities):
+    fresh.client.wait(start(fresh.client, "FullImportFromErp").json()["jobId"], timeout=120)
+    fresh.client.wait(start(fresh.client, "LoadFromIntegrator").json()["jobId"], timeout=120)
+    job = fresh.client.wait(start(fresh.client, "GeocodeAddresses").json()["jobId"], timeout=120)
+    assert job["status"] == "finished", job
+    placed = [d for d in entities.query(Collection(fresh.tenant, "Accounts"), _all()).docs if "geoCoordinate" in d]
+    assert len(placed) >= 15  # the demo accounts are in Italian cities
+    again = fresh.client.wait(start(fresh.client, "GeocodeAddresses").json()["jobId"], timeout=120)
+    assert again["status"] == "finished" and again["progress"]["processed"] <= job["progress"]["processed"]
+
+
+def _all():
+    from ferry.store.port import Query
+
+    return Query(limit=1000)

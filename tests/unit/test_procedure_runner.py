@@ -1,0 +1,117 @@
+"""Procedure jobs on in-memory fakes: the lane, parts in order, a composite stopping at a failed part, the mail."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ferry.core.errors import Busy
+from ferry.jobs.lifecycle import Lifecycle
+from ferry.jobs.model import JobStatus
+from ferry.jobs.service import JobService, Submission
+from ferry.mail.notices import procedure_notice
+from ferry.procedures.catalogue import Outcome, RunContext
+from ferry.procedures.kinds import LANE, PROCEDURE_KIND
+from ferry.procedures.runner import ProcedureRunner
+from ferry.tenants.settings import TenantSettings
+from ferry.testing import (
+    InMemoryFiles,
+    InMemoryIdempotency,
+    InMemoryJobs,
+    InMemoryLeases,
+    InMemoryReferences,
+    RecordingEvents,
+    RecordingLauncher,
+    StillClock,
+)
+
+
+class Part:
+    def __init__(self, name: str, fails: bool = False) -> None:
+        self.name, self.fails, self.runs = name, fails, []
+
+    def __call__(self, run: RunContext) -> Outcome:
+        self.runs.append(run.job_id)
+        run.report("working")
+        if self.fails:
+            raise ConnectionError(f"{self.name}: the ERP did not answer")
+        return Outcome(f"{self.name} did 3 things.", {"rows": 3})
+
+
+@pytest.fixture
+def parts():
+    clock = StillClock(datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
+    jobs, files, leases, events = InMemoryJobs(clock), InMemoryFiles(), InMemoryLeases(clock), RecordingEvents()
+    service = JobService(jobs, files, RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), leases, clock)
+    lifecycle = Lifecycle(jobs, files, events, clock)
+    steps = {name: Part(name) for name in ("LoadFromIntegrator", "SyncDataCreation", "ExportToErp")}
+    return service, jobs, leases, events, lifecycle, ProcedureRunner(jobs, leases, lifecycle, steps), steps, clock
+
+
+def submit(service, procedure: str):
+    return service.submit(Submission("acme", PROCEDURE_KIND, PROCEDURE_KIND.args({"procedure": procedure})))[0]
+
+
+def test_a_composite_runs_its_parts_in_order_and_frees_the_lane(parts):
+    service, jobs, leases, events, lifecycle, runner, steps, _ = parts
+    job = submit(service, "LoadFromIntegratorAndPrepareSyncData")
+    started = runner.start("acme", job.id)
+    assert started == {"proceed": True, "parts": ["LoadFromIntegrator", "SyncDataCreation"]}
+    for part in started["parts"]:
+        assert runner.run_part("acme", job.id, part)
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert done.output == "LoadFromIntegrator: LoadFromIntegrator did 3 things. SyncDataCreation: SyncDataCreation did 3 things."
+    assert done.progress.processed == 6 and ("acme", LANE) not in leases.held
+    assert lifecycle.announce("acme", job.id) and not lifecycle.announce("acme", job.id)  # once
+    assert [e["id"] for e in events.ended] == [job.id]
+
+
+def test_the_lane_refuses_a_second_command_until_the_first_ends_or_its_lease_expires(parts):
+    service, _, _, _, _, runner, _, clock = parts
+    first = submit(service, "ExportToErp")
+    with pytest.raises(Busy) as busy:
+        submit(service, "GeocodeAddresses")
+    assert busy.value.running_job_id == first.id
+    clock.advance(seconds=PROCEDURE_KIND.lease_seconds + 1)  # the first crashed and never released it
+    assert submit(service, "GeocodeAddresses").id != first.id
+
+
+def test_a_failed_part_fails_the_job_naming_it_and_frees_the_lane(parts):
+    service, jobs, leases, _, _, runner, steps, _ = parts
+    steps["LoadFromIntegrator"].fails = True
+    job = submit(service, "LoadFromIntegratorAndPrepareSyncData")
+    runner.start("acme", job.id)
+    with pytest.raises(ConnectionError):
+        runner.run_part("acme", job.id, "LoadFromIntegrator")
+    assert runner.fail("acme", job.id, "parts", "ConnectionError: LoadFromIntegrator: the ERP did not answer") is JobStatus.FAILED
+    assert steps["SyncDataCreation"].runs == []
+    assert jobs.get("acme", job.id).output == "The parts step failed: ConnectionError: LoadFromIntegrator: the ERP did not answer"
+    assert ("acme", LANE) not in leases.held
+
+
+def test_the_mail_goes_to_the_recipients_of_the_outcome(parts):
+    service, jobs, _, events, lifecycle, runner, steps, clock = parts
+    settings = TenantSettings.model_validate({"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}})
+    job = submit(service, "ExportToErp")
+    runner.start("acme", job.id)
+    clock.advance(seconds=3)
+    runner.run_part("acme", job.id, "ExportToErp")
+    runner.finish("acme", job.id)
+    lifecycle.announce("acme", job.id)
+    mail = procedure_notice(events.ended[-1], settings)
+    assert mail.to == ["erp@example.org"] and mail.subject == "[Ferry] ExportToErp succeeded"
+    assert "Duration: 3.0 s" in mail.body and "3 processed" in mail.body
+    steps["ExportToErp"].fails = True
+    failed = submit(service, "ExportToErp")
+    runner.start("acme", failed.id)
+    runner.fail("acme", failed.id, "parts", "ConnectionError: the ERP did not answer")
+    lifecycle.announce("acme", failed.id)
+    mail = procedure_notice(events.ended[-1], settings)
+    assert mail.to == ["ops@example.org"] and "The parts step failed: ConnectionError" in mail.body
+    assert procedure_notice(events.ended[-1], TenantSettings()) is None  # nobody to tell
+
+
+def test_settings_refuse_what_is_not_an_address():
+    with pytest.raises(Exception):
+        TenantSettings.model_validate({"NotificationCenter": {"ErrorRecipients": ["not an address"]}})
