@@ -181,7 +181,7 @@ class LocalStack:
         self.port = self._http.start(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
         if self._fire_schedules:
-            self._scheduler = Scheduler(self.stack.schedules(), lambda schedule, event: self.invoke(schedule.function, event))
+            self._scheduler = Scheduler(self.stack.schedules(), self._fire)
             self._scheduler.start()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
@@ -231,7 +231,14 @@ class LocalStack:
         schedule = next((s for s in self.stack.schedules() if s.name == name), None)
         if schedule is None:
             raise KeyError(f"no schedule {name!r}; the template has {[s.name for s in self.stack.schedules()]}")
-        return self.invoke(schedule.function, schedule.input if event is None else event)
+        return self._fire(schedule, schedule.input if event is None else event)
+
+    def _fire(self, schedule: Any, event: dict[str, Any]) -> Any:
+        """What EventBridge Scheduler does for a schedule: invoke its function, or start its state machine."""
+        if schedule.function is not None:
+            return self.invoke(schedule.function, event)
+        sfn = self.session.client("stepfunctions")
+        return sfn.start_execution(stateMachineArn=schedule.state_machine, name=f"{schedule.name}-{uuid.uuid4()}"[:80], input=json.dumps(event))
 
     def _moto_api(self, action: str, body: dict[str, Any]) -> None:
         request = urllib.request.Request(f"{self.moto_url}/moto-api/{action}", data=json.dumps(body).encode(), method="POST")

@@ -77,11 +77,12 @@ class Route:
 
 @dataclass(frozen=True)
 class Schedule:
-    name: str  # "<function logical id>.<event name>"
-    function: str  # logical id
+    name: str  # "<function logical id>.<event name>", or an AWS::Scheduler::Schedule's logical id
+    function: str | None  # the logical id of the function it invokes; None when it starts a state machine
     expression: str  # "rate(5 minutes)" or "cron(...)"
     input: dict[str, Any]
     timezone: str = "UTC"
+    state_machine: str | None = None  # the ARN of the state machine it starts
 
 
 class Stack:
@@ -140,6 +141,8 @@ class Stack:
             return f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}"
         if kind == "AWS::S3::Bucket":
             return f"arn:aws:s3:::{name}"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT}:role/{name}"
         raise KeyError(f"no ARN for {kind}")
 
     def resolve(self, value: Any) -> Any:
@@ -274,7 +277,7 @@ class Stack:
         raise KeyError(f"no function {logical_id!r} in the template")
 
     def schedules(self) -> list[Schedule]:
-        """The functions' Schedule (EventBridge rule) and ScheduleV2 (EventBridge Scheduler) events."""
+        """The functions' Schedule and ScheduleV2 events, and the AWS::Scheduler::Schedule resources whose condition holds."""
         found = []
         for logical_id in self._of_type("AWS::Serverless::Function"):
             for event_name, event in self.resources[logical_id]["Properties"].get("Events", {}).items():
@@ -291,7 +294,38 @@ class Stack:
                         props.get("ScheduleExpressionTimezone", "UTC"),
                     )
                 )
+        for logical_id in self._of_type("AWS::Scheduler::Schedule"):
+            resource = self.resources[logical_id]
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            props = self.resolve(resource["Properties"])
+            target = props["Target"]
+            found.append(
+                Schedule(
+                    logical_id, None, props["ScheduleExpression"], json.loads(target.get("Input") or "{}"),
+                    props.get("ScheduleExpressionTimezone", "UTC"), target["Arn"],
+                )
+            )
         return found
+
+    def condition(self, name: str) -> bool:
+        """A template condition's value on this stack (Fn::And, Fn::Or, Fn::Not, Fn::Equals over parameters)."""
+        return bool(self._evaluate(self.template.get("Conditions", {})[name]))
+
+    def _evaluate(self, expression: Any) -> Any:
+        if isinstance(expression, dict):
+            (function, operand), = expression.items()
+            if function == "Fn::And":
+                return all(self._evaluate(e) for e in operand)
+            if function == "Fn::Or":
+                return any(self._evaluate(e) for e in operand)
+            if function == "Fn::Not":
+                return not self._evaluate(operand[0])
+            if function == "Fn::Equals":
+                return self._evaluate(operand[0]) == self._evaluate(operand[1])
+            if function == "Condition":
+                return self.condition(operand)
+        return self.resolve(expression)
 
     def http_routes(self) -> list[Route]:
         routes = []

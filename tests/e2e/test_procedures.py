@@ -143,3 +143,18 @@ def _all():
     from ferry.store.port import Query
 
     return Query(limit=1000)
+
+
+def test_a_scheduled_or_console_run_creates_its_job_and_respects_the_lane(fresh, erp, local_stack):
+    """What a procedure's schedule (or an operator in the console) does: start the state machine with the procedure."""
+    sfn = local_stack.session.client("stepfunctions")
+    machine = local_stack.stack.arn("ProcedureStateMachine")
+    run = {"kind": "procedure", "tenant": fresh.tenant, "args": {"procedure": "FullImportFromErp"}}
+    local_stack.slow_down("run_part", times=1, seconds=3)
+    sfn.start_execution(stateMachineArn=machine, name=f"ExportToErpSchedule-{time.time_ns()}", input=json.dumps(run))
+    deadline = time.monotonic() + 30
+    while not (items := fresh.client.get("/jobs").json()["items"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert start(fresh.client, "ExportToErp").status == 409  # the scheduled run holds the lane
+    assert fresh.client.wait(items[0]["id"], timeout=120)["status"] == "finished"

@@ -17,7 +17,7 @@ from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
 from ferry.store.port import Action, Collection, WriteRow
 from ferry.store.sqlite import SqliteEntityStore
-from ferry.testing import RecordingEvents, InMemoryFiles, InMemoryJobs, InMemorySavedItems, StillClock
+from ferry.testing import InMemoryLeases, RecordingEvents, InMemoryFiles, InMemoryJobs, InMemorySavedItems, StillClock
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def parts(tmp_path):
     store.write_batch(Collection("acme", "Customers"), Action.CREATE_OR_UPDATE, rows, writer="J0", now="2026-11-21T00:00:00.000Z")
     destination = FolderDestination()
     segments = Segments(saved, clock)
-    runner = ExportRunner(jobs, files, store, segments, lambda tenant, did: destination, Lifecycle(jobs, files, RecordingEvents(), clock), clock)
+    runner = ExportRunner(jobs, files, store, segments, lambda tenant, did: destination, Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), clock), clock)
     return jobs, files, store, segments, destination, runner
 
 

@@ -16,7 +16,7 @@ from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
 from ferry.store.port import Collection
 from ferry.store.sqlite import SqliteEntityStore
-from ferry.testing import RecordingEvents, InMemoryFiles, InMemoryJobs, StillClock
+from ferry.testing import InMemoryLeases, RecordingEvents, InMemoryFiles, InMemoryJobs, StillClock
 from tests.e2e.rows import customer
 
 
@@ -43,7 +43,7 @@ def parts(tmp_path):
 
 def runner_of(jobs, files, store, chunk_rows: int) -> ImportRunner:
     clock = StillClock()
-    return ImportRunner(jobs, files, store, Lifecycle(jobs, files, RecordingEvents(), clock), clock, chunk_rows, FetchPolicy(max_bytes=1 << 20, timeout_s=5))
+    return ImportRunner(jobs, files, store, Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), clock), clock, chunk_rows, FetchPolicy(max_bytes=1 << 20, timeout_s=5))
 
 
 def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
@@ -97,7 +97,7 @@ def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(
     job = submit(jobs, files, rows, action="Create")
     flaky = CrashAfterHalf(store)
     runner = runner_of(jobs, files, flaky, chunk_rows=20)
-    assert Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    assert Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     [chunk] = chunks_of(runner.plan("acme", job.id), files)
     with pytest.raises(ConnectionError):
         runner.run_chunk("acme", job.id, chunk)
@@ -115,7 +115,7 @@ def test_cancelled_before_start_never_runs(parts):
     job = submit(jobs, files, [customer(1)])
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
     runner = runner_of(jobs, files, store, chunk_rows=10)
-    assert Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id) is False
+    assert Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id) is False
     assert jobs.get("acme", job.id).status is JobStatus.CANCELLED
     assert store.count(Collection("acme", "Customers")) == 0
 
@@ -124,7 +124,7 @@ def test_cancelling_between_chunks_skips_the_rest(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
     runner = runner_of(jobs, files, store, chunk_rows=10)
-    Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     assert runner.run_chunk("acme", job.id, chunks[0])
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
@@ -139,7 +139,7 @@ def test_a_failed_step_ends_the_job_failed_with_its_reason(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(1)])
     runner = runner_of(jobs, files, store, chunk_rows=10)
-    Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     assert runner.fail("acme", job.id, "plan", "ValueError: the input is not a JSON array") is JobStatus.FAILED
     failed = jobs.get("acme", job.id)
     assert failed.output == "The plan step failed: ValueError: the input is not a JSON array" and failed.terminated_at
@@ -164,7 +164,7 @@ def test_a_chunk_running_when_the_job_is_cancelled_is_counted(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
     runner = runner_of(jobs, files, CancelledMidBatch(store, jobs), chunk_rows=10)
-    Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     assert runner.run_chunk("acme", job.id, chunks[0])  # cancelled while it wrote: its 10 rows are stored
     assert not runner.run_chunk("acme", job.id, chunks[1])
@@ -179,7 +179,7 @@ def test_finish_with_a_chunk_never_recorded_ends_failed_naming_it(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(30)], action="CreateOrUpdate")
     runner = runner_of(jobs, files, store, chunk_rows=10)
-    Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     runner.run_chunk("acme", job.id, chunks[0])
     runner.run_chunk("acme", job.id, chunks[2])
@@ -195,7 +195,7 @@ def test_fail_after_the_map_failed_names_the_chunk(parts):
     jobs, files, store = parts
     job = submit(jobs, files, [customer(n) for n in range(20)])
     runner = runner_of(jobs, files, store, chunk_rows=10)
-    Lifecycle(jobs, files, RecordingEvents(), StillClock()).start("acme", job.id)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
     chunks = chunks_of(runner.plan("acme", job.id), files)
     runner.run_chunk("acme", job.id, chunks[0])
     runner.fail("acme", job.id, "chunks", "States.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded")

@@ -70,7 +70,7 @@ class Runtime:
 
     @cached_property
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.jobs, self.files, self.events, self.clock)
+        return Lifecycle(self.jobs, self.files, self.events, self.leases, self.clock)
 
     @cached_property
     def events(self) -> EventBridgeEvents:

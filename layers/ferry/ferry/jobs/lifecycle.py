@@ -9,20 +9,21 @@ import re
 from typing import Any
 
 from ferry.core.clock import Clock
-from ferry.core.errors import FieldError, InvalidRequest, InvalidTransition
+from ferry.core.errors import Busy, FieldError, InvalidRequest, InvalidTransition
 from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
-from ferry.jobs.ports import Events, FileStore, JobStore
+from ferry.jobs.ports import Events, FileStore, JobStore, Leases
 from ferry.jobs.resource import job_resource
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 class Lifecycle:
-    def __init__(self, jobs: JobStore, files: FileStore, events: Events, clock: Clock) -> None:
+    def __init__(self, jobs: JobStore, files: FileStore, events: Events, leases: Leases, clock: Clock) -> None:
         self._jobs = jobs
+        self._leases = leases
         self._files = files
         self._events = events
         self._clock = clock
@@ -49,6 +50,11 @@ class Lifecycle:
         args = kind.args(request.get("args") or {})
         now = self._clock.now()
         job_id = new_ulid(int(now.timestamp() * 1000))
+        if kind.lane is not None:
+            # A scheduled or console run takes the lane as an API request would: refused while another holds it.
+            holder = self._leases.acquire(tenant, kind.lane, job_id, kind.lease_seconds)
+            if holder is not None:
+                raise Busy(f"A previous {kind.name} job ({holder}) is still running; this run is skipped.", holder)
         attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
         job = Job(
             id=job_id,
