@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
-export PYTHONPATH := layers/ferry:functions/api:functions/worker:functions/sweeper:functions/notifier:local
+export PYTHONPATH := layers/ferry:functions/api:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local
 
 .PHONY: run test bench lint clean
 

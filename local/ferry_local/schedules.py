@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,15 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 log = logging.getLogger(__name__)
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def with_scheduled_time(event: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The input as EventBridge Scheduler delivers it: its context attribute replaced by the scheduled time."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {k: stamp if v == SCHEDULED_TIME else v for k, v in event.items()}
 
 
 def rate_seconds(expression: str) -> int | None:
@@ -51,7 +61,7 @@ class Scheduler:
                 if time.monotonic() >= due[schedule.name]:
                     due[schedule.name] += period
                     try:
-                        self._fire(schedule, schedule.input)
+                        self._fire(schedule, with_scheduled_time(schedule.input, datetime.now(UTC)))
                     except Exception:
                         # EventBridge Scheduler would retry and then drop the event; the next period fires again.
                         log.exception("schedule %s failed", schedule.name)

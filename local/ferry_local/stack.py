@@ -17,6 +17,7 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from ferry_local.instances import CallableInstance, FunctionPool, Handler, Proce
 from ferry_local.context import LambdaContext
 from ferry_local.lambdas import Faults, LambdaInvocations
 from ferry_local.moto_patches import patch_distributed_map_tolerance, patch_dynamodb_atomicity, patch_eventbridge_lambda_targets
-from ferry_local.schedules import Scheduler
+from ferry_local.schedules import Scheduler, with_scheduled_time
 from ferry_local.template import ACCOUNT, REGION, TEMPLATE, Function, Stack
 
 
@@ -226,12 +227,15 @@ class LocalStack:
         """The most memory any instance of the function has held, as Lambda's Max Memory Used reports it."""
         return self._pools[self.stack.function(logical_id).name].peak_memory_mb
 
-    def fire_schedule(self, name: str, event: dict[str, Any] | None = None) -> Any:
-        """Fire one of the template's schedules now ("<function logical id>.<event name>"), with its Input or `event`."""
+    def fire_schedule(self, name: str, event: dict[str, Any] | None = None, at: datetime | None = None) -> Any:
+        """Fire one of the template's schedules now ("<function logical id>.<event name>"), with its Input or `event`.
+
+        `at` is the scheduled time it is fired for (a clock the tests set): what `<aws.scheduler.scheduled-time>` says.
+        """
         schedule = next((s for s in self.stack.schedules() if s.name == name), None)
         if schedule is None:
             raise KeyError(f"no schedule {name!r}; the template has {[s.name for s in self.stack.schedules()]}")
-        return self._fire(schedule, schedule.input if event is None else event)
+        return self._fire(schedule, with_scheduled_time(schedule.input if event is None else event, at or datetime.now(UTC)))
 
     def _fire(self, schedule: Any, event: dict[str, Any]) -> Any:
         """What EventBridge Scheduler does for a schedule: invoke its function, or start its state machine."""

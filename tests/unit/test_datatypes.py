@@ -54,7 +54,9 @@ def customer(n: int = 1, **changes) -> dict:
 def test_the_seed_004_table_is_exactly_the_seeds():
     assert {name: {a.value for a in REGISTRY[name].actions} for name in SEED_004} == SEED_TABLE
     # file imports, exports and procedures take more types than /import
-    assert set(REGISTRY) - set(SEED_004) == {"Dovuti", "Items", "ItemOfflineAvailability", "Accounts", "Agents", "Prices", "Orders"}
+    erp = {"Items", "ItemOfflineAvailability", "Accounts", "Agents", "Prices", "Orders"}
+    crm = {"Contacts", "Estates", "Activities", "History", "Projects", "Appointments"}
+    assert set(REGISTRY) - set(SEED_004) == {"Dovuti"} | erp | crm
     for data_type, actions in SEED_TABLE.items():
         for action in actions:
             found, resolved = resolve(data_type, action)

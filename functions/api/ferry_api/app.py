@@ -18,7 +18,7 @@ from ferry.core.errors import FerryError
 from ferry.core.observability import logger, metrics, tracer
 from ferry_api import openapi, problems, request
 from ferry_api.answers import json_answer
-from ferry_api.routes import exports, files, imports, jobs, meta, procedures, saved
+from ferry_api.routes import exports, files, imports, jobs, meta, procedures, saved, schedules
 from ferry_api.runtime import runtime
 
 TITLE, VERSION = "Ferry", "1.0"
@@ -50,7 +50,7 @@ class _Resolver(APIGatewayHttpResolver):
 app = _Resolver(enable_validation=True, json_body_deserializer=request.strict_json)
 app.configure_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, tags=TAGS, security_schemes=SECURITY_SCHEMES, security=SECURITY)
 app.enable_swagger(path="/docs")  # Swagger UI, its JS and CSS inlined from Powertools' package: no CDN needed
-for area in (jobs, imports, files, exports, saved, procedures, meta):
+for area in (jobs, imports, files, exports, saved, schedules, procedures, meta):
     app.include_router(area.router)
 problems.register(app)
 

@@ -223,7 +223,16 @@ class InMemorySavedItems(InMemoryReferences):
         super().__init__()
         self.bodies: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool) -> None:
+    def update(self, tenant: str, kind: str, item_id: str, change: Any) -> dict[str, Any] | None:
+        key = (tenant, kind, item_id)
+        if key not in self.bodies:
+            raise NotFound(f"No {kind} {item_id!r}.")
+        body = change(json.loads(json.dumps(self.bodies[key])))
+        if body is not None:
+            self.bodies[key] = json.loads(json.dumps(body))
+        return body
+
+    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool, expires_in: int | None = None) -> None:
         key = (tenant, kind, item_id)
         if new and key in self.bodies:
             raise Conflict(f"A {kind} {item_id!r} exists already.")

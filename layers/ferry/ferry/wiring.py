@@ -24,6 +24,7 @@ from ferry.core.settings import Settings
 from ferry.destinations.catalogue import Destinations
 from ferry.exports.segments import Segments
 from ferry.jobs.lifecycle import Lifecycle
+from ferry.schedules.service import ScheduledExports
 from ferry.tenants.settings import Settings as TenantSettingsStore
 from ferry.jobs.ports import Secrets
 from ferry.jobs.service import JobService
@@ -94,6 +95,20 @@ class Runtime:
     @cached_property
     def tenant_settings(self) -> TenantSettingsStore:
         return TenantSettingsStore(self.saved_items)
+
+    @cached_property
+    def scheduled_exports(self) -> ScheduledExports:
+        from ferry.aws.ses_mail import SesMailer
+
+        return ScheduledExports(
+            self.saved_items,
+            self.destinations,
+            self.tenant_settings,
+            self.job_service,
+            self.leases,
+            lambda: SesMailer(boto3.client("sesv2"), self.settings.mail_from),
+            self.clock,
+        )
 
     @cached_property
     def segments(self) -> Segments:

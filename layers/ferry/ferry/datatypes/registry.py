@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from ferry.datatypes import models
 from ferry.datatypes.datatype import DataType
+from ferry.datatypes.crm import CRM_TYPES
 from ferry.datatypes.dovuti import DOVUTI
 from ferry.datatypes.erp import ERP_TYPES
 from ferry.core.errors import shown
@@ -82,7 +83,7 @@ REGISTRY: dict[str, DataType] = {
 
 SEED_004: tuple[str, ...] = tuple(REGISTRY)
 # The types only file imports, exports and procedures take (the seed-004 table stays exactly the seed's).
-REGISTRY.update({t.name: t for t in (DOVUTI, *ERP_TYPES)})
+REGISTRY.update({t.name: t for t in (DOVUTI, *ERP_TYPES, *CRM_TYPES)})
 
 
 def named(data_type: str, among: tuple[str, ...] | None = None) -> DataType:

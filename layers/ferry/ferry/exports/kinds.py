@@ -42,6 +42,9 @@ class ExportArgs(BaseModel):
     headers: Literal["names", "labels"] = "names"
     multiValue: Literal["join", "spread"] = "join"
     dateInName: bool = Field(default=True, description="<prefix><Module>_<yyyymmdd>.zip, or <prefix><Module>.zip overwritten each time")
+    changedBefore: datetime | None = Field(default=None, description="Only records changed before (a scheduled run's as-of time)")
+    limit: int | None = Field(default=None, ge=1, le=1000, description="Only the first records (a test export)")
+    schedule: dict[str, Any] | None = Field(default=None, description="Set by the scheduler: the configuration and night this run is for")
 
     @field_validator("prefix")
     @classmethod
@@ -50,7 +53,7 @@ class ExportArgs(BaseModel):
             raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
         return value
 
-    @field_validator("changedSince")
+    @field_validator("changedSince", "changedBefore")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -90,13 +90,15 @@ class ExportRunner:
         paths = args.get("fields") or list(field_paths(data_type.model))
         started = time.time()
         try:
-            total = self._store.count(collection, query_filter)
+            total = min(self._store.count(collection, query_filter), args.get("limit") or float("inf"))
             widths = self._widths(collection, query_filter, data_type, paths) if args.get("multiValue") == "spread" else {}
         except Exception as exc:
             raise ExportFailed("query", f"{type(exc).__name__}: {exc}") from exc
         labels = {p: data_type.label(p) for p in paths} if args.get("headers") == "labels" else None
         columns = csv_zip.columns_for(paths, labels=labels, multi_value=args.get("multiValue", "join"), widths=widths)
-        name = file_name(args, job.started_at or self._clock.now())
+        night = (args.get("schedule") or {}).get("night")
+        # A scheduled run's file is dated by the night it exports; any other by the day it ran.
+        name = file_name(args, datetime.fromisoformat(night) if night else job.started_at or self._clock.now())
         read_s = write_s = 0.0
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             try:
@@ -104,7 +106,10 @@ class ExportRunner:
             except Exception as exc:
                 raise ExportFailed("zip", f"{type(exc).__name__}: {exc}") from exc
             done = 0
+            limit = args.get("limit")
             for page, read in self._pages(collection, query_filter, paths):
+                if limit is not None:
+                    page = page[: limit - done]
                 read_s += read
                 begun = time.time()
                 try:
@@ -117,6 +122,8 @@ class ExportRunner:
                 if self._jobs.get(job.tenant, job.id).status is not JobStatus.RUNNING:
                     writer.close()  # cancelled: the zip is ended in the spool, which goes unused
                     return False
+                if limit is not None and done >= limit:
+                    break
             try:
                 written = writer.close()
             except Exception as exc:
@@ -151,6 +158,9 @@ class ExportRunner:
                 raise ExportFailed("query", f"segment {segment_id!r}: {exc}") from exc
         if args.get("changedSince"):
             parts.append({"_updated_at": {"$gte": rfc3339(parse_rfc3339(args["changedSince"]))}})
+        if args.get("changedBefore"):
+            # A scheduled run stops at its as-of time: what changes from then on is the next run's, so none is missed or sent twice.
+            parts.append({"_updated_at": {"$lt": rfc3339(parse_rfc3339(args["changedBefore"]))}})
         return {"$and": parts} if len(parts) > 1 else (parts[0] if parts else {})
 
     def _pages(self, collection: Collection, query_filter: dict[str, Any], paths: list[str]) -> Iterator[tuple[list[dict[str, Any]], float]]:

@@ -4,7 +4,7 @@ Each has one adapter in `ferry.aws` and an in-memory fake in `ferry.testing`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -110,8 +110,15 @@ class References(Protocol):
 class SavedItems(References, Protocol):
     """What a tenant keeps besides jobs (segments, destinations, ...), as JSON documents by kind and id."""
 
-    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool) -> None:
-        """Store the item; with `new`, refuse (Conflict) an id that exists, else refuse (NotFound) one that does not."""
+    def put(self, tenant: str, kind: str, item_id: str, body: dict[str, Any], *, new: bool, expires_in: int | None = None) -> None:
+        """Store the item; with `new`, refuse (Conflict) an id that exists, else refuse (NotFound) one that does not.
+
+        `expires_in`: seconds after which the store forgets it (history).
+        """
+
+    def update(self, tenant: str, kind: str, item_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
+        """Compare and set: `change` gets the stored body and answers the new one (None: leave it); applied only if
+        nobody wrote the item meanwhile (else read again and retried). Answers what was written; NotFound if none."""
 
     def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,10 +43,21 @@ class ImportFile(BaseModel):
     delimiter: str | None = Field(default=None, max_length=1)
 
 
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Rome)") from None
+    return value
+
+
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}}]})
 
     NotificationCenter: Recipients = Field(default_factory=Recipients)
+    technicalContact: Address | None = Field(default=None, description="Mailed when an automatic export fails (seed 003)")
+    timeZone: Annotated[str, AfterValidator(_time_zone)] = Field(default="Europe/Rome", description="Where nightly exports run at about 03:00")
+    plan: Literal["enterprise", "enterprise_plus", "enterprise_pro"] = Field(default="enterprise", description="How many export profiles: 1, 3 or 5")
     importFiles: list[ImportFile] = Field(default_factory=list, max_length=100, description="What ImportFiles imports")
 
 

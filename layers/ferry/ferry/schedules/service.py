@@ -1,0 +1,323 @@
+"""Seed 003's automatic CSV export: profiles (destinations, limited by plan), a configuration per data area, nightly runs, history.
+
+A run is an ordinary export_csv job with `schedule` in its args. The configuration's
+watermark and last night move only when its export succeeded (compare-and-set), so a
+night is exported once and the next run starts where the last one stopped: a record
+changed while an export runs falls after its as-of time (`changedBefore`), so it is in
+the next run, and in that one only. A failed run deactivates the configuration until
+someone saves it active again, writes a failed history entry and mails the tenant's
+technical contact with the profile, the module, the phase and the reason.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ferry.core.clock import Clock, rfc3339
+from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
+from ferry.datatypes.registry import UnsupportedImport, named
+from ferry.destinations.catalogue import Destinations
+from ferry.exports.kinds import EXPORT, PREFIX
+from ferry.jobs.ports import Leases, SavedItems
+from ferry.jobs.service import JobService, Submission
+from ferry.mail.notices import Mail, Mailer
+from ferry.schedules.due import due_night
+from ferry.tenants.settings import Settings
+
+CONFIG, ALL_TENANTS, SCHEDULED, HISTORY = "exportconfig", "*", "scheduledconfig", "exporthistory"
+HISTORY_SECONDS = 90 * 24 * 3600  # seed 003 lists the exports of the last 90 days
+PLAN_PROFILES = {"enterprise": 1, "enterprise_plus": 3, "enterprise_pro": 5}
+TEST_RECORDS = 10
+RUN_LEASE_SECONDS = 6 * 3600  # longer than any export; a crashed run frees its configuration after it
+# The area whose configuration names a period instead of an interval, and runs every night.
+PERIOD_AREAS = ("Appointments",)
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daysBefore: int = Field(default=0, ge=0, le=3660, description="Appointments from this many days before the run")
+    daysAfter: int = Field(default=30, ge=0, le=3660, description="...to this many days after it")
+
+
+class ExportConfigIn(BaseModel):
+    """One data area's automatic export."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"active": True, "profileId": "01K...", "interval": "daily", "fields": ["id", "name", "emails"], "prefix": "crm_"}]},
+    )
+
+    active: bool = False
+    profileId: str | None = Field(default=None, max_length=100)
+    filter: dict[str, Any] = Field(default_factory=dict)
+    fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=500)
+    interval: Literal["daily", "weekly", "monthly"] | None = None
+    period: Period | None = None
+    prefix: str = ""
+    headers: Literal["names", "labels"] = "names"
+    multiValue: Literal["join", "spread"] = "join"
+    dateInName: bool = True
+    onlyChanged: bool = False
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX.match(value):
+            raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
+        return value
+
+
+def _refused(exc: ValidationError) -> InvalidRequest:
+    errors = [FieldError("".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
+    return InvalidRequest(f"Refused: {', '.join(e.pointer for e in errors)}.", errors)
+
+
+class ScheduledExports:
+    def __init__(
+        self,
+        saved: SavedItems,
+        destinations: Destinations,
+        settings: Settings,
+        jobs: JobService,
+        leases: Leases,
+        mailer: Callable[[], Mailer],
+        clock: Clock,
+    ) -> None:
+        self._saved = saved
+        self._destinations = destinations
+        self._settings = settings
+        self._jobs = jobs
+        self._leases = leases
+        self._mailer = mailer  # made when a mail is to be sent: only the functions that send hold SES
+        self._clock = clock
+
+    # --- profiles: destinations, as many as the plan allows -------------------------------------------
+
+    def create_profile(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
+        plan = self._settings.get(tenant).plan
+        if len(self._destinations.list(tenant)) >= PLAN_PROFILES[plan]:
+            limit = PLAN_PROFILES[plan]
+            raise InvalidRequest(
+                f"The {plan} plan allows {limit} export profile{'s' if limit > 1 else ''}; delete one or change the plan.",
+                [FieldError("", f"at most {limit} profiles on {plan}")],
+            )
+        return self._destinations.create(tenant, given)
+
+    # --- configurations --------------------------------------------------------------------------------
+
+    def put_config(self, tenant: str, area: str, given: dict[str, Any]) -> dict[str, Any]:
+        try:
+            data_type = named(area)
+        except UnsupportedImport as exc:
+            raise NotFound(f"No data area {shown(area)}; the areas are the registered data types.") from exc
+        try:
+            config = ExportConfigIn.model_validate(given)
+        except ValidationError as exc:
+            raise _refused(exc) from None
+        takes_period = data_type.name in PERIOD_AREAS
+        if config.active:
+            missing = [name for name, value in (("profileId", config.profileId), ("period" if takes_period else "interval", config.period if takes_period else config.interval)) if value is None]
+            if missing:
+                raise InvalidRequest(
+                    f"An active configuration needs {' and '.join(missing)}.", [FieldError(f"/{name}", "required when active") for name in missing]
+                )
+        if config.profileId is not None:
+            self._destinations.get(tenant, config.profileId)  # NotFound names it
+        # The export's own checks (fields, filter), as a run would make them.
+        EXPORT.args({"dataType": data_type.name, "fields": config.fields, "filter": config.filter, "prefix": config.prefix})
+        body = config.model_dump(mode="json")
+        if takes_period:
+            body["interval"] = "daily"  # appointments run every night
+        if body["interval"] == "daily":
+            body["onlyChanged"] = True  # seed 003: always on for the daily export
+        previous = self._saved.get(tenant, CONFIG, data_type.name) or {}
+        record = {**body, "area": data_type.name, "watermark": previous.get("watermark"), "lastRunNight": previous.get("lastRunNight"), "lastFailure": None}
+        self._saved.put(tenant, CONFIG, data_type.name, record, new=not previous)
+        self._index(tenant, data_type.name, record["active"])
+        return record
+
+    def config(self, tenant: str, area: str) -> dict[str, Any]:
+        found = self._saved.get(tenant, CONFIG, named(area).name if _known(area) else area)
+        if found is None:
+            raise NotFound(f"No configuration for {shown(area)}.")
+        return found
+
+    def configs(self, tenant: str) -> list[dict[str, Any]]:
+        return sorted(self._saved.list(tenant, CONFIG), key=lambda c: c["area"])
+
+    def _index(self, tenant: str, area: str, active: bool) -> None:
+        """The scheduler finds every tenant's active configurations here, without reading every tenant."""
+        key = f"{tenant}#{area}"
+        if active:
+            if self._saved.get(ALL_TENANTS, SCHEDULED, key) is None:
+                self._saved.put(ALL_TENANTS, SCHEDULED, key, {"tenant": tenant, "area": area}, new=True)
+        else:
+            self._saved.delete(ALL_TENANTS, SCHEDULED, key)
+
+    # --- runs --------------------------------------------------------------------------------------------
+
+    def tick(self, at: datetime) -> list[str]:
+        """Start the export of every active configuration whose night is due at `at`; answers the jobs started."""
+        started = []
+        for ref in self._saved.list(ALL_TENANTS, SCHEDULED):
+            tenant, area = ref["tenant"], ref["area"]
+            config = self._saved.get(tenant, CONFIG, area)
+            if not config or not config["active"]:
+                continue
+            zone = self._settings.get(tenant).timeZone
+            last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
+            night = due_night(config["interval"], at, zone, last)
+            if night is None:
+                continue
+            job_id = self._run(tenant, config, night=night, at=at, test=False)
+            if job_id:
+                started.append(job_id)
+        return started
+
+    def test(self, tenant: str, areas: list[str]) -> list[str]:
+        """Export now the first 10 records of each of these configurations; no watermark moves."""
+        return [job for area in areas if (job := self._run(tenant, self.config(tenant, area), night=None, at=self._clock.now(), test=True))]
+
+    def test_profile(self, tenant: str, profile_id: str) -> list[str]:
+        self._destinations.get(tenant, profile_id)
+        return self.test(tenant, [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id])
+
+    def _run(self, tenant: str, config: dict[str, Any], *, night: date | None, at: datetime, test: bool) -> str | None:
+        area = config["area"]
+        args: dict[str, Any] = {
+            "dataType": area,
+            "fields": config["fields"],
+            "filter": self._period_filter(config, at),
+            "destinationId": config["profileId"],
+            "prefix": config["prefix"],
+            "headers": config["headers"],
+            "multiValue": config["multiValue"],
+            "dateInName": config["dateInName"],
+            "schedule": {"area": area, "night": night.isoformat() if night else None, "test": test},
+        }
+        if test:
+            args["limit"] = TEST_RECORDS
+        else:
+            # The as-of time is when the run reads, by the store's clock (the tick's time only decides the night).
+            args["changedBefore"] = rfc3339(self._clock.now())
+            if config.get("onlyChanged") and config.get("watermark"):
+                args["changedSince"] = config["watermark"]
+        holder = f"{area}:{night.isoformat() if night else 'test'}"
+        if not test and self._leases.acquire(tenant, _lane(area), holder, RUN_LEASE_SECONDS) is not None:
+            return None  # a run of this configuration is under way: never two at once
+        try:
+            job, _ = self._jobs.submit(Submission(tenant, EXPORT, EXPORT.args(args), idempotency_key=f"schedule:{holder}" if not test else None))
+        except Exception:
+            if not test:
+                self._leases.release(tenant, _lane(area), holder)
+            raise
+        return job.id
+
+    @staticmethod
+    def _period_filter(config: dict[str, Any], at: datetime) -> dict[str, Any]:
+        if not config.get("period"):
+            return config["filter"]
+        period = config["period"]
+        window = {"date": {"$gte": (at - timedelta(days=period["daysBefore"])).date().isoformat(), "$lte": (at + timedelta(days=period["daysAfter"])).date().isoformat()}}
+        return {"$and": [config["filter"], window]} if config["filter"] else window
+
+    def ended(self, job: dict[str, Any]) -> None:
+        """A `Job Ended` of a scheduled or test export: move the watermark, or deactivate and tell; always the history."""
+        schedule = (job.get("args") or {}).get("schedule")
+        if job.get("type") != EXPORT.name or not schedule:
+            return
+        tenant, area = job["tenant"], schedule["area"]
+        ok = job["status"] == "finished"
+        config = self._saved.get(tenant, CONFIG, area) or {}
+        profile = self._profile_view(tenant, config.get("profileId") or job["args"].get("destinationId"))
+        failure = _failure_of(job)
+        if not schedule.get("test"):
+            if ok:
+                self._saved.update(tenant, CONFIG, area, _advance(schedule["night"], job["args"].get("changedBefore")))
+            elif job["status"] == "failed":
+                self._saved.update(tenant, CONFIG, area, lambda c: {**c, "active": False, "lastFailure": failure})
+                self._index(tenant, area, False)
+                self._tell_technical_contact(tenant, area, profile, failure)
+            self._leases.release(tenant, _lane(area), f"{area}:{schedule['night']}")
+        self._saved.put(
+            tenant,
+            HISTORY,
+            job["id"],
+            {
+                "id": job["id"],
+                "module": area,
+                "date": job.get("terminated_at") or rfc3339(self._clock.now()),
+                "destination": profile,
+                "fileName": (job.get("result") or {}).get("file"),
+                "ok": ok,
+                "test": bool(schedule.get("test")),
+                "details": {"status": job["status"], "records": job.get("progress", {}).get("processed", 0), "result": job.get("output"), **({"failure": failure} if not ok else {})},
+            },
+            new=True,
+            expires_in=HISTORY_SECONDS,
+        )
+
+    def history(self, tenant: str, module: str | None = None, ok: bool | None = None) -> list[dict[str, Any]]:
+        entries = sorted(self._saved.list(tenant, HISTORY), key=lambda h: h["id"], reverse=True)
+        return [h for h in entries if (module is None or h["module"].casefold() == module.casefold()) and (ok is None or h["ok"] is ok)]
+
+    def _profile_view(self, tenant: str, profile_id: str | None) -> dict[str, Any] | None:
+        if not profile_id:
+            return None
+        try:
+            return self._destinations.get(tenant, profile_id)  # secrets masked
+        except NotFound:
+            return {"id": profile_id, "deleted": True}
+
+    def _tell_technical_contact(self, tenant: str, area: str, profile: dict[str, Any] | None, failure: dict[str, str]) -> None:
+        contact = self._settings.get(tenant).technicalContact
+        if not contact:
+            return
+        name = (profile or {}).get("name", "-")
+        body = "\n".join(
+            [
+                f"The automatic export of {area} failed and has been deactivated; activate and save it again to resume.",
+                f"Profile: {name} ({(profile or {}).get('type', '-')} {(profile or {}).get('host', '')})",
+                f"Module: {area}",
+                f"Phase: {failure['phase']}",
+                f"Reason: {failure['reason']}",
+            ]
+        )
+        try:
+            self._mailer().send(Mail([contact], f"[Ferry] Automatic export of {area} failed ({failure['phase']})", body + "\n"))
+        except Exception:  # a refused mail never undoes the deactivation; the history keeps the failure
+            pass
+
+
+def _lane(area: str) -> str:
+    return f"exportconfig:{area}"
+
+
+def _known(area: str) -> bool:
+    try:
+        named(area)
+    except UnsupportedImport:
+        return False
+    return True
+
+
+def _advance(night: str, as_of: str | None) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    def change(config: dict[str, Any]) -> dict[str, Any] | None:
+        if config.get("lastRunNight") and config["lastRunNight"] >= night:
+            return None  # that night was recorded already (a repeated event)
+        return {**config, "lastRunNight": night, "watermark": as_of, "lastFailure": None}
+
+    return change
+
+
+def _failure_of(job: dict[str, Any]) -> dict[str, str]:
+    output = job.get("output") or ""
+    for phase in ("connect", "upload", "query", "write", "zip"):
+        if f"the {phase} phase failed: " in output:
+            return {"phase": phase, "reason": output.split(f"the {phase} phase failed: ", 1)[1]}
+    return {"phase": "export", "reason": output or job.get("status", "")}
+
