@@ -1,10 +1,12 @@
 """Demo data for `make run`: a small Customers import per tenant, sent through the real API."""
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from typing import Any
 
+from ferry_local.demo_crm import demo_crm_rows
 from ferry_local.demo_erp import build_demo_erp
 
 DEMO_CUSTOMERS = [
@@ -64,7 +66,11 @@ def seed_demo_data(stack: Any, sftp: Any) -> str:
                 "folder": "/exports",
             },
         )
+        for data_type, rows in demo_crm_rows().items():
+            # Seed 003's areas, for the automatic CSV export: an import job of each, as a client would send it.
+            attachment = {"name": f"{data_type}.json", "mime_type": "application/json", "file": base64.b64encode(json.dumps(rows).encode()).decode()}
+            _post(stack, key, "/jobs", {"type": "import_json", "args": {"dataType": data_type, "actionType": "CreateOrUpdate"}, "attachment": attachment}, f"demo-{data_type}")
         # The demo ERP is every demo tenant's, its URL kept where an operator would keep it: in Secrets Manager.
         stack.put_secret(f"{tenant}/erp", {"url": erp_url})
         started.append(f"{tenant}: import {job['id']}, SFTP destination {destination['id']}")
-    return f"{len(DEMO_CUSTOMERS)} Customers per tenant ({'; '.join(started)})"
+    return f"{len(DEMO_CUSTOMERS)} Customers and seed 003's CRM areas per tenant ({'; '.join(started)})"

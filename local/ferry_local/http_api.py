@@ -31,6 +31,8 @@ from ferry_local.template import ACCOUNT, Route
 # Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 READ_TIMEOUT_S = 5
+# The local stack's control paths (not API Gateway's): POST /_local/schedules/<name>?at=<RFC 3339> fires a schedule.
+CONTROL_PREFIX = "/_local/"
 # Content types API Gateway passes as text; every other body reaches the function base64-encoded.
 TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml", "application/javascript")
 
@@ -144,8 +146,10 @@ class HttpApi:
         function_arn: Callable[[str], str],
         limits: dict[str, tuple[int, int]] | None = None,
         log_requests: bool = True,
+        control: Callable[[str, str, dict[str, str]], tuple[int, Any]] | None = None,
     ) -> None:
         self._log_requests = log_requests
+        self._control = control  # the local stack's own /_local/ paths (make trigger); never a template route
         self._routes = routes
         self._handler_for = handler_for  # logical id -> handler
         self._function_arn = function_arn
@@ -210,6 +214,9 @@ class HttpApi:
         except TimeoutError:
             request.close_connection = True
             return _problem(request, 408, "Request Timeout", "The body did not arrive in time.", request_id)
+        if path.startswith(CONTROL_PREFIX) and self._control is not None:
+            status, answer = self._control(method, path.removeprefix(CONTROL_PREFIX), dict(parse_qsl(urlsplit(request.path).query)))
+            return _reply(request, status, [("content-type", "application/json")], json.dumps(answer).encode())
         for route in self._routes:
             params = route.matches(method, path)
             if params is not None:

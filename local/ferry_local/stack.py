@@ -178,6 +178,7 @@ class LocalStack:
             self.stack.arn,
             {f.logical_id: (f.memory_mb, f.timeout_s) for f in functions},
             self._log_requests,
+            self._control,
         )
         self.port = self._http.start(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -236,6 +237,21 @@ class LocalStack:
         if schedule is None:
             raise KeyError(f"no schedule {name!r}; the template has {[s.name for s in self.stack.schedules()]}")
         return self._fire(schedule, with_scheduled_time(schedule.input if event is None else event, at or datetime.now(UTC)))
+
+    def _control(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        """`POST /_local/schedules/<name>[?at=<RFC 3339>]`: what `make trigger` calls on a running stack."""
+        name = path.removeprefix("schedules/")
+        if method != "POST" or not path.startswith("schedules/"):
+            return 404, {"message": "POST /_local/schedules/<name>[?at=<time>]", "schedules": [s.name for s in self.stack.schedules()]}
+        try:
+            at = datetime.fromisoformat(query["at"].replace("Z", "+00:00")) if query.get("at") else None
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            return 200, {"schedule": name, "answer": self.fire_schedule(name, at=at)}
+        except KeyError as exc:
+            return 404, {"message": str(exc).strip('"')}
+        except ValueError as exc:
+            return 400, {"message": f"at: {exc}"}
 
     def _fire(self, schedule: Any, event: dict[str, Any]) -> Any:
         """What EventBridge Scheduler does for a schedule: invoke its function, or start its state machine."""

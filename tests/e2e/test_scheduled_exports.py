@@ -123,3 +123,22 @@ def test_a_test_export_sends_ten_records_without_moving_the_watermark(fresh, sft
     time.sleep(1)
     config = client.get("/export-configs/Customers").json()
     assert config["watermark"] is None and config["lastRunNight"] is None
+
+
+def test_a_weekly_config_runs_only_in_the_night_from_sunday_to_monday(fresh, sftp, local_stack):
+    import json
+    import urllib.request
+
+    client = fresh.client
+    client.wait(client.import_rows("Customers", "CreateOrUpdate", [customer(n) for n in range(3)]))
+    profile = client.post("/export-profiles", profile_body(sftp)).json()
+    client.request("PUT", "/export-configs/Customers", {"active": True, "profileId": profile["id"], "interval": "weekly"})
+    tuesday = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    tick(local_stack, tuesday)
+    time.sleep(1)
+    assert client.get("/export-configs/Customers").json()["lastRunNight"] is None
+    # What `make trigger SCHEDULE=SchedulerFunction.Tick AT=...` calls, for Monday 30 November at 03:00 in Rome.
+    url = f"{local_stack.url}/_local/schedules/SchedulerFunction.Tick?at=2026-11-30T02:00:00Z"
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as answer:
+        assert json.load(answer)["answer"]["started"]
+    assert wait_config(client, "Customers", lambda c: c.get("lastRunNight") == "2026-11-30")["active"] is True
