@@ -142,3 +142,21 @@ def test_a_weekly_config_runs_only_in_the_night_from_sunday_to_monday(fresh, sft
     with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as answer:
         assert json.load(answer)["answer"]["started"]
     assert wait_config(client, "Customers", lambda c: c.get("lastRunNight") == "2026-11-30")["active"] is True
+
+
+def test_a_tenant_time_zone_moves_its_night_and_none_means_the_deployment_default(fresh, sftp, local_stack):
+    client = fresh.client
+    assert client.get("/settings").json()["timeZone"] is None  # the template's DefaultTimeZone, Europe/Rome, applies
+    assert client.request("PUT", "/settings", {"timeZone": "America/New_York"}).status == 200
+    client.wait(client.import_rows("Customers", "CreateOrUpdate", [customer(n) for n in range(3)]))
+    profile = client.post("/export-profiles", profile_body(sftp)).json()
+    client.request("PUT", "/export-configs/Customers", {"active": True, "profileId": profile["id"], "interval": "daily"})
+    tick(local_stack, NIGHT_1)  # 03:00 in Rome is still 22 November in New York: that night, not Rome's 23rd
+    assert wait_config(client, "Customers", lambda c: c.get("lastRunNight"))["lastRunNight"] == "2026-11-22"
+    tick(local_stack, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))  # 02:00 in New York: the 23rd is not due yet
+    time.sleep(1)
+    assert client.get("/export-configs/Customers").json()["lastRunNight"] == "2026-11-22"
+    tick(local_stack, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))  # 03:00 in New York (UTC-5)
+    assert wait_config(client, "Customers", lambda c: c.get("lastRunNight") == "2026-11-23")["active"] is True
+    refused = client.request("PUT", "/settings", {"timeZone": "Mars/Olympus"})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/timeZone"

@@ -1,7 +1,9 @@
 """The parts of seed 000's procedures on fakes: images, geocoding, agents' packages, ImportFiles.
 
 Images come from a real HTTP server on 127.0.0.1 that records what reaches it, through
-the real SSRF-guarded fetch; the business data is in SQLite; files are in memory.
+the real SSRF-guarded fetch; the business data is in SQLite; files are in memory; the
+SFTP servers ImportFiles copies from are fakes (the real adapter's fetch is tested
+against a real server in tests/integration/test_sftp_source.py).
 """
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pydantic import ValidationError
 
 from ferry.aws.location_geocoder import LocationGeocoder
 from ferry.core.errors import NotFound
+from ferry.destinations.port import DestinationFailed
 from ferry.imports.sources.url import FetchPolicy
 from ferry.procedures.catalogue import RunContext
 from ferry.procedures.gazetteer import Gazetteer
@@ -30,6 +34,7 @@ from ferry.procedures.sync_packages import manifest_key as sync_manifest_key
 from ferry.store.port import Action, Collection, WriteRow
 from ferry.store.sqlite import SqliteEntityStore
 from ferry.testing import InMemoryFiles, StillClock
+from ferry.tenants.settings import TenantSettings
 
 TENANT = "t1"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
@@ -383,7 +388,7 @@ def test_import_files_submits_one_job_per_valid_entry():
         submitted.append((tenant, kind, args, attachment_key, idempotency_key))
         return f"job-{len(submitted)}"
 
-    outcome = ImportFiles(lambda tenant: {"importFiles": entries}, submit)(run())
+    outcome = ImportFiles(lambda tenant: {"importFiles": entries}, submit, InMemoryFiles(), _no_destinations)(run())
 
     assert submitted == [
         ("t1", "import_csv", {"dataType": "Items", "actionType": "CreateOrUpdate", "delimiter": ";"}, "uploads/t1/items.csv", "job-1-import-files-0"),
@@ -394,3 +399,129 @@ def test_import_files_submits_one_job_per_valid_entry():
     assert "uploads/t1/items.csv -> import_csv job job-1" in outcome.summary
     assert [p.split(":")[0] for p in outcome.problems] == [f"importFiles[{i}]" for i in (3, 4, 5)] + ["importFiles[6] ('uploads/t1/gone.csv')"]
     assert "not in this tenant's files" in outcome.problems[2]
+
+
+def _no_destinations(tenant: str, destination_id: str) -> Any:
+    raise AssertionError("no entry names an sftp destination")
+
+
+class FakeSftp:
+    """An SFTP destination as ImportFiles sees it: a Source whose files are in memory."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.fetched: list[str] = []
+
+    def fetch(self, path: str, sink: BinaryIO) -> int:
+        self.fetched.append(path)
+        if path not in self.files:
+            raise DestinationFailed("permission", f"There is no file {path} on sftp.example.com:22.")
+        sink.write(self.files[path])
+        return len(self.files[path])
+
+
+class FakeFtp:
+    """A destination files cannot be taken from: it only puts, removes and checks."""
+
+    def put(self, name: str, stream: BinaryIO) -> str:
+        raise AssertionError("ImportFiles never writes to a destination")
+
+    def remove(self, name: str) -> None:
+        raise AssertionError("ImportFiles never writes to a destination")
+
+    def check(self) -> None:
+        raise AssertionError("ImportFiles never checks a destination")
+
+
+def opener(destinations: dict[str, Any]) -> Any:
+    def open_source(tenant: str, destination_id: str) -> Any:
+        assert tenant == TENANT
+        if destination_id not in destinations:
+            raise NotFound(f"No destination {destination_id!r}.")
+        return destinations[destination_id]
+
+    return open_source
+
+
+def recording_submit(submitted: list[tuple]) -> Any:
+    def submit(tenant, kind, args, attachment_key, *, idempotency_key):
+        submitted.append((kind, args, attachment_key, idempotency_key))
+        return f"job-{len(submitted)}"
+
+    return submit
+
+
+def test_import_files_copies_an_sftp_entry_into_the_files_bucket_and_submits_that_key():
+    sftp = FakeSftp({"/in/customers.csv": b"code;name\nC1;Ada\n", "prices.json": b"[]"})
+    entries = [
+        {"source": "sftp", "destinationId": "D1", "path": "/in/customers.csv", "dataType": "Customers", "delimiter": ";"},
+        {"source": "sftp", "destinationId": "D1", "path": "prices.json", "dataType": "Prices", "actionType": "Replace"},
+    ]
+    files, submitted = InMemoryFiles(), []
+    part = ImportFiles(lambda tenant: {"importFiles": entries}, recording_submit(submitted), files, opener({"D1": sftp}))
+
+    outcome = part(run())
+
+    assert submitted == [
+        ("import_csv", {"dataType": "Customers", "actionType": "CreateOrUpdate", "delimiter": ";"}, "imports/t1/job-1/0-customers.csv", "job-1-import-files-0"),
+        ("import_json", {"dataType": "Prices", "actionType": "Replace"}, "imports/t1/job-1/1-prices.json", "job-1-import-files-1"),
+    ]
+    assert files.get("imports/t1/job-1/0-customers.csv") == b"code;name\nC1;Ada\n"
+    assert files.get("imports/t1/job-1/1-prices.json") == b"[]"
+    assert outcome.counts == {"submitted": 2, "refused": 0} and outcome.problems == []
+    assert "/in/customers.csv on destination D1 -> import_csv job job-1" in outcome.summary
+
+    # A retried part submits the same keys again (the idempotency keys answer the jobs it
+    # made) and takes the copies it made, not the server's file once more.
+    part(run())
+
+    assert sftp.fetched == ["/in/customers.csv", "prices.json"]
+    assert submitted[2:] == [(kind, args, key, idempotency) for kind, args, key, idempotency in submitted[:2]]
+
+
+def test_import_files_an_sftp_entry_that_cannot_be_fetched_is_a_problem_and_the_others_go_on():
+    entries = [
+        {"source": "sftp", "destinationId": "D1", "path": "/in/gone.csv", "dataType": "Items"},
+        {"source": "sftp", "destinationId": "NOSUCH", "path": "/in/items.csv", "dataType": "Items"},
+        {"source": "sftp", "destinationId": "FTP1", "path": "/in/items.csv", "dataType": "Items"},
+        {"source": "sftp", "destinationId": "D1", "path": "/in/../etc/passwd", "dataType": "Items"},
+        {"source": "ftp", "destinationId": "D1", "path": "/in/items.csv", "dataType": "Items"},
+        {"source": "sftp", "destinationId": "D1", "path": "/in/items.csv", "dataType": "Items"},
+    ]
+    files, submitted = InMemoryFiles(), []
+    sftp = FakeSftp({"/in/items.csv": b"code\nI1\n"})
+    part = ImportFiles(lambda tenant: {"importFiles": entries}, recording_submit(submitted), files, opener({"D1": sftp, "FTP1": FakeFtp()}))
+
+    outcome = part(run())
+
+    assert [key for _, _, key, _ in submitted] == ["imports/t1/job-1/5-items.csv"]
+    assert list(files.files) == ["imports/t1/job-1/5-items.csv"]
+    assert outcome.counts == {"submitted": 1, "refused": 5}
+    gone, unknown, ftp, dotdot, source = outcome.problems
+    assert gone.startswith("importFiles[0] ('/in/gone.csv on destination D1'): permission: There is no file /in/gone.csv")
+    assert unknown.startswith("importFiles[1]") and "No destination 'NOSUCH'" in unknown
+    assert ftp.startswith("importFiles[2]") and "not an SFTP server" in ftp
+    assert dotdot == "importFiles[3]: refused (sftp.path)"
+    assert source == "importFiles[4]: refused (the entry)"
+    assert sftp.fetched == ["/in/gone.csv", "/in/items.csv"]
+
+
+def test_import_files_entries_in_the_settings_keep_the_s3_form_and_take_the_sftp_form():
+    s3 = {"key": "uploads/t1/items.csv", "dataType": "Items"}
+    sftp = {"source": "sftp", "destinationId": "01JD0000000000000000000000", "path": "/in//customers.csv", "dataType": "Customers"}
+
+    saved = TenantSettings.model_validate({"importFiles": [s3, sftp]}).model_dump(mode="json")["importFiles"]
+
+    assert saved == [
+        {"source": "s3", "key": "uploads/t1/items.csv", "dataType": "Items", "actionType": "CreateOrUpdate", "delimiter": None},
+        {"source": "sftp", "destinationId": "01JD0000000000000000000000", "path": "/in/customers.csv",
+         "dataType": "Customers", "actionType": "CreateOrUpdate", "delimiter": None},
+    ]
+    for refused in [
+        {**s3, "source": "sftp"},  # an sftp entry names a destination and a path, not a key
+        {**sftp, "key": "uploads/t1/items.csv"},
+        {**sftp, "path": "/in/"},  # a folder
+        {**sftp, "destinationId": "../other"},
+    ]:
+        with pytest.raises(ValidationError):
+            TenantSettings.model_validate({"importFiles": [refused]})

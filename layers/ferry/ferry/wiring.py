@@ -108,6 +108,7 @@ class Runtime:
             self.leases,
             lambda: SesMailer(boto3.client("sesv2"), self.settings.mail_from),
             self.clock,
+            self.settings.default_time_zone,
         )
 
     @cached_property
@@ -169,7 +170,7 @@ class Runtime:
             "ImportFromErp": ImportFromErp(self.erp_sources, staging),
             "LoadFromIntegrator": LoadFromIntegrator(staging, store, self.clock),
             "ExportToErp": ExportToErp(self.erp_sources, store, self.clock),
-            "ImportFiles": ImportFiles(self._settings_document, self._submit_import),
+            "ImportFiles": ImportFiles(self._settings_document, self._submit_import, self.files, self.destinations.open),
             "DownloadItemsImages": DownloadItemsImages(store, self.files, self._fetch_policy),
             "GeocodeAddresses": GeocodeAddresses(store, self._geocoder(), self.clock),
             "SyncDataCreation": SyncDataCreation(store, self.files, self.clock, self._package_settings),

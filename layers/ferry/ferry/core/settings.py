@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +23,7 @@ _ENV = {
     "FERRY_SECRETS_PREFIX": "secrets_prefix",
     "FERRY_MAIL_FROM": "mail_from",
     "FERRY_GEOCODER": "geocoder",
+    "FERRY_DEFAULT_TIME_ZONE": "default_time_zone",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
@@ -49,6 +51,8 @@ class Settings(BaseModel):
     # GeocodeAddresses' geocoder: Amazon Location, or the offline gazetteer (the local stack).
     geocoder: Literal["amazon-location", "gazetteer"] = "amazon-location"
     url_timeout_s: float = 300.0
+    # Where a tenant's nightly exports run when its settings name no time zone.
+    default_time_zone: str = "Europe/Rome"
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"
     # The embedded store's file; only used when mongodb_uri is empty (local stack, tests).
@@ -59,6 +63,15 @@ class Settings(BaseModel):
         if self.mongodb_uri and not self.mongodb_database:
             raise ValueError("MONGODB_DATABASE must be set when MONGODB_URI is")
         return self
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"FERRY_DEFAULT_TIME_ZONE {value!r} is not a time zone (e.g. Europe/Rome)") from None
+        return value
 
     @field_validator("state_machines", mode="before")
     @classmethod

@@ -3,18 +3,21 @@
 A config is the part of a destination that is stored with a job or a schedule and
 shown back to the client; the secrets (a password, a private key) are stored apart and
 never shown. `DestinationFailed` names the step that failed (dns, connect, host_key,
-auth, permission, write) in words fit for a job's output: never a secret, never a trace.
+auth, permission, write, read) in words fit for a job's output: never a secret, never a
+trace. A destination that files can also be taken from (SFTP, for ImportFiles) is a
+`Source` as well.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
 import secrets
-from typing import Annotated, BinaryIO, Literal, Protocol
+from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-Step = Literal["dns", "connect", "host_key", "auth", "permission", "write"]
+# "read" is a Source's only: a fetch that broke off after the file was opened.
+Step = Literal["dns", "connect", "host_key", "auth", "permission", "write", "read"]
 
 # RFC 1123 host names; an IP literal is checked apart with ipaddress.
 _HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
@@ -206,11 +209,33 @@ class Destination(Protocol):
         ...
 
 
+# Only an SFTP destination reads files; the part that imports them tells it from the
+# others by asking whether an opened destination is a Source.
+@runtime_checkable
+class Source(Protocol):
+    def fetch(self, path: str, sink: BinaryIO) -> int:
+        """Writes the file at `path` into `sink` as it arrives and answers its size in bytes.
+
+        An absolute path is the server's; a relative one is in the destination's folder. A
+        failure of the server (a file that is not there included) raises DestinationFailed;
+        an exception raised by `sink` itself is raised as it is.
+        """
+        ...
+
+
 def check_name(name: str) -> str:
     """A file name in the destination's folder: no folders, nothing a server would read as a path."""
     if not name or len(name) > 255 or name in {".", ".."} or "/" in name or "\\" in name or _CONTROL.search(name):
         raise ValueError(f"not a plain file name: {name!r}")
     return name
+
+
+def check_path(path: str) -> str:
+    """A file's path on a server, normalised as a folder is: no '..', control characters or backslashes; not a folder."""
+    parts = _path_parts(path)
+    if not parts or path.split("/")[-1] in {"", "."}:
+        raise ValueError("must name a file, not a folder")
+    return ("/" if path.startswith("/") else "") + "/".join(parts)
 
 
 def temporary_name() -> str:

@@ -4,7 +4,8 @@ The server must present the host key whose SHA-256 fingerprint the config names:
 no known_hosts and nothing is ever accepted on first sight, so a server that is not the
 one the tenant named never sees the password. Each call opens its own connection and
 closes it: an export puts one file, and a connection kept between calls would only be
-one more thing to time out.
+one more thing to time out. It is a `Source` too: ImportFiles fetches the files a
+tenant's settings name on it, through the same pinning and login.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ferry.destinations.port import (
     DestinationSecrets,
     SftpConfig,
     check_name,
+    check_path,
     probe_name,
     remote_location,
     temporary_name,
@@ -36,6 +38,9 @@ from ferry.destinations.port import (
 CONNECT_TIMEOUT_S = 10.0  # TCP connect, SSH banner, key exchange, login
 OPERATION_TIMEOUT_S = 60.0  # any one SFTP request, a write included
 _CHUNK = 1024 * 1024
+# Reads a fetch keeps in flight (32 KiB each), as paramiko's own `get` does: one at a time
+# would wait a round trip for every 32 KiB, and this bounds what waits in memory.
+_PREFETCH_REQUESTS = 64
 # What a broken or refusing server raises through paramiko (OSError covers its IOError and socket.timeout).
 _ERRORS = (OSError, paramiko.SSHException, EOFError)
 
@@ -122,6 +127,17 @@ class SftpDestination:
                 self._discard(sftp, probe)
                 raise
             self._remove(sftp, probe)
+
+    def fetch(self, path: str, sink: BinaryIO) -> int:
+        wanted = self._path(check_path(path))
+        size = 0
+        with self._session() as sftp:
+            with self._open_to_read(sftp, wanted) as remote:
+                # The sink's own errors (sink.write) pass through as they are: they are not the server's.
+                while chunk := self._receive(remote, wanted):
+                    sink.write(chunk)
+                    size += len(chunk)
+        return size
 
     # -- a session -----------------------------------------------------------------
 
@@ -233,6 +249,25 @@ class SftpDestination:
             except _ERRORS:
                 pass
             raise
+
+    def _open_to_read(self, sftp: paramiko.SFTPClient, path: str) -> paramiko.SFTPFile:
+        try:
+            remote = sftp.open(path, "rb")
+            remote.prefetch(max_concurrent_requests=_PREFETCH_REQUESTS)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise DestinationFailed("permission", f"There is no file {path} on {self._where()}.") from None
+            raise DestinationFailed("permission", f"{self._where()} refused to read {path}: {_why(exc)}.") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise DestinationFailed("read", f"Reading {path} on {self._where()} failed: {_why(exc)}.") from None
+        return remote
+
+    def _receive(self, remote: paramiko.SFTPFile, path: str) -> bytes:
+        try:
+            return remote.read(_CHUNK)
+        except _ERRORS as exc:
+            step = "permission" if isinstance(exc, OSError) and exc.errno == errno.EACCES else "read"
+            raise DestinationFailed(step, f"Reading {path} on {self._where()} failed: {_why(exc)}.") from None
 
     def _send(self, call: Callable[..., object], *args: object) -> None:
         try:

@@ -86,7 +86,9 @@ class ScheduledExports:
         leases: Leases,
         mailer: Callable[[], Mailer],
         clock: Clock,
+        default_time_zone: str,
     ) -> None:
+        self._default_time_zone = default_time_zone
         self._saved = saved
         self._destinations = destinations
         self._settings = settings
@@ -168,7 +170,7 @@ class ScheduledExports:
             config = self._saved.get(tenant, CONFIG, area)
             if not config or not config["active"]:
                 continue
-            zone = self._settings.get(tenant).timeZone
+            zone = self._settings.get(tenant).timeZone or self._default_time_zone
             last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
             night = due_night(config["interval"], at, zone, last)
             if night is None:

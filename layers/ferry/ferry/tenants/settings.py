@@ -5,9 +5,10 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from ferry.core.errors import FieldError, InvalidRequest
+from ferry.destinations.port import check_path
 from ferry.jobs.ports import SavedItems
 
 KIND, ID = "settings", "tenant"
@@ -33,14 +34,40 @@ class Recipients(BaseModel):
     InfoRecipients: list[Address] = Field(default_factory=list, max_length=50, description="Mailed when a procedure succeeds")
 
 
-class ImportFile(BaseModel):
+class _ImportFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(default="s3", pattern="^s3$", description="Where the file is: a key in the files bucket")
-    key: str = Field(min_length=1, max_length=1024)
     dataType: str = Field(max_length=100)
     actionType: str = Field(default="CreateOrUpdate", max_length=100)
     delimiter: str | None = Field(default=None, max_length=1)
+
+
+class S3ImportFile(_ImportFile):
+    source: Literal["s3"] = Field(default="s3", description="Where the file is: a key in the files bucket")
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class SftpImportFile(_ImportFile):
+    source: Literal["sftp"] = Field(description="Where the file is: a path on one of the tenant's SFTP destinations")
+    destinationId: str = Field(pattern="^[0-9A-Za-z]{1,64}$", description="The id of a destination of type sftp")
+    path: Annotated[str, AfterValidator(check_path)] = Field(
+        max_length=1024, description="The file's path on the server; a relative one is in the destination's folder"
+    )
+
+
+def _source(given: Any) -> Any:
+    # The s3 form came first and names no source: an entry without one is an s3 entry still.
+    return given.get("source", "s3") if isinstance(given, dict) else getattr(given, "source", None)
+
+
+ImportFile = Annotated[
+    Annotated[S3ImportFile, Tag("s3")] | Annotated[SftpImportFile, Tag("sftp")],
+    Discriminator(
+        _source,
+        custom_error_type="import_source",
+        custom_error_message="source must be s3 (with a key) or sftp (with a destinationId and a path)",
+    ),
+]
 
 
 def _time_zone(value: str) -> str:
@@ -56,7 +83,9 @@ class TenantSettings(BaseModel):
 
     NotificationCenter: Recipients = Field(default_factory=Recipients)
     technicalContact: Address | None = Field(default=None, description="Mailed when an automatic export fails (seed 003)")
-    timeZone: Annotated[str, AfterValidator(_time_zone)] = Field(default="Europe/Rome", description="Where nightly exports run at about 03:00")
+    timeZone: Annotated[str, AfterValidator(_time_zone)] | None = Field(
+        default=None, description="Where nightly exports run at about 03:00; none: the deployment's DefaultTimeZone (Europe/Rome)"
+    )
     plan: Literal["enterprise", "enterprise_plus", "enterprise_pro"] = Field(default="enterprise", description="How many export profiles: 1, 3 or 5")
     importFiles: list[ImportFile] = Field(default_factory=list, max_length=100, description="What ImportFiles imports")
 
@@ -72,7 +101,14 @@ class Settings:
         try:
             settings = TenantSettings.model_validate(given)
         except ValidationError as exc:
-            errors = [FieldError("".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
+            errors = [FieldError(_pointer(e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
             raise InvalidRequest(f"The settings are refused: {', '.join(e.pointer for e in errors)}.", errors) from None
         self._saved.put(tenant, KIND, ID, settings.model_dump(mode="json"), new=self._saved.get(tenant, KIND, ID) is None)
         return settings
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    # Pydantic names the chosen form of an importFiles entry in the location (importFiles/0/sftp/path);
+    # the sender wrote no such member, so the pointer leaves it out.
+    parts = [p for i, p in enumerate(loc) if not (i >= 2 and loc[0] == "importFiles" and isinstance(loc[i - 1], int) and p in ("s3", "sftp"))]
+    return "".join(f"/{p}" for p in parts)
