@@ -172,6 +172,8 @@ def test_a_canonical_export_csv_job_shows_in_jobs_with_progress(fresh):
     assert header[0] == "Vendor id" and "Location settlement" in header
     refused = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "prefix": "überlong_prefix_12345"}})
     assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/args/prefix"
+    forged = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "schedule": {"area": "Customers", "night": "2099-01-01"}}})
+    assert forged.status == 422 and forged.json()["errors"][0]["pointer"] == "/args/schedule"  # only the scheduler sets it
 
 
 
@@ -179,6 +181,13 @@ def test_a_destination_on_a_private_address_is_refused_at_connect(fresh, sftp):
     destination = fresh.client.post("/destinations", destination_body(sftp, host="127.0.0.1")).json()
     check = fresh.client.post(f"/destinations/{destination['id']}/check").json()
     assert check["ok"] is False and check["step"] == "connect" and "loopback" in check["reason"]
+
+
+def test_a_destination_naming_ferrys_own_bucket_is_refused(fresh, local_stack):
+    bucket = local_stack.stack.physical("FilesBucket")
+    destination = fresh.client.post("/destinations", {"name": "sneaky", "type": "s3", "bucket": bucket, "prefix": "exports/other-tenant"}).json()
+    check = fresh.client.post(f"/destinations/{destination['id']}/check").json()
+    assert check["ok"] is False and check["step"] == "permission" and "leaving bucket out" in check["reason"]
 
 
 def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):

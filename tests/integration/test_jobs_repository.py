@@ -221,3 +221,13 @@ def test_a_claim_left_in_progress_by_a_crashed_request_is_taken_over_after_its_l
         records.claim("acme", "k2", "hash-a", "JOB2")
     clock.moment += timedelta(seconds=2)
     assert records.claim("acme", "k2", "hash-a", "JOB2") == Claim(job_id=None, abandoned_job_id="JOB1")
+
+
+def test_an_end_is_announced_once_and_again_after_an_unmark(repo, table):
+    job = make_job()
+    repo.create(job)
+    assert repo.mark_announced("acme", job.id) and not repo.mark_announced("acme", job.id)
+    repo.unmark_announced("acme", job.id)  # the publish failed
+    assert repo.mark_announced("acme", job.id)
+    repo.unmark_announced("acme", "01NOSUCHJOB0000000000000000")  # creates nothing
+    assert table.scan(Select="COUNT")["Count"] == 1

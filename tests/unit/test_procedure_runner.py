@@ -63,6 +63,10 @@ def test_a_composite_runs_its_parts_in_order_and_frees_the_lane(parts):
     done = jobs.get("acme", job.id)
     assert done.output == "LoadFromIntegrator: LoadFromIntegrator did 3 things. SyncDataCreation: SyncDataCreation did 3 things."
     assert done.progress.processed == 6 and ("acme", LANE) not in leases.held
+    events.fail = True
+    with pytest.raises(ConnectionError):
+        lifecycle.announce("acme", job.id)
+    assert events.ended == []  # not published, so not marked: the retry publishes it
     assert lifecycle.announce("acme", job.id) and not lifecycle.announce("acme", job.id)  # once
     assert [e["id"] for e in events.ended] == [job.id]
 

@@ -22,7 +22,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"handled": event["detail"].get("id")}
     # The schedule's own time (<aws.scheduler.scheduled-time>), not the invocation's: a late tick still judges its hour.
     at = parse_rfc3339(event["at"]) if event.get("at") else runtime.clock.now()
-    started = runtime.scheduled_exports.tick(at)
-    metrics.add_metric(name="ScheduledExportsStarted", unit="Count", value=len(started))
-    logger.info("tick", extra={"at": at.isoformat(), "started": started})
-    return {"started": started}
+    tick = runtime.scheduled_exports.tick(at)
+    metrics.add_metric(name="ScheduledExportsStarted", unit="Count", value=len(tick.started))
+    logger.info("tick", extra={"at": at.isoformat(), "started": tick.started})
+    for refused in tick.refused:
+        logger.warning("scheduled export refused and deactivated", extra=refused)
+    for postponed in tick.postponed:
+        logger.warning("scheduled export postponed to the next tick", extra=postponed)
+    return {"started": tick.started, "refused": tick.refused, "postponed": tick.postponed}

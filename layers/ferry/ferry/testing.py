@@ -82,6 +82,10 @@ class InMemoryJobs:
             self._announced.add((tenant, job_id))
             return True
 
+    def unmark_announced(self, tenant: str, job_id: str) -> None:
+        with self._lock:
+            self._announced.discard((tenant, job_id))
+
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         self._update(tenant, job_id, details={**self.get(tenant, job_id).details, **details})
 
@@ -295,8 +299,14 @@ class InMemoryLeases:
 
 
 class RecordingEvents:
+    """Publishes nothing; remembers each `Job Ended`. `fail` makes the next publish raise."""
+
     def __init__(self) -> None:
         self.ended: list[dict[str, Any]] = []
+        self.fail = False
 
     def job_ended(self, job: Job, view: dict[str, Any]) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("EventBridge is unreachable")
         self.ended.append(view)

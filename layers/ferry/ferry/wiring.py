@@ -129,6 +129,9 @@ class Runtime:
                 if s3_config.bucket is None:
                     # Ferry's own bucket: each tenant's exports under its own prefix, never among job files.
                     return S3Destination(s3, self.settings.files_bucket, f"exports/{tenant}/{s3_config.prefix}".rstrip("/"))
+                if s3_config.bucket == self.settings.files_bucket:
+                    # Named outright, the bucket would reach other tenants' files and exports.
+                    raise DestinationFailed("permission", "Ferry's own files bucket is named by leaving bucket out; then each tenant writes under its own prefix.")
                 return S3Destination(s3, s3_config.bucket, s3_config.prefix)
 
             return open_destination(config, secrets, s3_destination)

@@ -44,9 +44,9 @@ def update_profile(profile_id: str, profile: Annotated[dict[str, Any], Body(open
     return json_answer(200, runtime.destinations.update(_tenant(), profile_id, profile))
 
 
-@router.delete("/export-profiles/<profile_id>", summary="Delete an export profile", tags=[TAG], operation_id="deleteExportProfile", responses={204: ok("Deleted"), **problems(404)})
+@router.delete("/export-profiles/<profile_id>", summary="Delete an export profile", tags=[TAG], operation_id="deleteExportProfile", responses={204: ok("Deleted"), **problems(404, 409)})
 def delete_profile(profile_id: str):
-    runtime.destinations.delete(_tenant(), profile_id)
+    runtime.scheduled_exports.delete_profile(_tenant(), profile_id)
     return json_answer(204, "")
 
 

@@ -219,6 +219,13 @@ class JobsTable:
             return False
         return True
 
+    def unmark_announced(self, tenant: str, job_id: str) -> None:
+        try:
+            self._table.update_item(Key=self._key(tenant, job_id), UpdateExpression="REMOVE announced_at", ConditionExpression="attribute_exists(pk)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         """Add to what the kind records of the job's run, key by key."""
         for name, value in details.items():

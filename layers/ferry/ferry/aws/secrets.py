@@ -25,6 +25,8 @@ class SecretsManagerSecrets:
             self._client.put_secret_value(SecretId=self._name(name), SecretString=text)
         except self._client.exceptions.ResourceNotFoundException:
             self._client.create_secret(Name=self._name(name), SecretString=text)
+        # This instance reads what it just wrote, not a value cached before (an edit that keeps the password reads it back).
+        self._provider.clear_cache()
 
     def get(self, name: str) -> dict[str, str]:
         return json.loads(self._provider.get(self._name(name), max_age=CACHE_SECONDS, force_fetch=False))
@@ -34,3 +36,4 @@ class SecretsManagerSecrets:
             self._client.delete_secret(SecretId=self._name(name), ForceDeleteWithoutRecovery=True)
         except self._client.exceptions.ResourceNotFoundException:
             pass
+        self._provider.clear_cache()

@@ -9,6 +9,7 @@ multi-value fields joined or spread, a prefix, the date in the name or not).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -42,9 +43,6 @@ class ExportArgs(BaseModel):
     headers: Literal["names", "labels"] = "names"
     multiValue: Literal["join", "spread"] = "join"
     dateInName: bool = Field(default=True, description="<prefix><Module>_<yyyymmdd>.zip, or <prefix><Module>.zip overwritten each time")
-    changedBefore: datetime | None = Field(default=None, description="Only records changed before (a scheduled run's as-of time)")
-    limit: int | None = Field(default=None, ge=1, le=1000, description="Only the first records (a test export)")
-    schedule: dict[str, Any] | None = Field(default=None, description="Set by the scheduler: the configuration and night this run is for")
 
     @field_validator("prefix")
     @classmethod
@@ -53,12 +51,30 @@ class ExportArgs(BaseModel):
             raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
         return value
 
-    @field_validator("changedSince", "changedBefore")
+    @field_validator("changedSince")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry its time zone (RFC 3339, e.g. 2026-11-22T03:00:00Z)")
-        return value
+        return _aware(value)
+
+
+class ScheduledExportArgs(ExportArgs):
+    """What only the scheduler sets (seed 003), never taken from a request: a client could otherwise
+    move its configuration's watermark or release its lease."""
+
+    changedBefore: datetime | None = Field(default=None, description="Only records changed before (a scheduled run's as-of time)")
+    limit: int | None = Field(default=None, ge=1, le=1000, description="Only the first records (a test export)")
+    schedule: dict[str, Any] | None = Field(default=None, description="The configuration, night and lease this run is for")
+
+    @field_validator("changedBefore")
+    @classmethod
+    def _aware_before(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must carry its time zone (RFC 3339, e.g. 2026-11-22T03:00:00Z)")
+    return value
 
 
 def _check(args: ExportArgs) -> dict[str, Any]:
@@ -103,3 +119,8 @@ EXPORT = register(
         },
     )
 )
+
+
+def scheduled_export_args(raw: dict[str, Any]) -> dict[str, Any]:
+    """The args of a run the scheduler starts, checked as any export's, with the fields only it may set."""
+    return replace(EXPORT, args_model=ScheduledExportArgs).args(raw)

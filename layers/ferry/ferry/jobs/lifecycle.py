@@ -33,7 +33,13 @@ class Lifecycle:
         job = self._jobs.get(tenant, job_id)
         if not job.status.ended or not self._jobs.mark_announced(tenant, job_id):
             return False
-        self._events.job_ended(job, job_resource(job))
+        try:
+            self._events.job_ended(job, job_resource(job))
+        except BaseException:
+            # Marked first so that two callers (the state machine and the sweeper) never both publish;
+            # a publish that failed is unmarked so that the retry publishes it.
+            self._jobs.unmark_announced(tenant, job_id)
+            raise
         return True
 
     def submit(self, execution_name: str, request: dict[str, Any]) -> dict[str, str]:

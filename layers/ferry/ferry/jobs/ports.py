@@ -30,6 +30,9 @@ class JobStore(Protocol):
     def mark_announced(self, tenant: str, job_id: str) -> bool:
         """Note that the job's end was announced; False when it already was (so it is announced once)."""
 
+    def unmark_announced(self, tenant: str, job_id: str) -> None:
+        """Forget the note: the announcement could not be published, so the next attempt must publish it."""
+
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None: ...
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None: ...

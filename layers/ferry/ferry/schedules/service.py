@@ -11,16 +11,18 @@ technical contact with the profile, the module, the phase and the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ferry.core.clock import Clock, rfc3339
-from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
+from ferry.core.ids import new_ulid
+from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, shown
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
-from ferry.exports.kinds import EXPORT, PREFIX
+from ferry.exports.kinds import EXPORT, PREFIX, scheduled_export_args
 from ferry.jobs.ports import Leases, SavedItems
 from ferry.jobs.service import JobService, Submission
 from ferry.mail.notices import Mail, Mailer
@@ -34,6 +36,15 @@ TEST_RECORDS = 10
 RUN_LEASE_SECONDS = 6 * 3600  # longer than any export; a crashed run frees its configuration after it
 # The area whose configuration names a period instead of an interval, and runs every night.
 PERIOD_AREAS = ("Appointments",)
+
+
+@dataclass
+class Tick:
+    """What an hourly tick did: the exports started, the configurations refused (now inactive), those left for the next tick."""
+
+    started: list[str] = field(default_factory=list)
+    refused: list[dict[str, str]] = field(default_factory=list)
+    postponed: list[dict[str, str]] = field(default_factory=list)
 
 
 class Period(BaseModel):
@@ -109,6 +120,12 @@ class ScheduledExports:
             )
         return self._destinations.create(tenant, given)
 
+    def delete_profile(self, tenant: str, profile_id: str) -> None:
+        using = [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id]
+        if using:
+            raise Conflict(f"The profile is used by the active configuration of {', '.join(using)}; deactivate it or choose another profile first.")
+        self._destinations.delete(tenant, profile_id)
+
     # --- configurations --------------------------------------------------------------------------------
 
     def put_config(self, tenant: str, area: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -162,23 +179,39 @@ class ScheduledExports:
 
     # --- runs --------------------------------------------------------------------------------------------
 
-    def tick(self, at: datetime) -> list[str]:
-        """Start the export of every active configuration whose night is due at `at`; answers the jobs started."""
-        started = []
+    def tick(self, at: datetime) -> Tick:
+        """Start the export of every active configuration whose night is due at `at`.
+
+        Each configuration stands alone: one that cannot start never keeps the others from
+        running. A refusal (its profile gone, its fields no longer valid) deactivates it and
+        tells its technical contact, as a failed run does; anything else leaves it for the next tick.
+        """
+        tick = Tick()
         for ref in self._saved.list(ALL_TENANTS, SCHEDULED):
             tenant, area = ref["tenant"], ref["area"]
-            config = self._saved.get(tenant, CONFIG, area)
-            if not config or not config["active"]:
-                continue
-            zone = self._settings.get(tenant).timeZone or self._default_time_zone
-            last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
-            night = due_night(config["interval"], at, zone, last)
-            if night is None:
-                continue
-            job_id = self._run(tenant, config, night=night, at=at, test=False)
-            if job_id:
-                started.append(job_id)
-        return started
+            try:
+                try:
+                    job_id = self._start_if_due(tenant, area, at)
+                except FerryError as exc:
+                    failure = {"phase": "submit", "reason": str(exc)}
+                    self._deactivate(tenant, area, failure)
+                    self._tell_technical_contact(tenant, area, self._profile_view(tenant, (self._saved.get(tenant, CONFIG, area) or {}).get("profileId")), failure)
+                    tick.refused.append({"tenant": tenant, "area": area, "reason": str(exc)})
+                else:
+                    if job_id:
+                        tick.started.append(job_id)
+            except Exception as exc:  # noqa: BLE001 - a store or network fault: the next tick tries again
+                tick.postponed.append({"tenant": tenant, "area": area, "reason": f"{type(exc).__name__}: {exc}"})
+        return tick
+
+    def _start_if_due(self, tenant: str, area: str, at: datetime) -> str | None:
+        config = self._saved.get(tenant, CONFIG, area)
+        if not config or not config["active"]:
+            return None
+        zone = self._settings.get(tenant).timeZone or self._default_time_zone
+        last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
+        night = due_night(config["interval"], at, zone, last)
+        return self._run(tenant, config, night=night, at=at, test=False) if night else None
 
     def test(self, tenant: str, areas: list[str]) -> list[str]:
         """Export now the first 10 records of each of these configurations; no watermark moves."""
@@ -199,8 +232,10 @@ class ScheduledExports:
             "headers": config["headers"],
             "multiValue": config["multiValue"],
             "dateInName": config["dateInName"],
-            "schedule": {"area": area, "night": night.isoformat() if night else None, "test": test},
         }
+        # The lease is this run's own (a ULID): a second tick of the same night finds it held and starts nothing.
+        holder = f"{area}:{night.isoformat() if night else 'test'}:{new_ulid(int(self._clock.now().timestamp() * 1000))}"
+        args["schedule"] = {"area": area, "night": night.isoformat() if night else None, "test": test, "lease": holder}
         if test:
             args["limit"] = TEST_RECORDS
         else:
@@ -208,11 +243,12 @@ class ScheduledExports:
             args["changedBefore"] = rfc3339(self._clock.now())
             if config.get("onlyChanged") and config.get("watermark"):
                 args["changedSince"] = config["watermark"]
-        holder = f"{area}:{night.isoformat() if night else 'test'}"
         if not test and self._leases.acquire(tenant, _lane(area), holder, RUN_LEASE_SECONDS) is not None:
             return None  # a run of this configuration is under way: never two at once
         try:
-            job, _ = self._jobs.submit(Submission(tenant, EXPORT, EXPORT.args(args), idempotency_key=f"schedule:{holder}" if not test else None))
+            # No Idempotency-Key: the lease keeps a night from starting twice, and a night whose run was
+            # cancelled must be able to start again with a new as-of time.
+            job, _ = self._jobs.submit(Submission(tenant, EXPORT, scheduled_export_args(args)))
         except Exception:
             if not test:
                 self._leases.release(tenant, _lane(area), holder)
@@ -237,31 +273,36 @@ class ScheduledExports:
         config = self._saved.get(tenant, CONFIG, area) or {}
         profile = self._profile_view(tenant, config.get("profileId") or job["args"].get("destinationId"))
         failure = _failure_of(job)
+        failed = job["status"] == "failed" and not schedule.get("test")
         if not schedule.get("test"):
             if ok:
                 self._saved.update(tenant, CONFIG, area, _advance(schedule["night"], job["args"].get("changedBefore")))
-            elif job["status"] == "failed":
-                self._saved.update(tenant, CONFIG, area, lambda c: {**c, "active": False, "lastFailure": failure})
-                self._index(tenant, area, False)
-                self._tell_technical_contact(tenant, area, profile, failure)
-            self._leases.release(tenant, _lane(area), f"{area}:{schedule['night']}")
-        self._saved.put(
-            tenant,
-            HISTORY,
-            job["id"],
-            {
-                "id": job["id"],
-                "module": area,
-                "date": job.get("terminated_at") or rfc3339(self._clock.now()),
-                "destination": profile,
-                "fileName": (job.get("result") or {}).get("file"),
-                "ok": ok,
-                "test": bool(schedule.get("test")),
-                "details": {"status": job["status"], "records": job.get("progress", {}).get("processed", 0), "result": job.get("output"), **({"failure": failure} if not ok else {})},
-            },
-            new=True,
-            expires_in=HISTORY_SECONDS,
-        )
+            elif failed:
+                self._deactivate(tenant, area, failure)
+            self._leases.release(tenant, _lane(area), schedule["lease"])
+        try:
+            self._saved.put(tenant, HISTORY, job["id"], self._history_entry(job, area, profile, ok, schedule, failure), new=True, expires_in=HISTORY_SECONDS)
+        except Conflict:
+            return  # this Job Ended came before (events are delivered at least once): its mail went then
+        if failed:
+            self._tell_technical_contact(tenant, area, profile, failure)
+
+    def _deactivate(self, tenant: str, area: str, failure: dict[str, str]) -> None:
+        """Stop a configuration that failed, until someone saves it active again."""
+        self._saved.update(tenant, CONFIG, area, lambda c: {**c, "active": False, "lastFailure": failure})
+        self._index(tenant, area, False)
+
+    def _history_entry(self, job: dict[str, Any], area: str, profile: dict[str, Any] | None, ok: bool, schedule: dict[str, Any], failure: dict[str, str]) -> dict[str, Any]:
+        return {
+            "id": job["id"],
+            "module": area,
+            "date": job.get("terminated_at") or rfc3339(self._clock.now()),
+            "destination": profile,
+            "fileName": (job.get("result") or {}).get("file"),
+            "ok": ok,
+            "test": bool(schedule.get("test")),
+            "details": {"status": job["status"], "records": job.get("progress", {}).get("processed", 0), "result": job.get("output"), **({"failure": failure} if not ok else {})},
+        }
 
     def history(self, tenant: str, module: str | None = None, ok: bool | None = None) -> list[dict[str, Any]]:
         entries = sorted(self._saved.list(tenant, HISTORY), key=lambda h: h["id"], reverse=True)

@@ -1,0 +1,106 @@
+"""Seed 003's nightly tick on fakes: one configuration that cannot start never stops the others, a
+cancelled night runs again, a `Job Ended` delivered twice mails once. (The runs themselves, through
+the local stack to a real SFTP server, are in tests/e2e/test_scheduled_exports.py.)"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ferry.core.errors import Conflict
+from ferry.datatypes.registry import named
+from ferry.destinations.catalogue import Destinations
+from ferry.jobs.model import Job, JobStatus
+from ferry.jobs.resource import job_resource
+from ferry.jobs.service import JobService
+from ferry.mail.notices import Mail
+from ferry.schedules.service import ScheduledExports
+from ferry.tenants.settings import Settings
+from ferry.testing import (
+    InMemoryFiles,
+    InMemoryIdempotency,
+    InMemoryJobs,
+    InMemoryLeases,
+    InMemorySavedItems,
+    InMemorySecrets,
+    RecordingLauncher,
+    StillClock,
+)
+
+NIGHT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 03:00 in Rome
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[Mail] = []
+
+    def send(self, mail: Mail) -> None:
+        self.sent.append(mail)
+
+
+@pytest.fixture
+def world():
+    clock = StillClock(NIGHT)
+    saved, jobs, leases, mailer = InMemorySavedItems(), InMemoryJobs(clock), InMemoryLeases(clock), RecordingMailer()
+    service = JobService(jobs, InMemoryFiles(), RecordingLauncher(), InMemoryIdempotency(), saved, leases, clock)
+    destinations = Destinations(saved, InMemorySecrets(), lambda *_: None, lambda *_: None, clock)
+    settings = Settings(saved)
+    scheduled = ScheduledExports(saved, destinations, settings, service, leases, lambda: mailer, clock, "Europe/Rome")
+    return scheduled, jobs, saved, settings, mailer, clock
+
+
+def job_ended(job: Job) -> dict[str, Any]:
+    """The detail of the `Job Ended` event EventBridge delivers."""
+    return {**job_resource(job), "tenant": job.tenant}
+
+
+def configure(scheduled: ScheduledExports, settings: Settings, tenant: str) -> dict[str, Any]:
+    settings.put(tenant, {"technicalContact": f"it@{tenant}.example.org"})
+    profile = scheduled.create_profile(tenant, {"name": "bucket", "type": "s3", "prefix": "crm"})
+    return scheduled.put_config(tenant, named("Customers").name, {"active": True, "profileId": profile["id"], "interval": "daily"})
+
+
+def test_a_configuration_that_cannot_start_is_deactivated_and_the_others_still_run(world):
+    scheduled, _, saved, settings, mailer, _ = world
+    broken = configure(scheduled, settings, "acme")
+    configure(scheduled, settings, "globex")
+    saved.delete("acme", "destination", broken["profileId"])  # gone behind the configuration's back
+    tick = scheduled.tick(NIGHT)
+    assert len(tick.started) == 1 and [r["tenant"] for r in tick.refused] == ["acme"]
+    acme = scheduled.config("acme", "Customers")
+    assert acme["active"] is False and acme["lastFailure"]["phase"] == "submit"
+    assert [m.to for m in mailer.sent] == [["it@acme.example.org"]]
+    assert scheduled.tick(NIGHT).started == []  # globex's night ran; acme's stays off until saved again
+
+
+def test_a_profile_an_active_configuration_uses_cannot_be_deleted(world):
+    scheduled, _, _, settings, _, _ = world
+    config = configure(scheduled, settings, "acme")
+    with pytest.raises(Conflict, match="Customers"):
+        scheduled.delete_profile("acme", config["profileId"])
+
+
+def test_a_cancelled_night_runs_again_at_the_next_tick(world):
+    scheduled, jobs, _, settings, _, clock = world
+    configure(scheduled, settings, "acme")
+    [first] = scheduled.tick(NIGHT).started
+    jobs.transition("acme", first, JobStatus.CANCELLING)
+    cancelled = jobs.transition("acme", first, JobStatus.CANCELLED)
+    scheduled.ended(job_ended(cancelled))
+    clock.advance(hours=1)
+    tick = scheduled.tick(clock.now())
+    assert len(tick.started) == 1 and tick.started != [first] and tick.refused == tick.postponed == []
+
+
+def test_a_failed_run_deactivates_and_mails_once_though_its_end_arrives_twice(world):
+    scheduled, jobs, _, settings, mailer, _ = world
+    configure(scheduled, settings, "acme")
+    [job_id] = scheduled.tick(NIGHT).started
+    jobs.transition("acme", job_id, JobStatus.RUNNING)
+    failed = job_ended(jobs.transition("acme", job_id, JobStatus.FAILED, output="Export failed: the upload phase failed: disk full"))
+    scheduled.ended(failed)
+    scheduled.ended(failed)
+    assert len(mailer.sent) == 1 and "disk full" in mailer.sent[0].body
+    assert scheduled.config("acme", "Customers")["lastFailure"] == {"phase": "upload", "reason": "disk full"}
+    assert [h["ok"] for h in scheduled.history("acme")] == [False]
