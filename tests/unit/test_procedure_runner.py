@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ferry.core.errors import Busy
+from ferry.core.errors import Busy, InvalidRequest
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import JobStatus
 from ferry.jobs.service import JobService, Submission
 from ferry.mail.notices import procedure_notice
 from ferry.procedures.catalogue import Outcome, RunContext
 from ferry.procedures.kinds import LANE, PROCEDURE_KIND
-from ferry.procedures.runner import ProcedureRunner
+from ferry.procedures.runner import LaneLost, ProcedureRunner
 from ferry.tenants.settings import TenantSettings
 from ferry.testing import (
     InMemoryFiles,
@@ -27,15 +27,15 @@ from ferry.testing import (
 
 
 class Part:
-    def __init__(self, name: str, fails: bool = False) -> None:
-        self.name, self.fails, self.runs = name, fails, []
+    def __init__(self, name: str, fails: bool = False, outcome: Outcome | None = None) -> None:
+        self.name, self.fails, self.runs, self.outcome = name, fails, [], outcome
 
     def __call__(self, run: RunContext) -> Outcome:
         self.runs.append(run.job_id)
         run.report("working")
         if self.fails:
             raise ConnectionError(f"{self.name}: the ERP did not answer")
-        return Outcome(f"{self.name} did 3 things.", {"rows": 3})
+        return self.outcome or Outcome(f"{self.name} did 3 things.", {"rows": 3})
 
 
 @pytest.fixture
@@ -72,13 +72,18 @@ def test_a_composite_runs_its_parts_in_order_and_frees_the_lane(parts):
 
 
 def test_the_lane_refuses_a_second_command_until_the_first_ends_or_its_lease_expires(parts):
-    service, _, _, _, _, runner, _, clock = parts
+    service, _, _, _, _, runner, steps, clock = parts
     first = submit(service, "ExportToErp")
     with pytest.raises(Busy) as busy:
         submit(service, "GeocodeAddresses")
     assert busy.value.running_job_id == first.id
+    runner.start("acme", first.id)
     clock.advance(seconds=PROCEDURE_KIND.lease_seconds + 1)  # the first crashed and never released it
-    assert submit(service, "GeocodeAddresses").id != first.id
+    second = submit(service, "GeocodeAddresses")
+    assert second.id != first.id
+    with pytest.raises(LaneLost):  # the first's part, retried late, never runs beside the second
+        runner.run_part("acme", first.id, "ExportToErp")
+    assert steps["ExportToErp"].runs == []
 
 
 def test_a_failed_part_fails_the_job_naming_it_and_frees_the_lane(parts):
@@ -119,3 +124,27 @@ def test_the_mail_goes_to_the_recipients_of_the_outcome(parts):
 def test_settings_refuse_what_is_not_an_address():
     with pytest.raises(Exception):
         TenantSettings.model_validate({"NotificationCenter": {"ErrorRecipients": ["not an address"]}})
+
+
+def test_every_refused_row_counts_though_only_some_are_named(parts):
+    service, jobs, _, _, _, runner, steps, _ = parts
+    steps["LoadFromIntegrator"].outcome = Outcome("Loaded 5000 rows; 4000 refused.", {"loaded": 1000, "refused": 4000}, 4000, ["row 7: name missing"] * 10)
+    job = submit(service, "LoadFromIntegrator")
+    runner.start("acme", job.id)
+    runner.run_part("acme", job.id, "LoadFromIntegrator")
+    runner.finish("acme", job.id)
+    progress = jobs.get("acme", job.id).progress
+    assert (progress.processed, progress.succeeded, progress.failed) == (5000, 1000, 4000)
+
+
+def test_a_retried_console_submit_finds_its_job_and_a_refused_one_frees_the_lane(parts):
+    _, jobs, leases, _, lifecycle, _, _, _ = parts
+    started = datetime(2026, 11, 22, 3, 0, 1, tzinfo=UTC)
+    request = {"kind": "procedure", "tenant": "acme", "args": {"procedure": "ExportToErp"}}
+    first = lifecycle.submit("operator-run-1", request, started)
+    assert lifecycle.submit("operator-run-1", request, started) == first  # the step retried after a lost answer
+    assert jobs.get("acme", first["id"]).execution_name == "operator-run-1"
+    leases.release("acme", LANE, first["id"])
+    with pytest.raises(InvalidRequest):
+        lifecycle.submit("operator-run-2", {**request, "input": "uploads/acme/no-such-file.csv"}, started)
+    assert ("acme", LANE) not in leases.held

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -38,7 +39,7 @@ STEPS: dict[tuple[str, str], Step] = {
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event["step"] == "submit":
-        job = runtime.lifecycle.submit(event["execution"], event.get("request") or {})
+        job = runtime.lifecycle.submit(event["execution"], event.get("request") or {}, datetime.fromisoformat(event["started"]))
         logger.info("job submitted from the console", extra=job)
         return {"job": job}
     job, step = event["job"], event["step"]

@@ -1,6 +1,7 @@
 """Job ids: ULIDs, so that ids sort by creation time (the jobs table lists newest first by id)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -18,6 +19,11 @@ def _encode(value: int, length: int) -> str:
 def new_ulid(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     return _encode(ms, 10) + _encode(int.from_bytes(os.urandom(10), "big"), 16)
+
+
+def ulid_of(ms: int, seed: str) -> str:
+    """The same ULID for the same millisecond and seed: an id that a retried step computes again, not anew."""
+    return _encode(ms, 10) + _encode(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:10], "big"), 16)
 
 
 def ulid_floor(ms: int) -> str:

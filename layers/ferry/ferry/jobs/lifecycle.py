@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from ferry.core.clock import Clock
-from ferry.core.errors import Busy, FieldError, InvalidRequest, InvalidTransition
-from ferry.core.ids import new_ulid
+from ferry.core.errors import Busy, FieldError, InvalidRequest, InvalidTransition, JobNotFound
+from ferry.core.ids import ulid_of
 from ferry.jobs import files
 from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
@@ -42,40 +43,54 @@ class Lifecycle:
             raise
         return True
 
-    def submit(self, execution_name: str, request: dict[str, Any]) -> dict[str, str]:
+    def submit(self, execution_name: str, request: dict[str, Any], started: datetime) -> dict[str, str]:
         """A run an operator started from the Step Functions console: `{"kind", "tenant", "args", "input"}`.
 
         `input` is the key of a file in the files bucket, or the rows themselves (a JSON
         array). The job is created here, so it shows in /jobs like any other; it answers
-        the `job` the rest of the state machine works on.
+        the `job` the rest of the state machine works on. The job's id comes from the
+        execution (its name and start), so a retried step finds the job it made before.
         """
         kind = kind_of(str(request.get("kind", "")))
         tenant = request.get("tenant")
         if not isinstance(tenant, str) or not _TENANT.match(tenant):
             raise InvalidRequest("tenant must be a tenant id.", [FieldError("/tenant", "a tenant id")])
         args = kind.args(request.get("args") or {})
-        now = self._clock.now()
-        job_id = new_ulid(int(now.timestamp() * 1000))
+        job_id = ulid_of(int(started.timestamp() * 1000), f"{kind.name}:{execution_name}")
+        answer = {"tenant": tenant, "id": job_id, "kind": kind.name}
+        try:
+            self._jobs.get(tenant, job_id)
+            return answer  # a retry: the job was made by the attempt before
+        except JobNotFound:
+            pass
         if kind.lane is not None:
             # A scheduled or console run takes the lane as an API request would: refused while another holds it.
+            # (Ours already, when this is a retry: leases are re-entrant for their holder.)
             holder = self._leases.acquire(tenant, kind.lane, job_id, kind.lease_seconds)
             if holder is not None:
                 raise Busy(f"A previous {kind.name} job ({holder}) is still running; this run is skipped.", holder)
-        attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
-        job = Job(
-            id=job_id,
-            tenant=tenant,
-            type=kind.name,
-            status=JobStatus.PENDING,
-            args=args,
-            created_at=now,
-            updated_at=now,
-            attachment=attachment,
-            input_key=input_key,
-            execution_name=execution_name,
-        )
-        self._jobs.create(job)
-        return {"tenant": tenant, "id": job_id, "kind": kind.name}
+        try:
+            attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
+            now = self._clock.now()
+            self._jobs.create(
+                Job(
+                    id=job_id,
+                    tenant=tenant,
+                    type=kind.name,
+                    status=JobStatus.PENDING,
+                    args=args,
+                    created_at=now,
+                    updated_at=now,
+                    attachment=attachment,
+                    input_key=input_key,
+                    execution_name=execution_name,
+                )
+            )
+        except Exception:
+            if kind.lane is not None:
+                self._leases.release(tenant, kind.lane, job_id)
+            raise
+        return answer
 
     def _console_input(self, tenant: str, job_id: str, given: Any) -> tuple[Attachment | None, str | None]:
         if given is None:

@@ -63,7 +63,8 @@ class Outcome:
 
     summary: str
     counts: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # items that failed without failing the part (a bad image URL)
+    failed: int = 0  # items that failed without failing the part (a bad image URL), all of them
+    problems: list[str] = field(default_factory=list)  # what went wrong with some of them, in words
 
 
 class Part(Protocol):

@@ -90,7 +90,7 @@ class LoadFromIntegrator:
         total = sum(loaded.values())
         per_type = ", ".join(f"{data_type} {rows}" for data_type, rows in loaded.items())
         summary = f"Loaded {total} rows into the store ({per_type}); {refused} refused."
-        return Outcome(summary, {"loaded": total, "refused": refused}, problems)
+        return Outcome(summary, {"loaded": total, "refused": refused}, refused, problems)
 
     def _load(self, run: RunContext, table: ErpTable, problems: list[str]) -> tuple[int, int]:
         """Validate and write the table's staged rows; answers (rows written, rows refused), naming refusals in `problems`."""
@@ -159,4 +159,4 @@ class ExportToErp:
                     break
                 after = page.next_after
         summary = f"Orders: {written} written to the ERP, {already} already there, {refused} refused by it."
-        return Outcome(summary, {"written": written, "already": already, "refused": refused}, problems)
+        return Outcome(summary, {"written": written, "already": already, "refused": refused}, refused, problems)

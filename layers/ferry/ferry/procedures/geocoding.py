@@ -101,7 +101,7 @@ class GeocodeAddresses:
                 break
             query = replace(query, after=page.next_after)
         summary = f"{counts['geocoded']} accounts geocoded, {counts['unchanged'] + counts['given']} unchanged, {counts['unplaced']} not placed."
-        return Outcome(summary, counts, problems)
+        return Outcome(summary, counts, counts["unplaced"], problems)
 
 
 def _unplaced(code: str, address: Mapping[str, Any]) -> str:

@@ -139,7 +139,7 @@ class DownloadItemsImages:
         if seen != earlier:
             self._files.put(manifest_key(run.tenant), _encoded(seen), "application/json")
         summary = f"{counts['downloaded']} images downloaded, {counts['unchanged']} unchanged, {counts['failed']} failed."
-        return Outcome(summary, counts, problems)
+        return Outcome(summary, counts, counts["failed"], problems)
 
     def _manifest(self, tenant: str) -> dict[str, dict[str, Any]]:
         try:

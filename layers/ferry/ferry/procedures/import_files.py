@@ -108,7 +108,7 @@ class ImportFiles:
             submitted.append(f"{label} -> {kind} job {job_id}")
             run.report(f"{len(submitted)} of {len(entries)} files submitted")
         summary = f"{len(submitted)} of {len(entries)} files submitted as import jobs" + (f": {'; '.join(submitted)}." if submitted else ".")
-        return Outcome(summary, {"submitted": len(submitted), "refused": len(problems)}, problems)
+        return Outcome(summary, {"submitted": len(submitted), "refused": len(problems)}, len(problems), problems)
 
     def _copy(self, run: RunContext, position: int, entry: SftpImportFile) -> str:
         """The entry's file copied into the files bucket; answers its key."""

@@ -53,5 +53,7 @@ PROCEDURE_KIND = register(
         check_args=check_procedure,
         example={"type": PROCEDURE, "args": {"procedure": "ImportFromErp", "tables": ["Item", "ItemOfflineAvailability"]}},
         lane=LANE,
+        # Longer than the worker's timeout (900 s): a part that runs to its limit still holds the lane when retried.
+        lease_seconds=20 * 60,
     )
 )

@@ -3,11 +3,13 @@
 start (the lease was taken when the job was submitted; the step renews it and answers
 the parts) -> run_part, for each part in order (a composite's second part never starts
 if the first failed) -> finish (the summary of every part; the lease released); fail
-releases the lease too. Each part renews the lease, so a long procedure keeps its lane
-and a crashed one loses it when the lease expires.
+releases the lease too. A part renews the lease when it starts and as it reports, so a
+long procedure keeps its lane and a crashed one loses it when the lease expires; a part
+that finds another run holding the lane stops (LaneLost) rather than run beside it.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +20,12 @@ from ferry.jobs.ports import JobStore, Leases
 from ferry.procedures.catalogue import PROCEDURES, Outcome, Part, RunContext
 from ferry.procedures.kinds import LANE, PROCEDURE_KIND
 
-LEASE_SECONDS = PROCEDURE_KIND.lease_seconds  # a part renews it when it starts; a crashed run frees the lane after this
+LEASE_SECONDS = PROCEDURE_KIND.lease_seconds  # a part renews it as it goes; a crashed run frees the lane after this
+RENEW_EVERY_S = 60
+
+
+class LaneLost(RuntimeError):
+    """The run's lease expired and another procedure of the tenant took the lane: two must never run at once."""
 
 
 class ProcedureRunner:
@@ -44,17 +51,26 @@ class ProcedureRunner:
         job = self._jobs.get(tenant, job_id)
         if job.status is not JobStatus.RUNNING:
             return False
-        self._leases.renew(tenant, LANE, job_id, LEASE_SECONDS)
+        self._hold_lane(tenant, job_id)
+        renewed = time.monotonic()
 
         def report(text: str) -> None:
+            nonlocal renewed
             self._jobs.set_running_output(tenant, job_id, f"{part}: {text}")
+            if time.monotonic() - renewed >= RENEW_EVERY_S:
+                self._hold_lane(tenant, job_id)
+                renewed = time.monotonic()
 
         outcome: Outcome = self._parts[part](RunContext(tenant, job_id, job.args, report))
         done = sum(outcome.counts.values())
         self._jobs.set_details(tenant, job_id, {part: {"summary": outcome.summary, "counts": outcome.counts, "problems": outcome.problems[:20]}})
         index = PROCEDURES[job.args["procedure"]].parts.index(part)
-        self._jobs.record_chunk(tenant, job_id, index, ChunkCounts(done, done - len(outcome.problems), len(outcome.problems)), f"{part}: done")
+        self._jobs.record_chunk(tenant, job_id, index, ChunkCounts(done, done - outcome.failed, outcome.failed), f"{part}: done")
         return True
+
+    def _hold_lane(self, tenant: str, job_id: str) -> None:
+        if not self._leases.renew(tenant, LANE, job_id, LEASE_SECONDS):
+            raise LaneLost("This run lost the tenant's lane (its lease expired and another procedure took it); it stopped.")
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
         job = self._jobs.get(tenant, job_id)
