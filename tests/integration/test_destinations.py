@@ -25,6 +25,7 @@ from moto import mock_aws
 from pydantic import TypeAdapter, ValidationError
 from pyftpdlib.filesystems import AbstractedFS
 
+from ferry.testing import resolve_unvetted
 from ferry.aws.s3_destination import S3Destination
 from ferry.destinations import (
     Destination,
@@ -126,7 +127,7 @@ def make(request, folder) -> Make:
             pin = {"certificate_fingerprint": server.certificate_fingerprint} if kind == "ftps" else {}
             config = FtpConfig(**{"type": "ftps" if kind == "ftps" else "ftp", "host": "127.0.0.1", "port": server.port,
                                   "username": "alice", "folder": f"/{folder.name}", "passive": kind != "ftp-active", **pin, **changes})
-        return open_destination(config, DestinationSecrets(password=password), s3_destination=_no_s3)
+        return open_destination(config, DestinationSecrets(password=password), s3_destination=_no_s3, resolve=resolve_unvetted)
 
     return make_destination
 
@@ -290,7 +291,7 @@ def _sftp_config(server: SftpServer, folder: Path, **changes: object) -> SftpCon
 @pytest.mark.parametrize("operation", ["put", "check"])
 def test_sftp_a_host_key_other_than_the_pinned_one_fails_at_host_key_and_writes_nothing(sftp_server, folder, operation):
     pinned = "SHA256:" + "A" * 43
-    destination = SftpDestination(_sftp_config(sftp_server, folder, host_key_fingerprint=pinned), DestinationSecrets(password=PASSWORD))
+    destination = SftpDestination(_sftp_config(sftp_server, folder, host_key_fingerprint=pinned), DestinationSecrets(password=PASSWORD), resolve_unvetted)
 
     with pytest.raises(DestinationFailed) as failed:
         destination.put("x.zip", io.BytesIO(b"x")) if operation == "put" else destination.check()
@@ -305,10 +306,10 @@ def test_sftp_any_one_of_the_servers_host_keys_can_be_pinned(root, folder):
         assert len(set(server.host_key_fingerprints.values())) == 3
         for kind, pinned in server.host_key_fingerprints.items():
             config = _sftp_config(server, folder, host_key_fingerprint=pinned)
-            SftpDestination(config, DestinationSecrets(password=PASSWORD)).put(f"{kind}.txt", io.BytesIO(b"x"))
+            SftpDestination(config, DestinationSecrets(password=PASSWORD), resolve_unvetted).put(f"{kind}.txt", io.BytesIO(b"x"))
 
         with pytest.raises(DestinationFailed) as failed:
-            SftpDestination(_sftp_config(server, folder, host_key_fingerprint="SHA256:" + "B" * 43), DestinationSecrets(password=PASSWORD)).check()
+            SftpDestination(_sftp_config(server, folder, host_key_fingerprint="SHA256:" + "B" * 43), DestinationSecrets(password=PASSWORD), resolve_unvetted).check()
 
     assert failed.value.step == "host_key"
     assert all(fingerprint in failed.value.reason for fingerprint in server.host_key_fingerprints.values())
@@ -323,7 +324,7 @@ def test_sftp_any_one_of_the_servers_host_keys_can_be_pinned(root, folder):
 def test_sftp_a_private_key_logs_in(sftp_server, folder, kind, form):
     secrets = DestinationSecrets(private_key=_pem(KEYS[kind], form))
 
-    SftpDestination(_sftp_config(sftp_server, folder), secrets).put("keyed.zip", io.BytesIO(PAYLOAD))
+    SftpDestination(_sftp_config(sftp_server, folder), secrets, resolve_unvetted).put("keyed.zip", io.BytesIO(PAYLOAD))
 
     assert (folder / "keyed.zip").read_bytes() == PAYLOAD
 
@@ -331,14 +332,14 @@ def test_sftp_a_private_key_logs_in(sftp_server, folder, kind, form):
 def test_sftp_a_key_the_server_does_not_know_falls_back_to_the_password(sftp_server, folder):
     secrets = DestinationSecrets(private_key=_pem(ed25519.Ed25519PrivateKey.generate(), "openssh"), password=PASSWORD)
 
-    SftpDestination(_sftp_config(sftp_server, folder), secrets).check()
+    SftpDestination(_sftp_config(sftp_server, folder), secrets, resolve_unvetted).check()
 
 
 def test_sftp_a_key_the_server_does_not_know_fails_at_auth(sftp_server, folder):
     secrets = DestinationSecrets(private_key=_pem(ed25519.Ed25519PrivateKey.generate(), "openssh"))
 
     with pytest.raises(DestinationFailed) as failed:
-        SftpDestination(_sftp_config(sftp_server, folder), secrets).check()
+        SftpDestination(_sftp_config(sftp_server, folder), secrets, resolve_unvetted).check()
 
     assert failed.value.step == "auth"
     assert "private key" in failed.value.reason
@@ -350,7 +351,7 @@ def test_sftp_a_key_under_a_passphrase_fails_at_auth_saying_so(sftp_server, fold
     ).decode()
 
     with pytest.raises(DestinationFailed) as failed:
-        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(private_key=encrypted)).check()
+        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(private_key=encrypted), resolve_unvetted).check()
 
     assert failed.value.step == "auth"
     assert "passphrase" in failed.value.reason
@@ -363,7 +364,7 @@ def test_sftp_without_posix_rename_the_old_file_is_replaced_all_the_same(sftp_se
     monkeypatch.setattr(asyncssh.SFTPServer, "posix_rename", unsupported)
     (folder / "customers.zip").write_bytes(b"old")
 
-    SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD)).put("customers.zip", io.BytesIO(b"new"))
+    SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted).put("customers.zip", io.BytesIO(b"new"))
 
     assert _listing(folder) == ["customers.zip"]
     assert (folder / "customers.zip").read_bytes() == b"new"
@@ -379,7 +380,7 @@ def _ftps_config(server: FtpServer, folder: Path, **changes: object) -> FtpConfi
 
 def test_ftps_a_certificate_other_than_the_pinned_one_fails_at_host_key_and_writes_nothing(ftps_server, folder):
     pinned = ":".join(["AB"] * 32)
-    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=pinned), DestinationSecrets(password=PASSWORD))
+    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=pinned), DestinationSecrets(password=PASSWORD), resolve_unvetted)
 
     with pytest.raises(DestinationFailed) as failed:
         destination.put("x.zip", io.BytesIO(b"x"))
@@ -390,7 +391,7 @@ def test_ftps_a_certificate_other_than_the_pinned_one_fails_at_host_key_and_writ
 
 
 def test_ftps_without_a_pin_a_self_signed_certificate_is_not_trusted(ftps_server, folder):
-    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=None), DestinationSecrets(password=PASSWORD))
+    destination = FtpDestination(_ftps_config(ftps_server, folder, certificate_fingerprint=None), DestinationSecrets(password=PASSWORD), resolve_unvetted)
 
     with pytest.raises(DestinationFailed) as failed:
         destination.check()
@@ -403,7 +404,7 @@ def test_ftps_against_a_plain_ftp_server_fails_at_connect(ftp_server, folder):
     config = FtpConfig(type="ftps", host="127.0.0.1", port=ftp_server.port, username="alice", folder=f"/{folder.name}")
 
     with pytest.raises(DestinationFailed) as failed:
-        FtpDestination(config, DestinationSecrets(password=PASSWORD)).check()
+        FtpDestination(config, DestinationSecrets(password=PASSWORD), resolve_unvetted).check()
 
     assert failed.value.step == "connect"
     assert "TLS" in failed.value.reason
@@ -421,7 +422,7 @@ def test_ftp_a_server_that_will_not_rename_over_a_file_still_gets_it_replaced(ft
     (folder / "customers.zip").write_bytes(b"old")
     config = FtpConfig(type="ftp", host="127.0.0.1", port=ftp_server.port, username="alice", folder=f"/{folder.name}")
 
-    FtpDestination(config, DestinationSecrets(password=PASSWORD)).put("customers.zip", io.BytesIO(b"new"))
+    FtpDestination(config, DestinationSecrets(password=PASSWORD), resolve_unvetted).put("customers.zip", io.BytesIO(b"new"))
 
     assert _listing(folder) == ["customers.zip"]
     assert (folder / "customers.zip").read_bytes() == b"new"
@@ -451,7 +452,7 @@ def _s3_destination(client) -> Callable[[S3Config], Destination]:
 
 
 def test_s3_a_put_lands_the_whole_file_and_replaces_an_old_one(s3):
-    destination = open_destination(S3Config(bucket="customer-bucket", prefix="/exports/daily/"), DestinationSecrets(), _s3_destination(s3))
+    destination = open_destination(S3Config(bucket="customer-bucket", prefix="/exports/daily/"), DestinationSecrets(), _s3_destination(s3), resolve_unvetted)
 
     destination.put("customers.zip", io.BytesIO(b"yesterday"))
     where = destination.put("customers.zip", io.BytesIO(PAYLOAD))
@@ -550,10 +551,27 @@ def test_secrets_must_fit_their_destination_and_never_show():
         with pytest.raises(ValueError):
             secrets.check_for(config)
     with pytest.raises(DestinationFailed) as failed:
-        open_destination(ftp, DestinationSecrets(), _no_s3)
+        open_destination(ftp, DestinationSecrets(), _no_s3, resolve_unvetted)
     assert failed.value.step == "auth"
 
     with pytest.raises(ValidationError) as refused:
         DestinationSecrets(private_key="not a key but maybe a password")
     assert "maybe a password" not in str(refused.value)
     assert PASSWORD not in repr(DestinationSecrets(password=PASSWORD))
+
+
+def test_sftp_connects_to_the_addresses_the_resolver_vetted_never_resolving_again(sftp_server, folder):
+    # A name that resolves nowhere: were the adapter to resolve it itself (after the vetting), it would fail.
+    config = _sftp_config(sftp_server, folder, host="ferry-rebinding.invalid")
+    seen: list[tuple[str, int]] = []
+
+    def vetted(host: str, port: int) -> list[tuple[str, int]]:
+        seen.append((host, port))
+        return [("127.0.0.1", port)]
+
+    SftpDestination(config, DestinationSecrets(password=PASSWORD), vetted).check()
+    assert seen == [("ferry-rebinding.invalid", sftp_server.port)]
+    refused = SftpDestination(config, DestinationSecrets(password=PASSWORD), lambda host, port: [])
+    with pytest.raises(DestinationFailed) as failed:
+        refused.check()
+    assert failed.value.step == "connect"

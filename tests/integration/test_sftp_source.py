@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ferry.testing import resolve_unvetted
 from ferry.destinations.port import DestinationFailed, DestinationSecrets, SftpConfig, Source
 from ferry.destinations.sftp import SftpDestination
 from ferry.procedures.catalogue import RunContext
@@ -34,7 +35,7 @@ def server(tmp_path_factory) -> Iterator[SftpServer]:
 def _source(server: SftpServer, **changes: object) -> SftpDestination:
     config = SftpConfig(**{"host": "127.0.0.1", "port": server.port, "username": "alice",
                            "host_key_fingerprint": server.host_key_fingerprint, "folder": "/in", **changes})
-    return SftpDestination(config, DestinationSecrets(password=PASSWORD))
+    return SftpDestination(config, DestinationSecrets(password=PASSWORD), resolve_unvetted)
 
 
 @pytest.mark.parametrize("path", ["/in/customers.csv", "customers.csv"])

@@ -134,13 +134,17 @@ class Runtime:
                     raise DestinationFailed("permission", "Ferry's own files bucket is named by leaving bucket out; then each tenant writes under its own prefix.")
                 return S3Destination(s3, s3_config.bucket, s3_config.prefix)
 
-            return open_destination(config, secrets, s3_destination)
+            return open_destination(config, secrets, s3_destination, resolve)
 
-        def guard(host: str, port: int) -> None:
+        def resolve(host: str, port: int) -> list[tuple[str, int]]:
             try:
-                vetted_addresses(host, port, self.settings.allowed_private_hosts, what="the destination's host")
+                vetted = vetted_addresses(host, port, self.settings.allowed_private_hosts, what="the destination's host")
             except FetchRefused as exc:
                 raise DestinationFailed("dns" if "resolved" in str(exc) else "connect", str(exc)) from None
+            return [(sockaddr[0], sockaddr[1]) for _family, sockaddr in vetted]
+
+        def guard(host: str, port: int) -> None:
+            resolve(host, port)
 
         return Destinations(self.saved_items, self.secrets, opener, guard, self.clock)
 

@@ -18,6 +18,7 @@ from ferry.destinations.port import (
     DestinationFailed,
     DestinationSecrets,
     FtpConfig,
+    Resolver,
     S3Config,
     SftpConfig,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "DestinationFailed",
     "DestinationSecrets",
     "FtpConfig",
+    "Resolver",
     "S3Config",
     "SftpConfig",
     "open_destination",
@@ -38,6 +40,7 @@ def open_destination(
     config: S3Config | SftpConfig | FtpConfig,
     secrets: DestinationSecrets,
     s3_destination: Callable[[S3Config], Destination],
+    resolve: Resolver,
 ) -> Destination:
     """The destination `config` describes, logged in with `secrets`; nothing connects until it is used.
 
@@ -54,7 +57,7 @@ def open_destination(
     if isinstance(config, SftpConfig):
         from ferry.destinations.sftp import SftpDestination
 
-        return SftpDestination(config, secrets)
+        return SftpDestination(config, secrets, resolve)
     from ferry.destinations.ftp import FtpDestination
 
-    return FtpDestination(config, secrets)
+    return FtpDestination(config, secrets, resolve)

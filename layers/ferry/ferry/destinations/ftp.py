@@ -21,6 +21,7 @@ from ferry.destinations.port import (
     PROBE,
     DestinationFailed,
     DestinationSecrets,
+    Resolver,
     FtpConfig,
     check_name,
     probe_name,
@@ -91,9 +92,10 @@ class _PinnedFtpTls(ftplib.FTP_TLS):
 
 
 class FtpDestination:
-    def __init__(self, config: FtpConfig, secrets: DestinationSecrets) -> None:
+    def __init__(self, config: FtpConfig, secrets: DestinationSecrets, resolve: Resolver) -> None:
         self._config = config
         self._secrets = secrets
+        self._resolve = resolve
 
     def put(self, name: str, stream: BinaryIO) -> str:
         check_name(name)
@@ -169,12 +171,16 @@ class FtpDestination:
             ftp.close()
 
     def _connect(self, ftp: ftplib.FTP) -> None:
-        try:
-            ftp.connect(self._config.host, self._config.port, timeout=CONNECT_TIMEOUT_S)
-        except socket.gaierror:
-            raise DestinationFailed("dns", f"The host name {self._config.host} could not be resolved.") from None
-        except _ERRORS as exc:
-            raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(exc)}.") from None
+        failure: BaseException | None = None
+        for host, port in self._resolve(self._config.host, self._config.port):
+            try:
+                ftp.connect(host, port, timeout=CONNECT_TIMEOUT_S)
+            except _ERRORS as exc:
+                failure = exc
+                continue
+            ftp.host = self._config.host  # the name TLS checks the certificate against, not the address
+            return
+        raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(failure) if failure else 'no address'}.")
 
     def _secure(self, ftp: _PinnedFtpTls) -> None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from collections.abc import Callable
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -178,6 +179,12 @@ class DestinationSecrets(BaseModel):
                 raise ValueError(f"an {config.type} destination needs a password")
             if self.private_key is not None:
                 raise ValueError(f"an {config.type} destination takes no private key")
+
+
+# (host, port) -> the addresses to connect to, in order; raises DestinationFailed ("dns", "connect") when the
+# name does not resolve or resolves where Ferry may not go. The adapters connect to exactly these addresses,
+# so a name cannot resolve to a public address when vetted and to a private one when connected (DNS rebinding).
+Resolver = Callable[[str, int], list[tuple[str, int]]]
 
 
 class DestinationFailed(Exception):

@@ -27,6 +27,7 @@ from ferry.destinations.port import (
     PROBE,
     DestinationFailed,
     DestinationSecrets,
+    Resolver,
     SftpConfig,
     check_name,
     check_path,
@@ -97,9 +98,10 @@ def _why(exc: BaseException) -> str:
 
 
 class SftpDestination:
-    def __init__(self, config: SftpConfig, secrets: DestinationSecrets) -> None:
+    def __init__(self, config: SftpConfig, secrets: DestinationSecrets, resolve: Resolver) -> None:
         self._config = config
         self._secrets = secrets
+        self._resolve = resolve
 
     def put(self, name: str, stream: BinaryIO) -> str:
         check_name(name)
@@ -159,12 +161,13 @@ class SftpDestination:
         return f"{self._config.host}:{self._config.port}"
 
     def _connect(self) -> socket.socket:
-        try:
-            return socket.create_connection((self._config.host, self._config.port), timeout=CONNECT_TIMEOUT_S)
-        except socket.gaierror:
-            raise DestinationFailed("dns", f"The host name {self._config.host} could not be resolved.") from None
-        except OSError as exc:
-            raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(exc)}.") from None
+        failure: OSError | None = None
+        for address in self._resolve(self._config.host, self._config.port):
+            try:
+                return socket.create_connection(address, timeout=CONNECT_TIMEOUT_S)
+            except OSError as exc:
+                failure = exc
+        raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(failure) if failure else 'no address'}.")
 
     def _pinned_transport(self) -> paramiko.Transport:
         pinned = self._config.host_key_fingerprint
