@@ -104,3 +104,24 @@ def test_a_failed_run_deactivates_and_mails_once_though_its_end_arrives_twice(wo
     assert len(mailer.sent) == 1 and "disk full" in mailer.sent[0].body
     assert scheduled.config("acme", "Customers")["lastFailure"] == {"phase": "upload", "reason": "disk full"}
     assert [h["ok"] for h in scheduled.history("acme")] == [False]
+
+
+def test_appointments_take_their_window_from_the_tenants_own_date(world):
+    scheduled, jobs, _, settings, _, _ = world
+    settings.put("kiwi", {"timeZone": "Pacific/Auckland"})
+    profile = scheduled.create_profile("kiwi", {"name": "bucket", "type": "s3"})
+    scheduled.put_config("kiwi", "Appointments", {"active": True, "profileId": profile["id"], "period": {"daysBefore": 1, "daysAfter": 2}})
+    # 03:00 on 23 November in Auckland (UTC+13) is still the 22nd in UTC.
+    [job_id] = scheduled.tick(datetime(2026, 11, 22, 14, 0, tzinfo=UTC)).started
+    assert jobs.get("kiwi", job_id).args["filter"] == {"date": {"$gte": "2026-11-22", "$lte": "2026-11-25"}}
+
+
+def test_saving_a_configuration_keeps_where_its_runs_are(world):
+    scheduled, jobs, _, settings, _, _ = world
+    config = configure(scheduled, settings, "acme")
+    [job_id] = scheduled.tick(NIGHT).started
+    jobs.transition("acme", job_id, JobStatus.RUNNING)
+    scheduled.ended(job_ended(jobs.transition("acme", job_id, JobStatus.FINISHED)))
+    saved = scheduled.put_config("acme", "Customers", {**{k: config[k] for k in ("active", "profileId", "interval")}, "prefix": "crm_"})
+    assert saved["lastRunNight"] == "2026-11-23" and saved["watermark"] and saved["prefix"] == "crm_"
+    assert scheduled.config("acme", "Customers") == saved

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -153,10 +154,19 @@ class ScheduledExports:
             body["interval"] = "daily"  # appointments run every night
         if body["interval"] == "daily":
             body["onlyChanged"] = True  # seed 003: always on for the daily export
-        previous = self._saved.get(tenant, CONFIG, data_type.name) or {}
-        record = {**body, "area": data_type.name, "watermark": previous.get("watermark"), "lastRunNight": previous.get("lastRunNight"), "lastFailure": None}
-        self._saved.put(tenant, CONFIG, data_type.name, record, new=not previous)
-        self._index(tenant, data_type.name, record["active"])
+        given_fields = {**body, "area": data_type.name, "lastFailure": None}
+
+        def keep_runs(current: dict[str, Any]) -> dict[str, Any]:
+            # Where the runs are is the scheduler's: kept from the stored item, compared and set, so that a save
+            # racing a run's end never puts back the watermark and night from before it.
+            return {**given_fields, "watermark": current.get("watermark"), "lastRunNight": current.get("lastRunNight")}
+
+        record = keep_runs({})
+        try:
+            self._saved.put(tenant, CONFIG, data_type.name, record, new=True)
+        except Conflict:
+            record = self._saved.update(tenant, CONFIG, data_type.name, keep_runs) or record
+        self._index(tenant, data_type.name, given_fields["active"])
         return record
 
     def config(self, tenant: str, area: str) -> dict[str, Any]:
@@ -204,11 +214,14 @@ class ScheduledExports:
                 tick.postponed.append({"tenant": tenant, "area": area, "reason": f"{type(exc).__name__}: {exc}"})
         return tick
 
+    def _zone(self, tenant: str) -> str:
+        return self._settings.get(tenant).timeZone or self._default_time_zone
+
     def _start_if_due(self, tenant: str, area: str, at: datetime) -> str | None:
         config = self._saved.get(tenant, CONFIG, area)
         if not config or not config["active"]:
             return None
-        zone = self._settings.get(tenant).timeZone or self._default_time_zone
+        zone = self._zone(tenant)
         last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
         night = due_night(config["interval"], at, zone, last)
         return self._run(tenant, config, night=night, at=at, test=False) if night else None
@@ -226,7 +239,8 @@ class ScheduledExports:
         args: dict[str, Any] = {
             "dataType": area,
             "fields": config["fields"],
-            "filter": self._period_filter(config, at),
+            # The window counts days from the tenant's date: the night's, or today's there for a test.
+            "filter": self._period_filter(config, night or at.astimezone(ZoneInfo(self._zone(tenant))).date()),
             "destinationId": config["profileId"],
             "prefix": config["prefix"],
             "headers": config["headers"],
@@ -256,11 +270,11 @@ class ScheduledExports:
         return job.id
 
     @staticmethod
-    def _period_filter(config: dict[str, Any], at: datetime) -> dict[str, Any]:
+    def _period_filter(config: dict[str, Any], day: date) -> dict[str, Any]:
         if not config.get("period"):
             return config["filter"]
         period = config["period"]
-        window = {"date": {"$gte": (at - timedelta(days=period["daysBefore"])).date().isoformat(), "$lte": (at + timedelta(days=period["daysAfter"])).date().isoformat()}}
+        window = {"date": {"$gte": (day - timedelta(days=period["daysBefore"])).isoformat(), "$lte": (day + timedelta(days=period["daysAfter"])).isoformat()}}
         return {"$and": [config["filter"], window]} if config["filter"] else window
 
     def ended(self, job: dict[str, Any]) -> None:
