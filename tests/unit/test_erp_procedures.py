@@ -248,3 +248,11 @@ def test_the_store_pages_through_every_order(setup, monkeypatch):
 
     assert outcome.counts["written"] == 8
     assert len(erp_order_counts(setup)) == 2 + 8
+
+
+def test_the_layer_reaches_sql_server_through_its_own_driver():
+    # The README's URL: the driver ships in the layer, so an ERP nobody listens for fails at connecting, not at importing.
+    erp = SqlAlchemyErp("mssql+pymssql://ferry:secret@127.0.0.1:9/erp?login_timeout=2")
+    with pytest.raises(Exception) as failed:
+        next(erp.read("Item", 100))
+    assert "OperationalError" in type(failed.value).__name__ and "secret" not in str(failed.value)
