@@ -197,6 +197,8 @@ def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):
     renamed = fresh.client.request("PUT", f"/destinations/{created['id']}", {**destination_body(sftp), "name": "renamed", "password": "********"})
     assert renamed.status == 200 and renamed.json()["name"] == "renamed"
     assert fresh.client.post(f"/destinations/{created['id']}/check").json() == {"ok": True}  # the password was kept
+    moved = fresh.client.request("PUT", f"/destinations/{created['id']}", {**destination_body(sftp), "host": "attacker.example.com", "password": "********"})
+    assert moved.status == 422 and moved.json()["errors"][0]["pointer"] == "/password"  # the kept password never follows a new host
     assert [d["id"] for d in fresh.client.get("/destinations").json()["items"]] == [created["id"]]
     assert fresh.client.delete(f"/destinations/{created['id']}").status == 204
     assert fresh.client.get(f"/destinations/{created['id']}").status == 404

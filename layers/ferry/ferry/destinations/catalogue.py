@@ -28,6 +28,10 @@ Opener = Callable[[str, Any, DestinationSecrets], Destination]
 HostGuard = Callable[[str, int], None]
 
 
+# A change to any of these sends the secrets to another server (or account): they must be sent again.
+_WHERE_SECRETS_GO = ("type", "host", "port", "username")
+
+
 class Destinations:
     def __init__(self, saved: SavedItems, secrets: Secrets, opener: Opener, guard: HostGuard, clock: Clock) -> None:
         self._saved = saved
@@ -50,6 +54,13 @@ class Destinations:
         record = self._record(tenant, destination_id)
         kept = DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id)))
         config, secrets, name = self._parse(given, keep=kept)
+        moved = [k for k in _WHERE_SECRETS_GO if config.model_dump(mode="json").get(k) != record["config"].get(k)]
+        if moved and not any(given.get(k) not in (None, MASK) for k in _SECRET_FIELDS):
+            # The stored secret follows its server: a caller who cannot read it must not send it somewhere else.
+            raise InvalidRequest(
+                f"The {', '.join(moved)} changed: send the password or private key again.",
+                [FieldError("/password", "required when the server or user changes")],
+            )
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
         record = {**record, "name": name, "config": config.model_dump(mode="json"), "updated_at": rfc3339(self._clock.now())}
         self._saved.put(tenant, KIND, destination_id, record, new=False)
