@@ -55,13 +55,16 @@ class Settings(BaseModel):
     default_time_zone: str = "Europe/Rome"
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"
-    # The embedded store's file; only used when mongodb_uri is empty (local stack, tests).
-    sqlite_path: str = "/tmp/ferry-entities.sqlite3"
+    # The embedded store's file: the local stack's explicit choice (FERRY_SQLITE_PATH), never a fallback.
+    sqlite_path: str | None = None
 
     @model_validator(mode="after")
-    def _mongodb_database_named(self) -> Settings:
+    def _business_data_has_a_home(self) -> Settings:
         if self.mongodb_uri and not self.mongodb_database:
             raise ValueError("MONGODB_DATABASE must be set when MONGODB_URI is")
+        if not self.mongodb_uri and not self.sqlite_path:
+            # A SQLite file in a Lambda's /tmp would lose every record with the instance.
+            raise ValueError("MONGODB_URI is empty: set the template's MongoDbUri parameter (FERRY_SQLITE_PATH is the local stack's store only)")
         return self
 
     @field_validator("default_time_zone")
