@@ -63,6 +63,7 @@ API_ENV = {
     "FERRY_API_KEYS_TABLE": "keys",
     "FERRY_FILES_BUCKET": "files",
     "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
+    "FERRY_SQLITE_PATH": "/tmp/ferry-bench-unused.sqlite3",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "x",
     "AWS_SECRET_ACCESS_KEY": "x",
