@@ -158,3 +158,31 @@ def test_a_scheduled_or_console_run_creates_its_job_and_respects_the_lane(fresh,
         time.sleep(0.1)
     assert start(fresh.client, "ExportToErp").status == 409  # the scheduled run holds the lane
     assert fresh.client.wait(items[0]["id"], timeout=120)["status"] == "finished"
+
+
+def test_a_run_killed_mid_way_holds_the_lane_until_its_lease_expires(fresh, erp, local_stack):
+    # Killed for good: the part fails, and every attempt to record the failure (1 + 5 retries) times out.
+    local_stack.inject_failure("run_part", times=1, error_type="ErpUnreachable")
+    local_stack.inject_failure("fail", times=6, error_type="Sandbox.Timedout")
+    killed = start(fresh.client, "FullImportFromErp").json()["jobId"]
+    sfn = local_stack.session.client("stepfunctions")
+    execution = f"{local_stack.stack.arn('ProcedureStateMachine').replace(':stateMachine:', ':execution:')}:{killed}"
+    deadline = time.monotonic() + 120
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    busy = start(fresh.client, "ExportToErp")
+    assert busy.status == 409 and busy.json()["runningJobId"] == killed
+    # Time passes (as the lease sees it): the lease's end moved to the past, as 20 minutes would.
+    table = local_stack.session.resource("dynamodb").Table(local_stack.stack.physical("JobsTable"))
+    table.update_item(
+        Key={"pk": f"T#{fresh.tenant}", "sk": "LEASE#procedures"},
+        UpdateExpression="SET lease_until = :past",
+        ConditionExpression="holder = :killed",
+        ExpressionAttributeValues={":past": int(time.time()) - 1, ":killed": killed},
+    )
+    after = start(fresh.client, "ExportToErp")
+    assert after.status == 202
+    assert fresh.client.wait(after.json()["jobId"], timeout=120)["status"] == "finished"
+    local_stack.invoke("SweeperFunction", {"older_than_seconds": 0})  # the killed job is ended by the sweeper, as every 5 minutes in AWS
+    assert fresh.client.get(f"/jobs/{killed}").json()["status"] == "failed"
