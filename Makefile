@@ -5,30 +5,46 @@ PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
 export PYTHONPATH := layers/ferry:functions/api:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local
 
-.PHONY: run test bench lint clean trigger
+.PHONY: help run test bench lint clean trigger python-check
 
-# The virtualenv is rebuilt whenever a requirements file changes.
-$(VENV)/.installed: requirements-dev.txt layers/ferry/requirements.txt
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+
+# One clear line, not a pip dump, when the Python is too old.
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
+		|| { echo "Ferry needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1 | head -1). Try: make PYTHON=python3.12 ..."; exit 1; }
+
+# The virtualenv is rebuilt whenever a requirements file changes, or when it was made by another Python
+# (its marker names the Python's version).
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+
+$(VENV)/.python-$(PYTHON_VERSION): | python-check
+	rm -rf $(VENV)
+	mkdir -p $(VENV)
+	touch $@
+
+$(VENV)/.installed: requirements-dev.txt layers/ferry/requirements.txt $(VENV)/.python-$(PYTHON_VERSION) | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed ## Start the local stack on 127.0.0.1 (demo data and keys printed)
 	PORT=$(PORT) $(BIN)/python -m ferry_local
 
 # Fire one of the template's schedules on the running `make run`, e.g. make trigger SCHEDULE=SchedulerFunction.Tick AT=2026-11-24T02:00:00Z
-trigger: $(VENV)/.installed
+trigger: $(VENV)/.installed ## Fire a schedule on the running stack: SCHEDULE=... AT=...
 	PORT=$(PORT) $(BIN)/python -m ferry_local.trigger "$(SCHEDULE)" "$(AT)"
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed ## cfn-lint the template
 	$(BIN)/cfn-lint template.yaml
 
-test: lint
+test: lint ## Run every test
 	$(BIN)/python -m pytest -n 2
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed ## Measure speed against floors of the same run
 	$(BIN)/python -m bench
 
-clean:
+clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) .state .pytest_cache
