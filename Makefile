@@ -5,7 +5,7 @@ PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
 export PYTHONPATH := layers/ferry:functions/api:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local
 
-.PHONY: help run test bench lint clean trigger python-check
+.PHONY: help run test bench lint clean trigger python-check deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -45,6 +45,12 @@ test: lint ## Run every test
 
 bench: $(VENV)/.installed ## Measure speed against floors of the same run
 	$(BIN)/python -m bench
+
+# sam build needs python3.12 on PATH (the functions' runtime); without it, `sam build --use-container` builds in Docker.
+deploy: ## sam build && sam deploy (samconfig.toml); MONGODB_URI=... is required
+	@test -n "$(MONGODB_URI)" || { echo "make deploy needs MONGODB_URI=mongodb+srv://... (the business data's database)"; exit 1; }
+	sam build
+	sam deploy --parameter-overrides MongoDbUri="$(MONGODB_URI)"
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) .state .pytest_cache
