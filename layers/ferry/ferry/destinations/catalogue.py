@@ -54,7 +54,8 @@ class Destinations:
         record = self._record(tenant, destination_id)
         kept = DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id)))
         config, secrets, name = self._parse(given, keep=kept)
-        moved = [k for k in _WHERE_SECRETS_GO if config.model_dump(mode="json").get(k) != record["config"].get(k)]
+        stored_config = config.model_dump(mode="json")
+        moved = [k for k in _WHERE_SECRETS_GO if stored_config.get(k) != record["config"].get(k)]
         if moved and not any(given.get(k) not in (None, MASK) for k in _SECRET_FIELDS):
             # The stored secret follows its server: a caller who cannot read it must not send it somewhere else.
             raise InvalidRequest(
@@ -62,7 +63,7 @@ class Destinations:
                 [FieldError("/password", "required when the server or user changes")],
             )
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
-        record = {**record, "name": name, "config": config.model_dump(mode="json"), "updated_at": rfc3339(self._clock.now())}
+        record = {**record, "name": name, "config": stored_config, "updated_at": rfc3339(self._clock.now())}
         self._saved.put(tenant, KIND, destination_id, record, new=False)
         return self._view(record, secrets)
 

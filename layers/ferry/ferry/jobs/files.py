@@ -14,6 +14,11 @@ def upload_key(tenant: str, upload_id: str) -> str:
     return f"uploads/{tenant}/{upload_id}"
 
 
+def import_copy_key(tenant: str, job_id: str, position: int, name: str) -> str:
+    """A file a procedure (ImportFiles) copied in from a server to import it; the position keeps apart two entries of one name."""
+    return f"imports/{tenant}/{job_id}/{position}-{name}"
+
+
 def manifest_key(job: Job) -> str:
     return f"jobs/{job.tenant}/{job.id}/manifest.json"
 

@@ -27,6 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ferry.core.errors import InvalidRequest, MalformedRequest, NotFound, shown
 from ferry.destinations.port import Destination, DestinationFailed, Source
+from ferry.jobs.files import import_copy_key
 from ferry.jobs.ports import FileStore
 from ferry.procedures.catalogue import Outcome, RunContext
 from ferry.tenants.settings import ImportFile, S3ImportFile, SftpImportFile
@@ -112,8 +113,7 @@ class ImportFiles:
 
     def _copy(self, run: RunContext, position: int, entry: SftpImportFile) -> str:
         """The entry's file copied into the files bucket; answers its key."""
-        # The position keeps apart two entries whose files have one name.
-        key = f"imports/{run.tenant}/{run.job_id}/{position}-{posixpath.basename(entry.path)}"
+        key = import_copy_key(run.tenant, run.job_id, position, posixpath.basename(entry.path))
         if self._files.size(key) is not None:
             # A retried part: the copy is whole (a put lands all or nothing), and the job
             # submitted the first time may be reading it already; it is not fetched again.
