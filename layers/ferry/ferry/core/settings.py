@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ferry.core.clock import time_zone
 
 # Environment variable -> setting. The template sets these on every function.
 _ENV = {
@@ -71,10 +72,9 @@ class Settings(BaseModel):
     @classmethod
     def _zone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"FERRY_DEFAULT_TIME_ZONE {value!r} is not a time zone (e.g. Europe/Rome)") from None
-        return value
+            return time_zone(value)
+        except ValueError as exc:
+            raise ValueError(f"FERRY_DEFAULT_TIME_ZONE {exc}") from None
 
     @field_validator("state_machines", mode="before")
     @classmethod

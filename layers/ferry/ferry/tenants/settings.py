@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
+from ferry.core.clock import time_zone
 from ferry.core.errors import FieldError, InvalidRequest
 from ferry.destinations.port import check_path
 from ferry.jobs.ports import SavedItems
@@ -70,20 +70,12 @@ ImportFile = Annotated[
 ]
 
 
-def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Rome)") from None
-    return value
-
-
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}}]})
 
     NotificationCenter: Recipients = Field(default_factory=Recipients)
     technicalContact: Address | None = Field(default=None, description="Mailed when an automatic export fails (seed 003)")
-    timeZone: Annotated[str, AfterValidator(_time_zone)] | None = Field(
+    timeZone: Annotated[str, AfterValidator(time_zone)] | None = Field(
         default=None, description="Where nightly exports run at about 03:00; none: the deployment's DefaultTimeZone (Europe/Rome)"
     )
     plan: Literal["enterprise", "enterprise_plus", "enterprise_pro"] = Field(default="enterprise", description="How many export profiles: 1, 3 or 5")
