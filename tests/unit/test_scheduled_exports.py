@@ -44,7 +44,7 @@ def world():
     clock = StillClock(NIGHT)
     saved, jobs, leases, mailer = InMemorySavedItems(), InMemoryJobs(clock), InMemoryLeases(clock), RecordingMailer()
     service = JobService(jobs, InMemoryFiles(), RecordingLauncher(), InMemoryIdempotency(), saved, leases, clock)
-    destinations = Destinations(saved, InMemorySecrets(), lambda *_: None, lambda *_: None, clock)
+    destinations = Destinations(saved, InMemorySecrets(), lambda *_: None, clock)
     settings = Settings(saved)
     scheduled = ScheduledExports(saved, destinations, settings, service, leases, lambda: mailer, clock, "Europe/Rome")
     return scheduled, jobs, saved, settings, mailer, clock

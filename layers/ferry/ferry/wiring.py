@@ -143,10 +143,7 @@ class Runtime:
                 raise DestinationFailed("dns" if "resolved" in str(exc) else "connect", str(exc)) from None
             return [(sockaddr[0], sockaddr[1]) for _family, sockaddr in vetted]
 
-        def guard(host: str, port: int) -> None:
-            resolve(host, port)
-
-        return Destinations(self.saved_items, self.secrets, opener, guard, self.clock)
+        return Destinations(self.saved_items, self.secrets, opener, self.clock)
 
     @cached_property
     def export_runner(self) -> ExportRunner:

@@ -160,21 +160,21 @@ class SftpDestination:
     def _where(self) -> str:
         return f"{self._config.host}:{self._config.port}"
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, addresses: list[tuple[str, int]]) -> socket.socket:
         failure: OSError | None = None
-        for address in self._resolve(self._config.host, self._config.port):
+        for address in addresses:
             try:
                 return socket.create_connection(address, timeout=CONNECT_TIMEOUT_S)
             except OSError as exc:
                 failure = exc
         raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(failure) if failure else 'no address'}.")
 
-    def _pinned_transport(self) -> paramiko.Transport:
+    def _pinned_transport(self, addresses: list[tuple[str, int]]) -> paramiko.Transport:
         pinned = self._config.host_key_fingerprint
         seen: list[str] = []
         disabled: list[str] = []
         for _ in _HOST_KEY_FAMILIES:
-            transport = paramiko.Transport(self._connect(), disabled_algorithms={"keys": disabled})
+            transport = paramiko.Transport(self._connect(addresses), disabled_algorithms={"keys": disabled})
             transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = CONNECT_TIMEOUT_S
             try:
                 transport.start_client(timeout=CONNECT_TIMEOUT_S)
@@ -208,10 +208,12 @@ class SftpDestination:
         if self._secrets.password is not None:
             password = self._secrets.password.get_secret_value()
             logins.append(("password", lambda t: t.auth_password(username, password)))
+        # Resolved and vetted once: every connection of the session goes to the same addresses.
+        addresses = self._resolve(self._config.host, self._config.port)
         for _, login in logins:
             # A connection for each way of logging in: paramiko asks for the auth service
             # again at each attempt, and some servers (asyncssh) hang up on the second ask.
-            transport = self._pinned_transport()
+            transport = self._pinned_transport(addresses)
             try:
                 login(transport)
                 return transport
