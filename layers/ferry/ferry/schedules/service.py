@@ -197,15 +197,16 @@ class ScheduledExports:
         tells its technical contact, as a failed run does; anything else leaves it for the next tick.
         """
         tick = Tick()
+        zones: dict[str, str] = {}  # each tenant's settings read once per tick
         for ref in self._saved.list(ALL_TENANTS, SCHEDULED):
             tenant, area = ref["tenant"], ref["area"]
             try:
                 try:
-                    job_id = self._start_if_due(tenant, area, at)
+                    job_id = self._start_if_due(tenant, area, at, zones)
                 except FerryError as exc:
                     failure = {"phase": "submit", "reason": str(exc)}
-                    self._deactivate(tenant, area, failure)
-                    self._tell_technical_contact(tenant, area, self._profile_view(tenant, (self._saved.get(tenant, CONFIG, area) or {}).get("profileId")), failure)
+                    stopped = self._deactivate(tenant, area, failure)
+                    self._tell_technical_contact(tenant, area, self._profile_view(tenant, (stopped or {}).get("profileId")), failure)
                     tick.refused.append({"tenant": tenant, "area": area, "reason": str(exc)})
                 else:
                     if job_id:
@@ -217,13 +218,14 @@ class ScheduledExports:
     def _zone(self, tenant: str) -> str:
         return self._settings.get(tenant).timeZone or self._default_time_zone
 
-    def _start_if_due(self, tenant: str, area: str, at: datetime) -> str | None:
+    def _start_if_due(self, tenant: str, area: str, at: datetime, zones: dict[str, str]) -> str | None:
         config = self._saved.get(tenant, CONFIG, area)
         if not config or not config["active"]:
             return None
-        zone = self._zone(tenant)
+        if tenant not in zones:
+            zones[tenant] = self._zone(tenant)
         last = date.fromisoformat(config["lastRunNight"]) if config.get("lastRunNight") else None
-        night = due_night(config["interval"], at, zone, last)
+        night = due_night(config["interval"], at, zones[tenant], last)
         return self._run(tenant, config, night=night, at=at, test=False) if night else None
 
     def test(self, tenant: str, areas: list[str]) -> list[str]:
@@ -301,10 +303,11 @@ class ScheduledExports:
         if failed:
             self._tell_technical_contact(tenant, area, profile, failure)
 
-    def _deactivate(self, tenant: str, area: str, failure: dict[str, str]) -> None:
-        """Stop a configuration that failed, until someone saves it active again."""
-        self._saved.update(tenant, CONFIG, area, lambda c: {**c, "active": False, "lastFailure": failure})
+    def _deactivate(self, tenant: str, area: str, failure: dict[str, str]) -> dict[str, Any] | None:
+        """Stop a configuration that failed, until someone saves it active again; answers it as stored now."""
+        stopped = self._saved.update(tenant, CONFIG, area, lambda c: {**c, "active": False, "lastFailure": failure})
         self._index(tenant, area, False)
+        return stopped
 
     def _history_entry(self, job: dict[str, Any], area: str, profile: dict[str, Any] | None, ok: bool, schedule: dict[str, Any], failure: dict[str, str]) -> dict[str, Any]:
         return {
