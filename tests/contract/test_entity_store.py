@@ -1,6 +1,7 @@
 """The EntityStore contract: every adapter (see conftest.store) must pass all of it."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -300,6 +301,47 @@ def test_fields_and_order_on_other_fields_page_together(sample):
     docs = all_docs(sample, fields=["location.settlement"], order=[("name", 1)], limit=2)
     assert [d["_key"] for d in docs] == ["K3", "K1", "K4", "K5", "K2"]
     assert all(set(d) <= {"_key", "_updated_at", "location"} for d in docs)
+
+
+def all_values(store, query: Query) -> list[list[Any]]:
+    page = store.values(CUSTOMERS, query)
+    found = page.rows
+    while page.next_after is not None:
+        page = store.values(CUSTOMERS, replace(query, after=page.next_after))
+        found += page.rows
+    return found
+
+
+def test_values_are_read_at_dotted_paths_with_their_json_types(store):
+    docs = [
+        customer(1, location={"settlement": "Kyiv", "geoCoordinate": {"latitude": 50.462504}}, active=True, tags=["a", {"b": 1}]),
+        customer(2, location={"countryId": "UKR"}, active=False, score=0, tags=[]),
+        customer(3, location=None, score=2.5, note="=1+2"),
+        customer(4, location="not an object", score=10**15),
+        customer(5, location=[{"settlement": "Lviv"}]),  # a path through a list finds nothing
+    ]
+    store.write_batch(CUSTOMERS, Action.CREATE, rows(*docs), writer="job1", now=T1)
+    fields = ["_key", "location.settlement", "location.geoCoordinate.latitude", "active", "score", "tags", "note", "_updated_at"]
+    assert all_values(store, Query(fields=fields, limit=2)) == [
+        ["C1", "Kyiv", 50.462504, True, None, ["a", {"b": 1}], None, T1],
+        ["C2", None, None, False, 0, [], None, T1],
+        ["C3", None, None, None, 2.5, None, "=1+2", T1],
+        ["C4", None, None, None, 10**15, None, None, T1],
+        ["C5", None, None, None, None, None, None, T1],
+    ]
+    assert [type(row[3]) for row in all_values(store, Query(fields=fields))][:2] == [bool, bool]  # not 1 and 0
+    assert all_values(store, Query(fields=["location"])) == [
+        [{"settlement": "Kyiv", "geoCoordinate": {"latitude": 50.462504}}], [{"countryId": "UKR"}], [None], ["not an object"],
+        [[{"settlement": "Lviv"}]],
+    ]
+
+
+def test_values_follow_the_filter_and_order_and_need_fields(sample):
+    assert all_values(sample, Query(filter={"tag": "x"}, fields=["name", "score"], order=[("name", -1)], limit=1)) == [
+        ["Gamma", None], ["Alpha", 5],
+    ]
+    with pytest.raises(InvalidFilter):
+        sample.values(CUSTOMERS, Query())
 
 
 GRADES = [3, 1, "missing", 3, 2, None, 3, 1]

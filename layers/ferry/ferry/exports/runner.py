@@ -28,7 +28,6 @@ from ferry.jobs import files
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import MAX_MESSAGE_CHARS, ChunkCounts, Job, JobStatus, bounded
 from ferry.jobs.ports import FileStore, JobStore
-from ferry.store import filters
 from ferry.store.port import Collection, EntityStore, Query
 
 PAGE_ROWS = 10_000
@@ -107,7 +106,7 @@ class ExportRunner:
                 raise ExportFailed("zip", f"{type(exc).__name__}: {exc}") from exc
             done = 0
             limit = args.get("limit")
-            for page, read in self._pages(collection, query_filter, paths):
+            for page, read in self._pages(collection, query_filter, writer.paths):
                 if limit is not None:
                     page = page[: limit - done]
                 read_s += read
@@ -163,16 +162,17 @@ class ExportRunner:
             parts.append({"_updated_at": {"$lt": rfc3339(parse_rfc3339(args["changedBefore"]))}})
         return {"$and": parts} if len(parts) > 1 else (parts[0] if parts else {})
 
-    def _pages(self, collection: Collection, query_filter: dict[str, Any], paths: list[str]) -> Iterator[tuple[list[dict[str, Any]], float]]:
+    def _pages(self, collection: Collection, query_filter: dict[str, Any], paths: list[str]) -> Iterator[tuple[list[list[Any]], float]]:
+        """The documents' values at `paths`, a page at a time, with the seconds each page took to read."""
         after = None
         while True:
             begun = time.time()
             try:
-                page = self._store.query(collection, Query(filter=query_filter, fields=paths, limit=PAGE_ROWS, after=after))
+                page = self._store.values(collection, Query(filter=query_filter, fields=paths, limit=PAGE_ROWS, after=after))
             except Exception as exc:
                 raise ExportFailed("query", f"{type(exc).__name__}: {exc}") from exc
-            if page.docs:
-                yield page.docs, time.time() - begun
+            if page.rows:
+                yield page.rows, time.time() - begun
             if page.next_after is None:
                 return
             after = page.next_after
@@ -184,9 +184,8 @@ class ExportRunner:
         if not lists:
             return widths
         for page, _ in self._pages(collection, query_filter, lists):
-            for doc in page:
-                for path in lists:
-                    value = filters.lookup(doc, path)
+            for row in page:
+                for path, value in zip(lists, row):
                     widths[path] = max(widths[path], len(value) if isinstance(value, list) else 0)
         return widths
 

@@ -244,7 +244,7 @@ def _copy(src: dict[str, Any], dst: dict[str, Any], segments: list[str]) -> None
 # --- SQLite -------------------------------------------------------------------------------------------
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -257,7 +257,7 @@ def sql_value(name: str, doc_column: str = "doc") -> str:
     """The SQL expression of a field's value: a column for _key and _updated_at, json_extract otherwise."""
     if name in INTERNAL_COLUMNS:
         return INTERNAL_COLUMNS[name]
-    return f"json_extract({doc_column}, {_literal(json_path(name))})"
+    return f"json_extract({doc_column}, {sql_literal(json_path(name))})"
 
 
 class _Translator:
@@ -272,8 +272,8 @@ class _Translator:
         return ", ".join("?" * len(values))
 
     def types(self, name: str, types: Sequence[str]) -> str:
-        kinds = ", ".join(_literal(t) for t in types)
-        return f"COALESCE(json_type({self.doc}, {_literal(json_path(name))}), 'null') IN ({kinds})"
+        kinds = ", ".join(sql_literal(t) for t in types)
+        return f"COALESCE(json_type({self.doc}, {sql_literal(json_path(name))}), 'null') IN ({kinds})"
 
     def filter(self, filter: dict[str, Any]) -> str:
         parts = []
@@ -325,7 +325,7 @@ class _Translator:
         if name in INTERNAL_COLUMNS:
             return "1" if wanted else "0"
         test = "IS NOT NULL" if wanted else "IS NULL"
-        return f"(json_type({self.doc}, {_literal(json_path(name))}) {test})"
+        return f"(json_type({self.doc}, {sql_literal(json_path(name))}) {test})"
 
     def prefix(self, name: str, prefix: str) -> str:
         value = sql_value(name, self.doc)

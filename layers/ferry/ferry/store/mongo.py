@@ -17,7 +17,7 @@ from pymongo import ASCENDING, IndexModel, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure
 
 from ferry.store import filters
-from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, WriteRow
+from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, ValuesPage, WriteRow
 from ferry.store.batch import duplicate, merged_by_key, not_found
 
 _DUPLICATE_KEY = 11000
@@ -183,6 +183,12 @@ class MongoEntityStore:
         if wanted is not None and set(fetched or ()) != set(wanted):
             page = [filters.project(doc, wanted) for doc in page]
         return Page(page, next_after)
+
+    def values(self, coll: Collection, query: Query) -> ValuesPage:
+        if not query.fields:
+            raise InvalidFilter("values needs the fields to read", "/fields")
+        page = self.query(coll, query)
+        return ValuesPage([[filters.lookup(doc, name) for name in query.fields] for doc in page.docs], page.next_after)
 
     @staticmethod
     def _covering(names: list[str]) -> list[str]:

@@ -54,6 +54,12 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class ValuesPage:
+    rows: list[list[Any]]  # each document as the values of the query's fields, in their order
+    next_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """A read of one collection.
 
@@ -86,6 +92,14 @@ class EntityStore(Protocol):
         """The stored documents (business fields plus `_key`, `_updated_at`) by key; missing keys are absent."""
 
     def query(self, coll: Collection, query: Query) -> Page: ...
+
+    def values(self, coll: Collection, query: Query) -> ValuesPage:
+        """The query's documents as rows of the values at `query.fields` (required), in that order.
+
+        A value is what `filters.lookup` finds: None where the path is missing or runs
+        through anything but objects. An export reads its columns this way, so no
+        document is rebuilt only to be taken apart again.
+        """
 
     def count(self, coll: Collection, filter: dict[str, Any] | None = None) -> int: ...
 

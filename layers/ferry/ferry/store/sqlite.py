@@ -23,7 +23,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from ferry.store import filters
-from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, WriteRow
+from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, ValuesPage, WriteRow
 from ferry.store.batch import duplicate, merged_by_key, not_found
 
 
@@ -44,6 +44,12 @@ def _top_level_path(name: str) -> str:
         raise ValueError(f"a document field name may not contain a double quote: {name!r}")
     return "'$.\"" + name.replace("'", "''") + "\"'"
 
+
+def _json_value(name: str) -> str:
+    """A field's value as JSON inside json_array: `->` keeps true, false, objects and lists as JSON (json_extract would not)."""
+    if name in filters.INTERNAL_COLUMNS:
+        return filters.INTERNAL_COLUMNS[name]
+    return f"doc -> {filters.sql_literal(filters.json_path(name))}"
 
 
 class SqliteEntityStore:
@@ -221,8 +227,25 @@ class SqliteEntityStore:
             return {key: self._document(key, updated_at, doc) for key, updated_at, doc in cursor}
 
     def query(self, coll: Collection, query: Query) -> Page:
-        where, params = filters.to_sql(query.filter)
         fields = None if query.fields is None else [*filters.validate_fields(query.fields), "_key", "_updated_at"]
+        found, next_after = self._select(coll, query, "key, updated_at, doc")
+        docs = [self._document(key, updated_at, doc) for key, updated_at, doc, *_ in found]
+        if fields is not None:
+            docs = [filters.project(doc, fields) for doc in docs]
+        return Page(docs, next_after)
+
+    def values(self, coll: Collection, query: Query) -> ValuesPage:
+        if not query.fields:
+            raise InvalidFilter("values needs the fields to read", "/fields")
+        # SQLite picks the values out of each document in C and hands them over as one JSON array per row:
+        # several times faster than decoding whole documents and walking their paths in Python.
+        picked = ", ".join(_json_value(name) for name in filters.validate_fields(query.fields))
+        found, next_after = self._select(coll, query, f"json_array({picked})")
+        return ValuesPage(json.loads("[" + ",".join(row[0] for row in found) + "]"), next_after)
+
+    def _select(self, coll: Collection, query: Query, columns: str) -> tuple[list[tuple[Any, ...]], str | None]:
+        """One page of `columns` of the query's documents (followed by their sort values) and the next position."""
+        where, params = filters.to_sql(query.filter)
         order = filters.validate_order(query.order)
         if query.limit < 1:
             raise InvalidFilter("limit must be at least 1", "/limit")
@@ -232,18 +255,12 @@ class SqliteEntityStore:
             keyset, keyset_params = self._keyset(values, [d for _, d in order], after)
             where, params = f"({where}) AND {keyset}", params + keyset_params
         sort = ", ".join(f"{v} {'ASC' if d == 1 else 'DESC'}" for v, (_, d) in zip(values, order))
-        sql = (
-            f"SELECT key, updated_at, doc, {', '.join(values)} FROM {{table}} "
-            f"WHERE tenant = ? AND {where} ORDER BY {sort} LIMIT ?"
-        )
+        sql = f"SELECT {columns}, {', '.join(values)} FROM {{table}} WHERE tenant = ? AND {where} ORDER BY {sort} LIMIT ?"
         with self._session(coll.data_type) as (conn, table):
             found = conn.execute(sql.format(table=table), [coll.tenant, *params, query.limit + 1]).fetchall()
         page = found[: query.limit]
-        docs = [self._document(key, updated_at, doc) for key, updated_at, doc, *_ in page]
-        if fields is not None:
-            docs = [filters.project(doc, fields) for doc in docs]
-        next_after = filters.encode_after(page[-1][3:]) if len(found) > query.limit else None
-        return Page(docs, next_after)
+        next_after = filters.encode_after(page[-1][-len(order):]) if len(found) > query.limit else None
+        return page, next_after
 
     @staticmethod
     def _keyset(values: list[str], directions: list[int], after: list[Any]) -> tuple[str, list[Any]]:
