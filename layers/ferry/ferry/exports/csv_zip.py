@@ -3,8 +3,8 @@
 Seed 003's file: headers are the field names or their labels; a multi-value field is
 one cell with its items separated by a comma, or one column per item. How a value
 becomes a cell:
-- a column is a dotted path into the document ("location.settlement", "_key");
-  absent or null is an empty cell;
+- a column is a dotted path into the document ("location.settlement", "_key"), whose
+  values the caller reads (EntityStore.values); absent or null is an empty cell;
 - text is kept as it is (dates and timestamps are ISO 8601 text already), booleans are
   true/false, numbers are written as JSON writes them, an object is compact JSON;
 - a list in one column is its items joined by ", " (text as is, anything else as JSON);
