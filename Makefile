@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
-export PYTHONPATH := layers/ferry:functions/api:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local
+export PYTHONPATH := layers/ferry:functions/api:functions/authorizer:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local:admin
 
 .PHONY: help run test bench lint clean trigger python-check deploy
 

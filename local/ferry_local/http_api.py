@@ -1,7 +1,9 @@
 """The template's HTTP API on 127.0.0.1: each request becomes a real API Gateway HTTP API (payload 2.0) event.
 
 Like API Gateway: the route is matched on method and path template (`$default`
-catches the rest), a request with no route gets 404, a body over Lambda's 6 MB payload
+catches the rest), a request with no route gets 404, a route's Lambda authorizer
+(payload 2.0, simple responses) is invoked first and its context handed on
+(`requestContext.authorizer.lambda`; a denial is a 403), a body over Lambda's 6 MB payload
 limit gets 413 before any handler sees it, and a handler that fails gets 500 (503 when
 it timed out). Those answers of the gateway itself are problems (RFC 9457) with an
 `x-request-id`, where API Gateway answers a bare `{"message": ...}`: a client learns
@@ -26,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ferry_local.context import LambdaContext
 from ferry_local.instances import InvocationError
-from ferry_local.template import ACCOUNT, Route
+from ferry_local.template import ACCOUNT, REGION, Route
 
 # Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -109,6 +111,14 @@ def api_event(
     if body:
         event["body"] = text if text is not None else base64.b64encode(body).decode()
     return event
+
+
+def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
+    """What API Gateway hands a Lambda authorizer (payload 2.0) for a request: the request without its body."""
+    http = event["requestContext"]["http"]
+    route_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{event['requestContext']['apiId']}/$default/{http['method']}{http['path']}"
+    request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
+    return {**request, "type": "REQUEST", "routeArn": route_arn, "identitySource": []}
 
 
 def _as_text(body: bytes) -> str | None:
@@ -224,17 +234,30 @@ class HttpApi:
         else:
             return _problem(request, 404, "Not Found", f"No route {method} {path}.", request_id)
         event = api_event(method, request.path, list(request.headers.items()), body, route, params, request.client_address[0], request_id)
-        arn = self._function_arn(route.function)
-        context = LambdaContext(arn.rsplit(":function:", 1)[-1], arn, request_id, *self._limits.get(route.function, ()))
+        invoked = route.authorizer or route.function
         try:
-            status, headers, payload = http_response(self._handler_for(route.function)(event, context))
+            if route.authorizer is not None:
+                verdict = self._invoke(route.authorizer, authorizer_event(event), request_id)
+                if not (isinstance(verdict, dict) and isinstance(verdict.get("isAuthorized"), bool)):
+                    log.error("%s answered no simple response on %s (request %s)", route.authorizer, route.route_key, request_id)
+                    return _problem(request, 500, "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
+                if not verdict["isAuthorized"]:
+                    return _problem(request, 403, "Forbidden", "The authorizer refused the request.", request_id)
+                event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
+                invoked = route.function
+            status, headers, payload = http_response(self._invoke(route.function, event, request_id))
         except InvocationError as exc:
             # Lambda would log the error to the function's log group; here it goes to the console.
-            log.error("%s failed on %s (request %s): %s", route.function, route.route_key, request_id, exc)
+            log.error("%s failed on %s (request %s): %s", invoked, route.route_key, request_id, exc)
             if exc.error_type == "Sandbox.Timedout":
                 return _problem(request, 503, "Service Unavailable", "The function did not answer in time.", request_id)
             return _problem(request, 500, "Internal Server Error", "The function failed; the request id identifies it in the logs.", request_id)
         _reply(request, status, headers + [("apigw-requestid", request_id)], payload if method != "HEAD" else b"")
+
+    def _invoke(self, function: str, event: dict[str, Any], request_id: str) -> Any:
+        arn = self._function_arn(function)
+        context = LambdaContext(arn.rsplit(":function:", 1)[-1], arn, request_id, *self._limits.get(function, ()))
+        return self._handler_for(function)(event, context)
 
 
 class Unreadable(Exception):

@@ -27,6 +27,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from ferry.aws.api_keys import ApiKeysTable
+from ferry.core.clock import rfc3339
+from ferry.tenants.api_keys import ApiKey
 from ferry_local.http_api import HttpApi
 from ferry_local.instances import CallableInstance, FunctionPool, Handler, ProcessInstance
 from ferry_local.context import LambdaContext
@@ -116,7 +118,10 @@ class LocalStack:
     def add_tenant(self, tenant: str, key: str) -> None:
         """Registers one more API key, as the seed does for the demo tenants."""
         self.keys[tenant] = key
-        self._api_keys().register(tenant, key, f"demo key of {tenant}")
+        self._register(tenant, key)
+
+    def _register(self, tenant: str, key: str) -> None:
+        self._api_keys().add(key, ApiKey(f"key_demo_{tenant}", tenant, f"demo key of {tenant}", rfc3339(datetime.now(UTC))))
 
     def _api_keys(self) -> ApiKeysTable:
         return ApiKeysTable(self.session.resource("dynamodb").Table(self.stack.physical("ApiKeysTable")))
@@ -171,7 +176,7 @@ class LocalStack:
         self.session = boto3.Session()
         self.stack.create_resources(self.session)
         for tenant, key in self.keys.items():
-            self._api_keys().register(tenant, key, f"demo key of {tenant}")
+            self._register(tenant, key)
         self._http = HttpApi(
             self.stack.http_routes(),
             {f.logical_id: self._pools[f.name].invoke for f in functions}.__getitem__,

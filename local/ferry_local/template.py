@@ -60,6 +60,7 @@ class Route:
     method: str  # "GET", ... or "ANY"
     path: str  # "/jobs/{id}"
     function: str  # logical id
+    authorizer: str | None = None  # logical id of its Lambda authorizer's function; None: public
 
     @property
     def route_key(self) -> str:
@@ -333,8 +334,19 @@ class Stack:
             for event in self.resources[logical_id]["Properties"].get("Events", {}).values():
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
-                    routes.append(Route(props["Method"].upper(), props["Path"], logical_id))
+                    routes.append(Route(props["Method"].upper(), props["Path"], logical_id, self._route_authorizer(props)))
         # As in API Gateway: literal segments win over parameters (/import/types before /import/{id}),
         # and a route's own method wins over ANY on the same path.
         # `$default` is the last resort.
         return sorted(routes, key=lambda r: (r.path == "$default", r.path.count("{"), r.method == "ANY"))
+
+    def _route_authorizer(self, event_props: dict[str, Any]) -> str | None:
+        """The function of a route's Lambda authorizer: its own Auth.Authorizer, else its API's DefaultAuthorizer (NONE: none)."""
+        auth = self.resources[event_props["ApiId"]["Ref"]]["Properties"].get("Auth", {})
+        name = event_props.get("Auth", {}).get("Authorizer", auth.get("DefaultAuthorizer"))
+        if name in (None, "NONE"):
+            return None
+        config = auth["Authorizers"][name]
+        if config.get("AuthorizerPayloadFormatVersion") != "2.0" or not config.get("EnableSimpleResponses"):
+            raise ValueError(f"authorizer {name}: the local stack runs Lambda authorizers of payload 2.0 with simple responses only")
+        return config["FunctionArn"]["Fn::GetAtt"][0]

@@ -9,7 +9,7 @@ import pytest
 FERRY = Path(__file__).resolve().parents[2] / "layers" / "ferry" / "ferry"
 # The adapters and the wiring are where the outside world is allowed in.
 ADAPTERS = {"aws", "store/mongo.py", "store/sqlite.py", "wiring.py"}
-FORBIDDEN = {"boto3", "botocore", "pymongo", "ferry_api", "ferry_worker", "ferry_sweeper", "ferry_notifier", "ferry_scheduler", "ferry_local"}
+FORBIDDEN = {"boto3", "botocore", "pymongo", "ferry_api", "ferry_authorizer", "ferry_admin", "ferry_worker", "ferry_sweeper", "ferry_notifier", "ferry_scheduler", "ferry_local"}
 
 
 def _domain_modules() -> list[Path]:

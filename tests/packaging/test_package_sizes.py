@@ -19,7 +19,7 @@ from tests.packaging.build import Build, PipFailed, build, tree_size
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
 HEAVY = ("pandas", "numpy")
-OWN_FUNCTION_PACKAGES = ("ferry_api", "ferry_worker", "ferry_sweeper", "ferry_notifier", "ferry_scheduler")
+OWN_FUNCTION_PACKAGES = ("ferry_api", "ferry_authorizer", "ferry_worker", "ferry_sweeper", "ferry_notifier", "ferry_scheduler")
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,7 @@ def test_the_template_is_built_for_arm64_with_a_layer_and_its_functions(built: B
     assert built.architecture == "arm64"
     assert built.python_version == "3.12"
     assert set(built.layers) == {"FerryLayer"}
-    assert set(built.functions) == {"ApiFunction", "WorkerFunction", "SweeperFunction", "NotifierFunction", "SchedulerFunction"}
+    assert set(built.functions) == {"ApiFunction", "AuthorizerFunction", "WorkerFunction", "SweeperFunction", "NotifierFunction", "SchedulerFunction"}
     assert (built.layers["FerryLayer"] / "python" / "ferry" / "__init__.py").is_file()
     assert (built.functions["ApiFunction"] / "ferry_api" / "app.py").is_file()
     assert (built.functions["WorkerFunction"] / "ferry_worker" / "handler.py").is_file()

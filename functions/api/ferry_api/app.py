@@ -78,7 +78,7 @@ def _openapi_document() -> str:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        request.admit(event, runtime.api_keys)
+        request.admit(event)
         response = app.resolve(event, context)
     except FerryError as exc:
         response = problems.proxy_answer(exc, event.get("rawPath", ""))

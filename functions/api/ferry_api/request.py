@@ -1,10 +1,9 @@
 """What every request passes before a route sees it, and what routes read of the request.
 
-In order: the API key (401 before anything of the body is read), the media type
-(JSON, case-insensitive, UTF-8 only: else 415), the body's bytes (UTF-8: else 400).
-The tenant is then put where API Gateway puts a Lambda authorizer's answer
-(`requestContext.authorizer.lambda.tenant`), so routes read it from one place.
-The JSON itself is parsed by the resolver with `strict_json`.
+In order: the caller's tenant, which the HTTP API's authorizer found from the API key
+(`requestContext.authorizer.lambda`: a 401 before anything of the body is read when it
+found none), the media type (JSON, case-insensitive, UTF-8 only: else 415), the body's
+bytes (UTF-8: else 400). The JSON itself is parsed by the resolver with `strict_json`.
 """
 from __future__ import annotations
 
@@ -13,9 +12,9 @@ import binascii
 import json
 from typing import Any
 
-from ferry.aws.api_keys import ApiKeysTable
 from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
 from ferry.core.jsontext import JsonRefused, parse
+from ferry.tenants.api_keys import SEND_A_KEY
 
 # Readable without a key: the API's own description.
 PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})
@@ -24,31 +23,26 @@ JSON_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
 UTF8 = ("utf-8", "utf8")
 
 
-def admit(event: dict[str, Any], api_keys: ApiKeysTable) -> None:
-    """Authenticate, then check the body's media type and encoding; raise the FerryError that refuses the request."""
+def admit(event: dict[str, Any]) -> None:
+    """Check the caller, then the body's media type and encoding; raise the FerryError that refuses the request."""
     path = event.get("rawPath") or event.get("requestContext", {}).get("http", {}).get("path", "")
-    context = event.setdefault("requestContext", {})
-    context.pop("authorizer", None)  # only what this function establishes counts
     if path not in PUBLIC_PATHS:
-        tenant = api_keys.tenant_for(api_key(event.get("headers") or {}))
-        context["authorizer"] = {"lambda": {"tenant": tenant}}
+        _tenant((event.get("requestContext", {}).get("authorizer") or {}).get("lambda"))
     if event.get("body"):
         _check_media_type(event)
         _decode_body(event)
 
 
-def api_key(headers: dict[str, str]) -> str | None:
-    authorization = headers.get("authorization") or ""
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else headers.get("x-api-key")
-
-
 def tenant_of(event: Any) -> str:
-    """The tenant `admit` established for this request."""
-    tenant = (event.request_context.authorizer.get_lambda or {}).get("tenant")
-    if not tenant:
-        raise Unauthorized("Send an API key: 'Authorization: Bearer <key>' or 'x-api-key: <key>'.")
-    return tenant
+    """The caller's tenant, as the authorizer found it."""
+    return _tenant(event.request_context.authorizer.get_lambda)
+
+
+def _tenant(found: dict[str, Any] | None) -> str:
+    found = found or {}
+    if not found.get("tenant"):
+        raise Unauthorized(found.get("refusal") or SEND_A_KEY)
+    return str(found["tenant"])
 
 
 def idempotency_key(headers: dict[str, str]) -> str | None:

@@ -26,6 +26,7 @@ _ENV = {
     "FERRY_GEOCODER": "geocoder",
     "FERRY_DEFAULT_TIME_ZONE": "default_time_zone",
     "FERRY_SQLITE_PATH": "sqlite_path",
+    "FERRY_API_KEY_CACHE_SECONDS": "api_key_cache_seconds",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
 }
@@ -56,6 +57,8 @@ class Settings(BaseModel):
     default_time_zone: str = "Europe/Rome"
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"
+    # How long the authorizer trusts a key it checked (a revoked key works at most this long).
+    api_key_cache_seconds: int = Field(default=300, ge=0, le=3600)
     # The embedded store's file: the local stack's explicit choice (FERRY_SQLITE_PATH), never a fallback.
     sqlite_path: str | None = None
 

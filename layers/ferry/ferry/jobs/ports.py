@@ -141,10 +141,6 @@ class Secrets(Protocol):
     def delete(self, name: str) -> None: ...
 
 
-class ApiKeyStore(Protocol):
-    def tenant_for(self, api_key: str | None) -> str: ...
-
-
 class Events(Protocol):
     """Where the engine tells the world a job ended (EventBridge `Job Ended`); mails and webhooks subscribe."""
 

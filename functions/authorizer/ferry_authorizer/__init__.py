@@ -1,0 +1,1 @@
+"""The HTTP API's Lambda authorizer: API keys to tenants (ferry.tenants.api_keys)."""
