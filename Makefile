@@ -5,7 +5,7 @@ PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
 export PYTHONPATH := layers/ferry:functions/api:functions/authorizer:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local:admin
 
-.PHONY: help run test bench lint clean trigger python-check deploy
+.PHONY: help run test bench lint clean trigger python-check deploy key
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -36,6 +36,12 @@ run: $(VENV)/.installed ## Start the local stack on 127.0.0.1 (demo data and key
 # Fire one of the template's schedules on the running `make run`, e.g. make trigger SCHEDULE=SchedulerFunction.Tick AT=2026-11-24T02:00:00Z
 trigger: $(VENV)/.installed ## Fire a schedule on the running stack: SCHEDULE=... AT=...
 	PORT=$(PORT) $(BIN)/python -m ferry_local.trigger "$(SCHEDULE)" "$(AT)"
+
+# A new API key, printed once; on the running `make run`, or on a deployed stack with STACK=<name>.
+# Listing and revoking: python -m ferry_admin keys list|revoke (see README).
+key: $(VENV)/.installed ## Create an API key: TENANT=acme NAME="acme ERP" [STACK=ferry]
+	@test -n "$(TENANT)" -a -n "$(NAME)" || { echo 'usage: make key TENANT=acme NAME="acme ERP" [STACK=<deployed stack>]'; exit 2; }
+	$(BIN)/python -m ferry_admin $(if $(STACK),--stack "$(STACK)",--port $(PORT)) keys create --tenant "$(TENANT)" --name "$(NAME)"
 
 lint: $(VENV)/.installed ## cfn-lint the template
 	$(BIN)/cfn-lint template.yaml

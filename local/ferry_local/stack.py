@@ -244,7 +244,13 @@ class LocalStack:
         return self._fire(schedule, with_scheduled_time(schedule.input if event is None else event, at or datetime.now(UTC)))
 
     def _control(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
-        """`POST /_local/schedules/<name>[?at=<RFC 3339>]`: what `make trigger` calls on a running stack."""
+        """`POST /_local/schedules/<name>[?at=<RFC 3339>]`: what `make trigger` calls on a running stack.
+
+        `GET /_local/resources`: where this stack's AWS is and what its resources are called, for
+        `python -m ferry_admin` (make key), as CloudFormation tells it of a deployed stack.
+        """
+        if method == "GET" and path == "resources":
+            return 200, {"endpoint_url": self.moto_url, "region": REGION, "resources": {"ApiKeysTable": self.stack.physical("ApiKeysTable")}}
         name = path.removeprefix("schedules/")
         if method != "POST" or not path.startswith("schedules/"):
             return 404, {"message": "POST /_local/schedules/<name>[?at=<time>]", "schedules": [s.name for s in self.stack.schedules()]}

@@ -12,13 +12,15 @@ from tests.e2e.client import FerryClient
 from tests.e2e.invariants import documents_by_writer, violations, wait_until_every_job_ended
 
 E2E_CHUNK_ROWS = 1000  # small chunks, so a few thousand rows already make a multi-chunk job
+API_KEY_CACHE_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory):
     keys = {"tenant-a": f"key-a-{secrets.token_hex(8)}", "tenant-b": f"key-b-{secrets.token_hex(8)}"}
     # URL attachments and destinations may name "localhost" (the tests' own servers); 127.0.0.1 stays refused like any private address.
-    overrides = {"ChunkRows": E2E_CHUNK_ROWS, "AllowedPrivateHosts": "localhost", "Geocoder": "gazetteer"}
+    # Keys are trusted for 2 s, so that a revoked key is seen refused within a test.
+    overrides = {"ChunkRows": E2E_CHUNK_ROWS, "AllowedPrivateHosts": "localhost", "Geocoder": "gazetteer", "ApiKeyCacheSeconds": API_KEY_CACHE_SECONDS}
     with LocalStack(state_dir=tmp_path_factory.mktemp("state"), keys=keys, parameter_overrides=overrides) as stack:
         yield stack
         # Whatever the tests did, every job this stack ran must have ended and tell the truth.
