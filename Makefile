@@ -5,7 +5,7 @@ PORT ?= 3000
 # The same import roots as pytest's pythonpath in pyproject.toml.
 export PYTHONPATH := layers/ferry:functions/api:functions/authorizer:functions/worker:functions/sweeper:functions/notifier:functions/scheduler:local:admin
 
-.PHONY: help run test bench lint clean trigger python-check deploy key
+.PHONY: help run test bench lint clean trigger python-check deploy key keys revoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -37,11 +37,19 @@ run: $(VENV)/.installed ## Start the local stack on 127.0.0.1 (demo data and key
 trigger: $(VENV)/.installed ## Fire a schedule on the running stack: SCHEDULE=... AT=...
 	PORT=$(PORT) $(BIN)/python -m ferry_local.trigger "$(SCHEDULE)" "$(AT)"
 
-# A new API key, printed once; on the running `make run`, or on a deployed stack with STACK=<name>.
-# Listing and revoking: python -m ferry_admin keys list|revoke (see README).
-key: $(VENV)/.installed ## Create an API key: TENANT=acme NAME="acme ERP" [STACK=ferry]
+# API keys on the running `make run`, or on a deployed stack with STACK=<name> (python -m ferry_admin keys ...).
+ADMIN = $(BIN)/python -m ferry_admin $(if $(STACK),--stack "$(STACK)",--port $(PORT))
+
+key: $(VENV)/.installed ## Create an API key, printed once: TENANT=acme NAME="acme ERP" [STACK=ferry]
 	@test -n "$(TENANT)" -a -n "$(NAME)" || { echo 'usage: make key TENANT=acme NAME="acme ERP" [STACK=<deployed stack>]'; exit 2; }
-	$(BIN)/python -m ferry_admin $(if $(STACK),--stack "$(STACK)",--port $(PORT)) keys create --tenant "$(TENANT)" --name "$(NAME)"
+	@$(ADMIN) keys create --tenant "$(TENANT)" --name "$(NAME)"
+
+keys: $(VENV)/.installed ## List API keys (never the keys themselves): [TENANT=acme] [STACK=ferry]
+	@$(ADMIN) keys list $(if $(TENANT),--tenant "$(TENANT)")
+
+revoke: $(VENV)/.installed ## Revoke an API key: KEY_ID=key_... [STACK=ferry]
+	@test -n "$(KEY_ID)" || { echo 'usage: make revoke KEY_ID=key_... [STACK=<deployed stack>] (make keys lists them)'; exit 2; }
+	@$(ADMIN) keys revoke "$(KEY_ID)"
 
 lint: $(VENV)/.installed ## cfn-lint the template
 	$(BIN)/cfn-lint template.yaml
