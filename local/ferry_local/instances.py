@@ -32,6 +32,8 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 _FRAME = struct.Struct(">Q")
 # Variables a bare Lambda environment has too; nothing else leaks from the developer's shell.
+# Lambda gives an instance's init (the handler's import) 10 s of its own, apart from the function's timeout.
+INIT_LIMIT_S = 10.0
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
@@ -101,6 +103,7 @@ class ProcessInstance:
             env=env,
         )
         self.alive = True
+        self._initialized = False
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any:
         try:
@@ -108,16 +111,25 @@ class ProcessInstance:
         except (BrokenPipeError, OSError):
             self._died()
         fd = self._process.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], context.timeout_s)
-        if not ready:
-            self.close()
-            raise InvocationError("Sandbox.Timedout", f"RequestId: {context.aws_request_id} Error: Task timed out after {context.timeout_s:.2f} seconds")
+        if not self._initialized:
+            # The runtime says when its import is done: the event's time starts then, as in Lambda.
+            self._wait(fd, INIT_LIMIT_S, f"RequestId: {context.aws_request_id} Error: Init timed out after {INIT_LIMIT_S:.2f} seconds")
+            if read_frame(fd) is None:
+                self._died()
+            self._initialized = True
+        self._wait(fd, context.timeout_s, f"RequestId: {context.aws_request_id} Error: Task timed out after {context.timeout_s:.2f} seconds")
         answer = read_frame(fd)
         if answer is None:
             self._died()
         if "error" in answer:
             raise InvocationError(**answer["error"])
         return answer["result"]
+
+    def _wait(self, fd: int, seconds: float, message: str) -> None:
+        ready, _, _ = select.select([fd], [], [], seconds)
+        if not ready:
+            self.close()
+            raise InvocationError("Sandbox.Timedout", message)
 
     def peak_memory_mb(self) -> float:
         try:

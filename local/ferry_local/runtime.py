@@ -1,7 +1,8 @@
 """The runtime loop of one local Lambda instance: `python -m ferry_local.runtime package.module.function`.
 
-Imports the handler once (the cold start), then answers one event at a time, read
-from stdin and answered on the original stdout, in frames (ferry_local.instances).
+Imports the handler once (the cold start) and says so in a first frame, then answers
+one event at a time, read from stdin and answered on the original stdout, in frames
+(ferry_local.instances).
 What the handler prints goes to stderr, the instance's log. An exception during the
 import is this instance's init error: every event is answered with it, as Lambda does.
 """
@@ -37,6 +38,7 @@ def main(handler_path: str) -> None:
     except Exception as exc:
         traceback.print_exc()
         init_error = _error(exc, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': ")
+    write_frame(answers, {"initialized": init_error is None})
     while (request := read_frame(sys.stdin.fileno())) is not None:
         if init_error is not None:
             write_frame(answers, init_error)

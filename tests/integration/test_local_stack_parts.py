@@ -142,3 +142,23 @@ def test_a_procedure_schedule_exists_only_when_its_parameters_say_when_and_for_w
     assert schedule.state_machine == stack.arn("ProcedureStateMachine")
     no_tenant = Stack.from_template(parameter_overrides={"ScheduleExportToErp": "rate(1 hour)"})
     assert sorted(s.name for s in no_tenant.schedules()) == sorted(always)
+
+
+def test_an_instances_init_has_its_own_time_apart_from_the_functions_timeout(tmp_path):
+    from ferry_local.context import LambdaContext
+    from ferry_local.instances import InvocationError, ProcessInstance
+
+    (tmp_path / "slow_start.py").write_text(
+        "import time\ntime.sleep(1.5)  # a heavy import\n\n"
+        "def handler(event, context):\n    time.sleep(event['seconds'])\n    return 'done'\n"
+    )
+    instance = ProcessInstance("slow_start.handler", {}, [tmp_path])
+    try:
+        # One second of timeout: the 1.5 s import does not count against it, as in Lambda.
+        assert instance.invoke({"seconds": 0}, LambdaContext("fn", "arn", "r1", 128, 1)) == "done"
+        with pytest.raises(InvocationError) as timed_out:
+            instance.invoke({"seconds": 2}, LambdaContext("fn", "arn", "r2", 128, 1))
+        assert timed_out.value.error_type == "Sandbox.Timedout"
+        assert not instance.alive
+    finally:
+        instance.close()
