@@ -49,6 +49,7 @@ bench: $(VENV)/.installed ## Measure speed against floors of the same run
 # sam build needs python3.12 on PATH (the functions' runtime); without it, `sam build --use-container` builds in Docker.
 # Only the parameters given are passed: on an update the others keep their deployed values. The template refuses
 # a stack with no MongoDB (its rule BusinessDataHasADatabase), naming MongoDbUri and MongoDbSecret.
+# The sam deploy line is not echoed: MongoDbUri holds a password.
 DEPLOY_PARAMETERS = $(strip \
 	$(if $(MONGODB_URI),MongoDbUri="$(MONGODB_URI)") \
 	$(if $(MONGODB_SECRET),MongoDbSecret="$(MONGODB_SECRET)") \
@@ -59,7 +60,6 @@ DEPLOY_PARAMETERS = $(strip \
 
 deploy: ## sam build && sam deploy: MONGODB_URI=... (kept in a new secret) or MONGODB_SECRET=<name|ARN>; [ALARM_EMAIL= VPC_SUBNETS= VPC_SECURITY_GROUPS= MONGODB_SECRET_KEY=]
 	sam build
-	@# Not echoed: MongoDbUri holds a password.
 	@sam deploy $(if $(DEPLOY_PARAMETERS),--parameter-overrides $(DEPLOY_PARAMETERS))
 
 clean: ## Remove the virtualenv and local state
