@@ -61,10 +61,20 @@ bench: $(VENV)/.installed ## Measure speed against floors of the same run
 	$(BIN)/python -m bench
 
 # sam build needs python3.12 on PATH (the functions' runtime); without it, `sam build --use-container` builds in Docker.
-deploy: ## sam build && sam deploy (samconfig.toml); MONGODB_URI=... is required
-	@test -n "$(MONGODB_URI)" || { echo "make deploy needs MONGODB_URI=mongodb+srv://... (the business data's database)"; exit 1; }
+# Only the parameters given are passed: on an update the others keep their deployed values. The template refuses
+# a stack with no MongoDB (its rule BusinessDataHasADatabase), naming MongoDbUri and MongoDbSecret.
+# The sam deploy line is not echoed: MongoDbUri holds a password.
+DEPLOY_PARAMETERS = $(strip \
+	$(if $(MONGODB_URI),MongoDbUri="$(MONGODB_URI)") \
+	$(if $(MONGODB_SECRET),MongoDbSecret="$(MONGODB_SECRET)") \
+	$(if $(MONGODB_SECRET_KEY),MongoDbSecretKey="$(MONGODB_SECRET_KEY)") \
+	$(if $(ALARM_EMAIL),AlarmEmail="$(ALARM_EMAIL)") \
+	$(if $(VPC_SUBNETS),VpcSubnetIds="$(VPC_SUBNETS)") \
+	$(if $(VPC_SECURITY_GROUPS),VpcSecurityGroupIds="$(VPC_SECURITY_GROUPS)"))
+
+deploy: ## sam build && sam deploy: MONGODB_URI=... (kept in a new secret) or MONGODB_SECRET=<name|ARN>; [ALARM_EMAIL= VPC_SUBNETS= VPC_SECURITY_GROUPS= MONGODB_SECRET_KEY=]
 	sam build
-	sam deploy --parameter-overrides MongoDbUri="$(MONGODB_URI)"
+	@sam deploy $(if $(DEPLOY_PARAMETERS),--parameter-overrides $(DEPLOY_PARAMETERS))
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) .state .pytest_cache

@@ -37,3 +37,11 @@ def aws_stack(monkeypatch):
         stack = Stack.from_template()
         stack.create_resources(boto3)
         yield stack
+
+
+@pytest.fixture(scope="session")
+def translated_template():
+    """template.yaml as SAM translates it for CloudFormation, with a MongoDbUri given (tests.template.sam.translate for other parameters)."""
+    from tests.template.sam import translate
+
+    return translate()

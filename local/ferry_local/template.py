@@ -1,6 +1,6 @@
 """template.yaml read by the local stack and the tests, so neither keeps a second list of resources.
 
-Creates the template's DynamoDB tables, S3 buckets and state machines (with their
+Creates the template's DynamoDB tables, S3 buckets, secrets and state machines (with their
 DefinitionSubstitutions applied) in whatever boto3 is pointed at (moto), and
 resolves each function's handler, environment and HTTP routes.
 """
@@ -163,6 +163,9 @@ class Stack:
             return re.sub(
                 r"\$\{([\w:.]+)\}", lambda m: str(variables[m[1]] if m[1] in variables else self._sub(m[1])), text
             )
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.condition(condition) else when_false)
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return separator.join(str(part) for part in self.resolve(parts))
@@ -190,11 +193,17 @@ class Stack:
         if name in self.parameters:
             return self.parameters[name]
         kind = self.resources[name]["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            # CloudFormation gives its ARN, whose random suffix moto chooses; its name serves every call as well.
+            return self.secret_name(name)
         # What Ref gives for each kind in CloudFormation: ARNs for state machines, names otherwise.
         return self.arn(name) if kind == "AWS::Serverless::StateMachine" else self.physical(name)
 
+    def secret_name(self, logical_id: str) -> str:
+        return str(self.resolve(self.resources[logical_id]["Properties"].get("Name", self.physical(logical_id))))
+
     def create_resources(self, session: Any = boto3) -> None:
-        """Creates the tables, buckets and state machines in whatever `session` (boto3, or a boto3.Session) points at.
+        """Creates the tables, buckets, secrets and state machines in whatever `session` (boto3, or a boto3.Session) points at.
 
         Only what the code relies on is created: keys, indexes, billing mode and TTL;
         encryption, point-in-time recovery and lifecycle rules change nothing moto does.
@@ -208,6 +217,12 @@ class Stack:
                 dynamodb.update_time_to_live(TableName=self.physical(logical_id), TimeToLiveSpecification=props["TimeToLiveSpecification"])
         for logical_id in self._of_type("AWS::S3::Bucket"):
             s3.create_bucket(Bucket=self.physical(logical_id))
+        secretsmanager = session.client("secretsmanager")
+        for logical_id in self._of_type("AWS::SecretsManager::Secret"):
+            resource = self.resources[logical_id]
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            secretsmanager.create_secret(Name=self.secret_name(logical_id), SecretString=str(self.resolve(resource["Properties"]["SecretString"])))
         events = session.client("events")
         for rule, pattern, function in self.event_rules():
             events.put_rule(Name=rule, EventPattern=json.dumps(pattern))

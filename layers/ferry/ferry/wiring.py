@@ -239,12 +239,18 @@ class Runtime:
 
     @cached_property
     def entity_store(self) -> EntityStore:
-        if self.settings.mongodb_uri:
+        """MongoDB: a developer's MONGODB_URI, else the deployment's secret (read here, once per process); else the local SQLite file."""
+        uri = self.settings.mongodb_uri
+        if not uri and self.settings.mongodb_secret:
+            from ferry.aws.secrets import mongodb_uri
+
+            uri = mongodb_uri(self.settings.mongodb_secret)
+        if uri:
             import pymongo
 
             from ferry.store.mongo import MongoEntityStore
 
-            client = pymongo.MongoClient(self.settings.mongodb_uri, appname="ferry", retryWrites=True)
+            client = pymongo.MongoClient(uri, appname="ferry", retryWrites=True)
             return MongoEntityStore(client, self.settings.mongodb_database)
         from ferry.store.sqlite import SqliteEntityStore
 

@@ -1,4 +1,5 @@
-"""The Secrets port on AWS Secrets Manager: written with boto3, read through Powertools parameters (cached)."""
+"""Secrets Manager: the Secrets port (written with boto3, read through Powertools parameters, cached),
+and the deployment's MongoDB connection string (read once, through Powertools parameters)."""
 from __future__ import annotations
 
 import json
@@ -37,3 +38,22 @@ class SecretsManagerSecrets:
         except self._client.exceptions.ResourceNotFoundException:
             pass
         self._provider.clear_cache()
+
+
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+
+class MongoDbSecretUnreadable(RuntimeError):
+    """The MongoDbSecret cannot be read, or holds no connection string: the entity store cannot be opened."""
+
+
+def mongodb_uri(secret_id: str) -> str:
+    """The connection string that the secret `secret_id` (a name or an ARN) holds as its whole value."""
+    try:
+        text = parameters.get_secret(secret_id)
+    except parameters.GetParameterError as exc:
+        raise MongoDbSecretUnreadable(f"cannot read the MongoDB secret {secret_id} (FERRY_MONGODB_SECRET, the template's MongoDbSecret): {exc}") from exc
+    if not isinstance(text, str) or not text.strip().startswith(MONGODB_SCHEMES):
+        # The value itself is never shown: it holds a password.
+        raise MongoDbSecretUnreadable(f"the secret {secret_id} (FERRY_MONGODB_SECRET) does not hold a MongoDB connection string (mongodb:// or mongodb+srv://)")
+    return text.strip()

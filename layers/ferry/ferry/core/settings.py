@@ -27,6 +27,7 @@ _ENV = {
     "FERRY_DEFAULT_TIME_ZONE": "default_time_zone",
     "FERRY_SQLITE_PATH": "sqlite_path",
     "FERRY_API_KEY_CACHE_SECONDS": "api_key_cache_seconds",
+    "FERRY_MONGODB_SECRET": "mongodb_secret",
     "MONGODB_URI": "mongodb_uri",
     "MONGODB_DATABASE": "mongodb_database",
 }
@@ -55,6 +56,9 @@ class Settings(BaseModel):
     url_timeout_s: float = 300.0
     # Where a tenant's nightly exports run when its settings name no time zone.
     default_time_zone: str = "Europe/Rome"
+    # In AWS: the secret (name or ARN) holding the MongoDB connection string; the wiring reads it on first use.
+    mongodb_secret: str = ""
+    # A developer's own MongoDB (their shell's MONGODB_URI, which the local stack passes on); the template never sets it.
     mongodb_uri: str = ""
     mongodb_database: str = "ferry"
     # How long the authorizer trusts a key it checked (a revoked key works at most this long).
@@ -64,11 +68,14 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _business_data_has_a_home(self) -> Settings:
-        if self.mongodb_uri and not self.mongodb_database:
-            raise ValueError("MONGODB_DATABASE must be set when MONGODB_URI is")
-        if not self.mongodb_uri and not self.sqlite_path:
+        if (self.mongodb_uri or self.mongodb_secret) and not self.mongodb_database:
+            raise ValueError("MONGODB_DATABASE must be set with a MongoDB (the template's MongoDbName parameter)")
+        if not self.mongodb_uri and not self.mongodb_secret and not self.sqlite_path:
             # A SQLite file in a Lambda's /tmp would lose every record with the instance.
-            raise ValueError("MONGODB_URI is empty: set the template's MongoDbUri parameter (FERRY_SQLITE_PATH is the local stack's store only)")
+            raise ValueError(
+                "FERRY_MONGODB_SECRET is empty: deploy with the template's MongoDbSecret parameter (an existing secret's name or ARN) "
+                "or its MongoDbUri parameter (the stack keeps it in a new secret); FERRY_SQLITE_PATH is the local stack's store only"
+            )
         return self
 
     @field_validator("default_time_zone")

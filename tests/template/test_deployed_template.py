@@ -1,0 +1,167 @@
+"""What `sam deploy` creates: template.yaml translated by SAM, read as an operator reviewing the change set would."""
+from __future__ import annotations
+
+import pytest
+
+from ferry_local.template import Stack
+from tests.template.sam import policy_statements, resources_of_type, translate
+
+# Actions AWS offers on no resource that a policy could name (Amazon Location's place search).
+UNNAMED_RESOURCE_ACTIONS = {"geo-places:Geocode"}
+
+
+def _functions(template):
+    return resources_of_type(template, "AWS::Lambda::Function")
+
+
+def test_every_function_gets_the_mongodb_secret_and_none_the_connection_string(translated_template):
+    for logical_id, function in _functions(translated_template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert "MONGODB_URI" not in variables, logical_id
+        assert variables["FERRY_MONGODB_SECRET"] == {"Fn::If": ["CreatesMongoDbSecret", {"Ref": "MongoDbUriSecret"}, {"Ref": "MongoDbSecret"}]}
+        assert "'MongoDbUri'" not in repr(function), logical_id
+    # The connection string goes to the secret the stack makes, and nowhere else.
+    secret = translated_template["Resources"]["MongoDbUriSecret"]
+    assert (secret["Type"], secret["Condition"], secret["Properties"]["SecretString"]) == ("AWS::SecretsManager::Secret", "CreatesMongoDbSecret", {"Ref": "MongoDbUri"})
+    uses = [lid for lid, resource in translated_template["Resources"].items() if "'MongoDbUri'" in repr(resource)]
+    assert uses == ["MongoDbUriSecret"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "secret"),
+    [
+        ({"MongoDbUri": "mongodb://db.example.org"}, "ferry-local/mongodb-uri"),
+        ({"MongoDbSecret": "prod/ferry-mongodb", "MongoDbUri": "ignored"}, "prod/ferry-mongodb"),
+        ({}, ""),  # and then the functions refuse to start (tests/unit/test_settings.py)
+    ],
+)
+def test_the_functions_are_told_the_secret_they_were_given_or_the_one_the_stack_made(parameters, secret):
+    stack = Stack.from_template(parameter_overrides=parameters)
+    for function in stack.functions():
+        assert function.environment["FERRY_MONGODB_SECRET"] == secret
+        assert "MONGODB_URI" not in function.environment
+
+
+def _mongodb_secret_statements(template):
+    return [s for lid, s in policy_statements(template) if s["Action"] == ["secretsmanager:GetSecretValue"] and "MongoDbSecret" in repr(s["Resource"])]
+
+
+def test_only_the_worker_may_read_the_mongodb_secret_and_only_that_secret(translated_template):
+    readers = {lid for lid, s in policy_statements(translated_template) if "MongoDbSecret" in repr(s.get("Resource"))}
+    assert readers == {"WorkerFunctionRole"}
+    (statement,) = _mongodb_secret_statements(translated_template)
+    condition, made, given = statement["Resource"]["Fn::If"]
+    assert (condition, made) == ("CreatesMongoDbSecret", {"Ref": "MongoDbUriSecret"})
+    # A secret named by the parameter: its ARN (name, dash, six characters) whether a name or an ARN was given.
+    patterns = [resource["Fn::Sub"][0] for resource in given]
+    assert [p.rsplit(":secret:", 1)[1] for p in patterns] == ["${Name}-??????", "${Name}"]
+    stack = Stack.from_template()
+    for value in ("prod/ferry-mongodb", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/ferry-mongodb-AbC123"):
+        stack.parameters["MongoDbSecret"] = value
+        names = {_select_split(resource["Fn::Sub"][1]["Name"], stack) for resource in given}
+        assert names == {"prod/ferry-mongodb" if value.startswith("prod") else "prod/ferry-mongodb-AbC123"}
+
+
+def _select_split(expression, stack):
+    """Fn::Select over Fn::Split, as CloudFormation evaluates it (the local stack does not)."""
+    index, split = expression["Fn::Select"]
+    separator, text = split["Fn::Split"]
+    return stack.resolve(text).split(separator)[index]
+
+
+def test_kms_decrypt_only_with_a_customer_key_and_only_through_secrets_manager(translated_template):
+    conditional = [p for p in translated_template["Resources"]["WorkerFunctionRole"]["Properties"]["Policies"] if "Fn::If" in p]
+    (policy,) = conditional
+    condition, document, otherwise = policy["Fn::If"]
+    assert (condition, otherwise) == ("DecryptsWithMongoDbSecretKey", {"Ref": "AWS::NoValue"})
+    (statement,) = document["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == (["kms:Decrypt"], {"Ref": "MongoDbSecretKey"})
+    assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+    kms = [s for _, s in policy_statements(translated_template) if any(a.startswith("kms:") for a in _actions(s))]
+    assert kms == [statement]
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def test_no_policy_statement_grants_every_resource_unless_aws_names_none(translated_template):
+    wide = [
+        (logical_id, statement["Action"])
+        for logical_id, statement in policy_statements(translated_template)
+        if statement.get("Effect") == "Allow" and statement.get("Resource") in ("*", ["*"]) and not set(_actions(statement)) <= UNNAMED_RESOURCE_ACTIONS
+    ]
+    assert wide == []
+
+
+def test_the_deployment_is_refused_without_a_mongodb_or_with_subnets_and_no_security_groups(translated_template):
+    rules = translated_template["Rules"]
+    (mongodb,) = rules["BusinessDataHasADatabase"]["Assertions"]
+    assert "MongoDbUri" in mongodb["AssertDescription"] and "MongoDbSecret" in mongodb["AssertDescription"]
+    stack = Stack.from_template()
+    for parameters, holds in (({}, False), ({"MongoDbUri": "mongodb://x"}, True), ({"MongoDbSecret": "s"}, True)):
+        stack.parameters |= {"MongoDbUri": "", "MongoDbSecret": ""} | parameters
+        assert stack._evaluate(mongodb["Assert"]) is holds, parameters
+    (vpc,) = rules["VpcNeedsSecurityGroups"]["Assertions"]
+    stack.parameters |= {"VpcSubnetIds": "subnet-1", "VpcSecurityGroupIds": ""}
+    assert stack._evaluate(vpc["Assert"]) is False
+
+
+def test_functions_run_in_the_vpc_exactly_when_subnets_and_security_groups_are_given(translated_template):
+    for logical_id, function in _functions(translated_template).items():
+        condition, in_vpc, outside = function["Properties"]["VpcConfig"]["Fn::If"]
+        assert (condition, outside) == ("InVpc", {"Ref": "AWS::NoValue"}), logical_id
+        assert in_vpc == {"SubnetIds": {"Fn::Split": [",", {"Ref": "VpcSubnetIds"}]}, "SecurityGroupIds": {"Fn::Split": [",", {"Ref": "VpcSecurityGroupIds"}]}}
+    assert Stack.from_template().condition("InVpc") is False
+    assert Stack.from_template(parameter_overrides={"VpcSubnetIds": "subnet-1,subnet-2", "VpcSecurityGroupIds": "sg-1"}).condition("InVpc") is True
+
+
+def test_every_alarm_notifies_the_alarm_topic_going_off_and_back_to_ok(translated_template):
+    alarms = resources_of_type(translated_template, "AWS::CloudWatch::Alarm")
+    assert {
+        "ImportExecutionsFailedAlarm", "ExportExecutionsFailedAlarm", "ProcedureExecutionsFailedAlarm",
+        "JobFailuresAlarm", "SweeperFindsAlarm", "Api5xxAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
+    } <= set(alarms)
+    for logical_id, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], logical_id
+    subscription = translated_template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "MailsAlarms"
+    assert subscription["Properties"] == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+
+
+def _watched(alarm, namespace, metric):
+    """The dimension values of the alarm's metrics of that name (its own metric, or those of its metric math)."""
+    properties = alarm["Properties"]
+    stats = [m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m]
+    if "MetricName" in properties:
+        stats.append(properties)
+    return [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in stats if (m["Namespace"], m["MetricName"]) == (namespace, metric)]
+
+
+def test_alarms_watch_every_state_machine_every_function_the_api_and_the_sweeper(translated_template):
+    resources = translated_template["Resources"]
+    machines = [{"StateMachineArn": {"Ref": lid}} for lid in resources_of_type(translated_template, "AWS::StepFunctions::StateMachine")]
+    functions = sorted(_functions(translated_template))
+    for family in ("Import", "Export", "Procedure"):
+        assert _watched(resources[f"{family}ExecutionsFailedAlarm"], "AWS/States", "ExecutionsFailed") == [{"StateMachineArn": {"Ref": f"{family}StateMachine"}}]
+    failures = resources["JobFailuresAlarm"]
+    assert sorted(map(repr, _watched(failures, "AWS/States", "ExecutionsFailed"))) == sorted(map(repr, machines))
+    # The sweeper's own metric (Powertools: namespace POWERTOOLS_METRICS_NAMESPACE, dimension service).
+    assert _watched(failures, "Ferry", "JobsSwept") == [{"service": "ferry"}]
+    assert _watched(resources["SweeperFindsAlarm"], "Ferry", "JobsSwept") == [{"service": "ferry"}]
+    assert failures["Properties"]["Threshold"] == {"Ref": "FailedJobsPerHourAlarm"}
+    assert _watched(resources["Api5xxAlarm"], "AWS/ApiGateway", "5xx") == [{"ApiId": {"Ref": "HttpApi"}, "Stage": "$default"}]
+    for alarm, metric in (("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")):
+        watched = sorted(d["FunctionName"]["Ref"] for d in _watched(resources[alarm], "AWS/Lambda", metric))
+        assert watched == functions, alarm
+    globals_ = Stack.from_template().template["Globals"]["Function"]["Environment"]["Variables"]
+    assert (globals_["POWERTOOLS_METRICS_NAMESPACE"], globals_["POWERTOOLS_SERVICE_NAME"]) == ("Ferry", "ferry")
+
+
+def test_a_stack_given_an_existing_secret_makes_none():
+    template = translate({"MongoDbSecret": "prod/ferry-mongodb"})
+    assert template["Resources"]["MongoDbUriSecret"]["Condition"] == "CreatesMongoDbSecret"
+    stack = Stack.from_template(parameter_overrides={"MongoDbSecret": "prod/ferry-mongodb", "MongoDbUri": "mongodb://ignored"})
+    assert stack.condition("CreatesMongoDbSecret") is False
