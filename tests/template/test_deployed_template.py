@@ -1,6 +1,8 @@
 """What `sam deploy` creates: template.yaml translated by SAM, read as an operator reviewing the change set would."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ferry_local.template import Stack
@@ -165,3 +167,33 @@ def test_a_stack_given_an_existing_secret_makes_none():
     assert template["Resources"]["MongoDbUriSecret"]["Condition"] == "CreatesMongoDbSecret"
     stack = Stack.from_template(parameter_overrides={"MongoDbSecret": "prod/ferry-mongodb", "MongoDbUri": "mongodb://ignored"})
     assert stack.condition("CreatesMongoDbSecret") is False
+
+
+PUBLIC_PATHS = {"/docs", "/openapi.json"}
+
+
+def test_every_route_but_the_api_description_goes_through_the_key_authorizer(translated_template):
+    (api,) = resources_of_type(translated_template, "AWS::ApiGatewayV2::Api").values()
+    body = api["Properties"]["Body"]
+    authorizer = body["components"]["securitySchemes"]["ApiKeyAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["authorizerUri"]["Fn::Sub"][1]["__FunctionArn__"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert (authorizer["authorizerPayloadFormatVersion"], authorizer["enableSimpleResponses"]) == ("2.0", True)
+    routes = {(path, method): op.get("security") for path, methods in body["paths"].items() for method, op in methods.items()}
+    assert len(routes) == len(Stack.from_template().http_routes()) and ("$default", "x-amazon-apigateway-any-method") in routes
+    for (path, method), security in routes.items():
+        assert security == ([{"NONE": []}] if path in PUBLIC_PATHS else [{"ApiKeyAuthorizer": []}]), (path, method)
+
+
+def test_the_api_throttles_and_logs_each_request_without_its_headers(translated_template):
+    (stage,) = resources_of_type(translated_template, "AWS::ApiGatewayV2::Stage").values()
+    properties = stage["Properties"]
+    assert properties["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiThrottleRate"}, "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"}}
+    log_format = properties["AccessLogSettings"]["Format"]
+    fields = json.loads(log_format)
+    assert {"requestId", "status", "routeKey", "tenant", "latencyMs"} <= set(fields)
+    assert "header" not in log_format and "querystring" not in log_format.lower()
+
+
+def test_only_the_authorizer_reads_the_api_keys(translated_template):
+    readers = {role for role, statement in policy_statements(translated_template) if "ApiKeysTable" in json.dumps(statement.get("Resource"))}
+    assert readers == {"AuthorizerFunctionRole"}
