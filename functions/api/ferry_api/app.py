@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.core.errors import FerryError
-from ferry.core.observability import logger, metrics, tracer
+from ferry.core.observability import logger, metrics
 from ferry_api import openapi, problems, request
 from ferry_api.answers import json_answer
 from ferry_api.routes import exports, files, imports, jobs, meta, procedures, saved, schedules
@@ -74,7 +74,6 @@ def _openapi_document() -> str:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

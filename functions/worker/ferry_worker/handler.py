@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.core.observability import logger, metrics, tracer
+from ferry.core.observability import logger, metrics
 from ferry.core.settings import Settings
 from ferry.jobs.kinds import load_kinds
 from ferry.wiring import Runtime
@@ -35,7 +35,6 @@ STEPS: dict[tuple[str, str], Step] = {
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event["step"] == "submit":
