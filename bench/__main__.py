@@ -252,25 +252,24 @@ print(json.dumps({"seconds": seconds, "modules": [m for m in config["unwanted"] 
 """
 
 
-def _requirement_names(path: Path) -> list[str]:
-    from packaging.requirements import Requirement
-
+def _requirements(path: Path) -> list[str]:
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line).name for line in lines if line]
+    return [line for line in lines if line]
 
 
-def _closure(names: Iterable[str]) -> set[str]:
-    """The distributions `names` need, themselves included (installed ones; extras not asked for are left out)."""
+def _closure(requirements: Iterable[str]) -> set[str]:
+    """The distributions `requirements` need, themselves included (installed ones, with the extras they ask for)."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     found: set[str] = set()
-    todo = [canonicalize_name(n) for n in names]
+    todo = [Requirement(r) for r in requirements]
     while todo:
-        name = todo.pop()
-        if name in found:
+        wanted = todo.pop()
+        name = canonicalize_name(wanted.name)
+        if name in found and not wanted.extras:
             continue
         found.add(name)
         try:
@@ -279,8 +278,8 @@ def _closure(names: Iterable[str]) -> set[str]:
             continue
         for text in requires:
             requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(canonicalize_name(requirement.name))
+            if requirement.marker is None or any(requirement.marker.evaluate({"extra": e}) for e in {"", *wanted.extras}):
+                todo.append(requirement)
     return found
 
 
@@ -291,7 +290,7 @@ def lambda_import_config(from_source: bool) -> dict[str, Any]:
     from packaging.utils import canonicalize_name
 
     runtime = _closure(RUNTIME_DISTRIBUTIONS)
-    layer = _closure(_requirement_names(LAYER_REQUIREMENTS)) - runtime
+    layer = _closure(_requirements(LAYER_REQUIREMENTS)) - runtime
     blocked, layer_modules = [], list(OWN_PACKAGES)
     for module, distributions in metadata.packages_distributions().items():
         names = {canonicalize_name(d) for d in distributions}
