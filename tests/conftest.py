@@ -1,6 +1,8 @@
 """Fixtures shared by every kind of test."""
 from __future__ import annotations
 
+import os
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -15,6 +17,9 @@ from ferry_local.template import REGION, Stack
 # under it. pytest-xdist hands each worker its tests in collection order, so this
 # order holds in every worker too.
 _LAST = {"standin_stack": 1, "local_stack": 2}
+
+# What the template's Globals give every function: the domain's job metrics need their namespace wherever they run.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

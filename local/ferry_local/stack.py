@@ -285,7 +285,6 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": "local",
             # moto's Step Functions interpreter calls back to localhost:$MOTO_PORT.
             "MOTO_PORT": str(moto_port),
-            "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_DISABLED": "1",
         }
 

@@ -30,7 +30,6 @@ API_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "x",
     "AWS_SECRET_ACCESS_KEY": "x",
-    "POWERTOOLS_TRACE_DISABLED": "1",
 }
 # What the child prints: the document, then what the domain says the enums are.
 _CHILD = """

@@ -130,3 +130,12 @@ def test_the_layers_ferry_package_imports_nothing_from_the_functions(built: Buil
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
+
+
+# Lambda's python3.12 runtime has its own boto3 and botocore; a second copy in the layer would shadow it, unpatched.
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "aws_xray_sdk")
+
+
+def test_the_layer_ships_no_aws_sdk_of_its_own(built: Build) -> None:
+    site = built.layers["FerryLayer"] / "python"
+    assert sorted(p.name for p in site.iterdir() if p.name.split("-")[0].lower() in RUNTIME_SDK) == []

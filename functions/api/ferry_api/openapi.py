@@ -7,11 +7,10 @@ refusal here is an RFC 9457 problem).
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Tag
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ferry.datatypes.registry import REGISTRY, SEED_004
 from ferry.jobs.kinds import load_kinds
@@ -19,6 +18,9 @@ from ferry.jobs.model import JobStatus
 from ferry.store.port import Action
 from ferry_api.problems import PROBLEM_JSON
 from ferry_api.views import seed002, seed004
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 JOB_KINDS_ENUM = [kind.name for kind in load_kinds()]
 DATA_TYPES_ENUM = list(REGISTRY)
@@ -33,15 +35,21 @@ def _enum(values: list[str], description: str | None = None) -> Any:
     return Field(json_schema_extra={"enum": values}, description=description)
 
 
+class Documented(BaseModel):
+    """A shape the OpenAPI document shows; built (~2 ms each) when the document is, never by a request."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # --- Problems --------------------------------------------------------------------------------
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Documented):
     pointer: str = Field(description="JSON pointer to the field at fault (`/query/limit`, `/headers/...` outside the body)")
     detail: str
 
 
-class Problem(BaseModel):
+class Problem(Documented):
     """RFC 9457 problem details: every refusal of this API."""
 
     type: str = Field(examples=["/problems/invalid-request"])
@@ -116,14 +124,14 @@ IdempotencyKey = Annotated[
 # --- Shapes of the answers (documentation: the views build them) ---------------------------
 
 
-class JobErrorOut(BaseModel):
+class JobErrorOut(Documented):
     code: str = Field(examples=["invalid_field"])
     message: str
     row: int | None = Field(default=None, description="The row in the input, from 1")
     field: str | None = Field(default=None, description="Dotted path inside the row")
 
 
-class ProgressOut(BaseModel):
+class ProgressOut(Documented):
     total: int | None = Field(description="Rows in the input, once known")
     processed: int
     succeeded: int
@@ -131,7 +139,7 @@ class ProgressOut(BaseModel):
     percent: float
 
 
-class AttachmentOut(BaseModel):
+class AttachmentOut(Documented):
     name: str
     mime_type: str
     size: int | None = None
@@ -140,17 +148,17 @@ class AttachmentOut(BaseModel):
     upload_id: str | None = None
 
 
-class ResultOut(BaseModel):
+class ResultOut(Documented):
     file: str
     link: str = Field(description="GET it for a short-lived download URL")
 
 
-class MetricsOut(BaseModel):
+class MetricsOut(Documented):
     queued_ms: int | None
     run_ms: int | None
 
 
-class Job(BaseModel):
+class Job(Documented):
     """The canonical job."""
 
     id: str
@@ -172,27 +180,27 @@ class Job(BaseModel):
     links: dict[str, str] = Field(examples=[{"self": "/jobs/01K...", "errors": "/jobs/01K.../errors"}])
 
 
-class PageOut(BaseModel):
+class PageOut(Documented):
     limit: int
     count: int
 
 
-class LinkOut(BaseModel):
+class LinkOut(Documented):
     next: str | None = Field(default=None, description="The next page; absent on the last")
 
 
-class JobPage(BaseModel):
+class JobPage(Documented):
     items: list[Job]
     page: PageOut
     link: LinkOut
 
 
-class AttachmentNameOut(BaseModel):
+class AttachmentNameOut(Documented):
     name: str
     mime_type: str
 
 
-class ApiJob(BaseModel):
+class ApiJob(Documented):
     """A job as seed 002 shows it."""
 
     attachment: AttachmentNameOut | None
@@ -208,22 +216,22 @@ class ApiJob(BaseModel):
     updated_at: str
 
 
-class ApiJobPage(BaseModel):
+class ApiJobPage(Documented):
     items: list[ApiJob]
     page: PageOut
     link: LinkOut
 
 
-class CancelAccepted(BaseModel):
+class CancelAccepted(Documented):
     status: bool = Field(examples=[True])
     message: str = Field(examples=["Job has been marked for cancelling"])
 
 
-class ImportAccepted(BaseModel):
+class ImportAccepted(Documented):
     id: str = Field(description="The job's id: poll GET /import/{id}")
 
 
-class ImportStatus(BaseModel):
+class ImportStatus(Documented):
     """A bulk import as seed 004 shows it."""
 
     id: str
@@ -237,7 +245,7 @@ class ImportStatus(BaseModel):
     errors: list[JobErrorOut]
 
 
-class DataTypeOut(BaseModel):
+class DataTypeOut(Documented):
     dataType: Annotated[str, _enum(DATA_TYPES_ENUM)]
     actionTypes: list[Annotated[str, _enum(ACTIONS_ENUM)]]
     keyFields: list[str]
@@ -246,16 +254,16 @@ class DataTypeOut(BaseModel):
     schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of a row")
 
 
-class ImportTypes(BaseModel):
+class ImportTypes(Documented):
     items: list[DataTypeOut]
 
 
-class JobTypeAttachment(BaseModel):
+class JobTypeAttachment(Documented):
     rule: Annotated[str, _enum(["required", "none"])]
     media_types: list[str]
 
 
-class JobTypeOut(BaseModel):
+class JobTypeOut(Documented):
     type: Annotated[str, _enum(JOB_KINDS_ENUM)]
     description: str
     attachment: JobTypeAttachment
@@ -263,12 +271,12 @@ class JobTypeOut(BaseModel):
     example: dict[str, Any]
 
 
-class JobTypes(BaseModel):
+class JobTypes(Documented):
     items: list[JobTypeOut]
     data_types: list[DataTypeOut]
 
 
-class UploadOut(BaseModel):
+class UploadOut(Documented):
     id: str
     file: str = Field(description="Name the file with this in a job's attachment", examples=["upload:01K..."])
     url: str = Field(description="PUT the file here")
@@ -289,6 +297,8 @@ _HEADER_NAMES = {"idempotency-key": "Idempotency-Key"}
 def refine(document: OpenAPI) -> OpenAPI:
     """Take out Powertools' own 422 where a route gives none (its refusals are problems), and its unused schemas;
     sort each route's responses; spell header parameters as the docs do; declare every tag a route uses."""
+    from aws_lambda_powertools.event_handler.openapi.models import Tag  # loaded with the document, never by a request
+
     document.tags = list(document.tags or [])
     for path_item in (document.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):

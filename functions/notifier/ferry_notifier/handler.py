@@ -19,7 +19,7 @@ if not runtime.settings.mail_from:
 mailer = SesMailer(boto3.client("sesv2"), runtime.settings.mail_from)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # a warm instance's next mail starts with no keys of the last
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = event.get("detail") or {}

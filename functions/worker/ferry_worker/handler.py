@@ -14,11 +14,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.core.observability import logger, metrics, tracer
+from ferry.core.observability import logger, metrics
 from ferry.core.settings import Settings
 from ferry.jobs.kinds import load_kinds
 from ferry.wiring import Runtime
-from ferry_worker.failures import failure_reason
 from ferry_worker.steps import exports, imports, procedures
 
 runtime = Runtime(Settings.from_env(os.environ))
@@ -34,24 +33,17 @@ STEPS: dict[tuple[str, str], Step] = {
 }
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)  # a warm instance's next job starts with no keys of the last
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event["step"] == "submit":
-        job = runtime.lifecycle.submit(event["execution"], event.get("request") or {}, datetime.fromisoformat(event["started"]))
-        logger.info("job submitted from the console", extra=job)
-        return {"job": job}
+        return {"job": runtime.lifecycle.submit(event["execution"], event.get("request") or {}, datetime.fromisoformat(event["started"]))}
     job, step = event["job"], event["step"]
     logger.append_keys(job_id=job["id"], tenant=job["tenant"], kind=job["kind"], step=step)
     function = STEPS.get((job["kind"], step))
     if function is None:
         raise ValueError(f"no step {step!r} for job kind {job['kind']!r}")
     result = function(event, runtime)
-    if step == "fail":
-        # The reason only: a Lambda error's Cause carries its stack trace, which stays out of the logs.
-        failed_step, error = next(iter((event.get("failure") or {"unknown": {}}).items()))
-        logger.warning("job failed", extra={"failed_step": failed_step, "reason": failure_reason(error)})
     metrics.add_metric(name=f"Steps{step.title().replace('_', '')}", unit="Count", value=1)
     if step in ENDING_STEPS:
         runtime.lifecycle.announce(job["tenant"], job["id"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +34,7 @@ class UploadRequest(BaseModel):
     operation_id="createUpload",
     responses={201: ok("PUT the file to `url` with `headers`, then name it `upload:<id>` in a job's attachment", UploadOut), **problems(*BODY_PROBLEMS)},
 )
-def create_upload(upload_request: Annotated[UploadRequest, Body(openapi_examples={"csv": Example(summary="A CSV file", value=_EXAMPLE)})]):
+def create_upload(upload_request: Annotated[UploadRequest, Body(openapi_examples={"csv": {"summary": "A CSV file", "value": _EXAMPLE}})]):
     upload = runtime.job_service.new_upload(request.tenant_of(router.current_event), upload_request.mime_type)
     body = {
         "id": upload.id,

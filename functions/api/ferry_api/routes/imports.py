@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -54,7 +53,7 @@ class ImportRequest(BaseModel):
     data: list[Any] = Field(description="The rows, each an object of the data type's model")
 
 
-NewImport = Annotated[ImportRequest, Body(openapi_examples={"customers": Example(summary="Seed 004: one customer, CreateOrUpdate", value=_EXAMPLE)})]
+NewImport = Annotated[ImportRequest, Body(openapi_examples={"customers": {"summary": "Seed 004: one customer, CreateOrUpdate", "value": _EXAMPLE}})]
 
 
 @router.post(

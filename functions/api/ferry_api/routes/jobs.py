@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -100,7 +99,7 @@ def _listed(view: Callable[[Job], dict[str, Any]], path: str, limit: int, cursor
 
 
 # The seeds' examples, one per job type, for Swagger UI's example list.
-JOB_EXAMPLES = {k.name: Example(summary=k.description, value=k.example) for k in load_kinds() if k.example}
+JOB_EXAMPLES = {k.name: {"summary": k.description, "value": k.example} for k in load_kinds() if k.example}
 NewJob = Annotated[JobRequest, Body(openapi_examples=JOB_EXAMPLES)]
 LIST_PROBLEMS = problems(400, 422, s400="A cursor this API did not give out (or another tenant's)", s422="A bad limit, status, type or date; the problem names it")
 CREATE_JOB_PROBLEMS = problems(*CREATE_PROBLEMS)

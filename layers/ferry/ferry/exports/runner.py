@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from ferry.core import observability
 from ferry.core.clock import Clock, parse_rfc3339, rfc3339
 from ferry.core.errors import InvalidTransition
 from ferry.datatypes.datatype import DataType
@@ -144,6 +145,7 @@ class ExportRunner:
                 "timings": {"started_ms": int(started * 1000), "read_ms": int(read_s * 1000), "write_ms": int(write_s * 1000)},
             },
         )
+        observability.export_written(job, written.rows, written.zip_bytes, int((time.time() - started) * 1000))
         return True
 
     def _filter(self, job: Job) -> dict[str, Any]:

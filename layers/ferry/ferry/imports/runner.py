@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
+from ferry.core import observability
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import InvalidTransition
 from ferry.datatypes.datatype import DataType
@@ -145,16 +147,20 @@ class ImportRunner:
         job = self._jobs.get(tenant, job_id)
         if job.status is not JobStatus.RUNNING:
             return False
+        begun = time.monotonic()
         try:
             counts, outcome = self._write_chunk(job, chunk)
         except Exception as exc:
             # Step Functions may retry; if no attempt succeeds, this is the reason the job gives.
-            self._jobs.record_chunk_failure(tenant, job_id, chunk.number, bounded(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS))
+            reason = bounded(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS)
+            self._jobs.record_chunk_failure(tenant, job_id, chunk.number, reason)
+            observability.chunk_failed(job, chunk.number, reason)
             raise
         # The outcome file is written before the counts, so finish never sees counts without their errors.
         self._files.put(files.outcome_key(job, chunk.number), json.dumps(outcome, ensure_ascii=False).encode(), "application/json")
         last_row = chunk.first_row + chunk.rows - 1
         self._jobs.record_chunk(tenant, job_id, chunk.number, counts, f"rows {chunk.first_row}-{last_row} of {job.total}")
+        observability.chunk_done(job, chunk.number, counts, int((time.monotonic() - begun) * 1000))
         return True
 
     def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, dict[str, Any]]:
@@ -201,6 +207,8 @@ class ImportRunner:
                 raise
             current = self._jobs.get(tenant, job_id)
             return self._lifecycle.end_cancelled(current, _cancelled(current), **fields)
+        if ended is JobStatus.FAILED:
+            observability.job_failed(job, "finish", summary)
         return ended
 
     def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:

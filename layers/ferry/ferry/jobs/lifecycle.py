@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from ferry.core import observability
 from ferry.core.clock import Clock
 from ferry.core.errors import Busy, FieldError, InvalidRequest, InvalidTransition, JobNotFound
 from ferry.core.ids import ulid_of
@@ -41,6 +42,7 @@ class Lifecycle:
             # a publish that failed is unmarked so that the retry publishes it.
             self._jobs.unmark_announced(tenant, job_id)
             raise
+        observability.job_ended(job, kind_of(job.type).state_machine)
         return True
 
     def submit(self, execution_name: str, request: dict[str, Any], started: datetime) -> dict[str, str]:
@@ -72,24 +74,24 @@ class Lifecycle:
         try:
             attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
             now = self._clock.now()
-            self._jobs.create(
-                Job(
-                    id=job_id,
-                    tenant=tenant,
-                    type=kind.name,
-                    status=JobStatus.PENDING,
-                    args=args,
-                    created_at=now,
-                    updated_at=now,
-                    attachment=attachment,
-                    input_key=input_key,
-                    execution_name=execution_name,
-                )
+            job = Job(
+                id=job_id,
+                tenant=tenant,
+                type=kind.name,
+                status=JobStatus.PENDING,
+                args=args,
+                created_at=now,
+                updated_at=now,
+                attachment=attachment,
+                input_key=input_key,
+                execution_name=execution_name,
             )
+            self._jobs.create(job)
         except Exception:
             if kind.lane is not None:
                 self._leases.release(tenant, kind.lane, job_id)
             raise
+        observability.job_submitted(job)
         return answer
 
     def _console_input(self, tenant: str, job_id: str, given: Any) -> tuple[Attachment | None, str | None]:
@@ -111,7 +113,7 @@ class Lifecycle:
     def start(self, tenant: str, job_id: str) -> bool:
         """pending -> running. Answers False when the job was cancelled (or ended) before it started."""
         try:
-            self._jobs.transition(tenant, job_id, JobStatus.RUNNING, running_output="starting")
+            observability.job_started(self._jobs.transition(tenant, job_id, JobStatus.RUNNING, running_output="starting"))
             return True
         except InvalidTransition as exc:
             if exc.current == JobStatus.RUNNING.value:
@@ -128,6 +130,7 @@ class Lifecycle:
         if job.status is JobStatus.CANCELLING:
             return self.end_cancelled(job, "Cancelled.")
         self._jobs.transition(tenant, job_id, JobStatus.FAILED, output=bounded(f"The {step} step failed: {reason}", MAX_OUTPUT_CHARS))
+        observability.job_failed(job, step, reason)
         return JobStatus.FAILED
 
     def end_cancelled(self, job: Job, output: str, **fields: Any) -> JobStatus:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ferry.core import observability
 from ferry.core.clock import Clock
 from ferry.core.errors import Busy, Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable
 from ferry.core.ids import new_ulid
@@ -95,6 +96,7 @@ class JobService:
             raise
         if key is not None:
             self._idempotency.complete(submission.tenant, key, job.id)
+        observability.job_submitted(job)
         return job, True
 
     def _create_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
@@ -128,6 +130,7 @@ class JobService:
             self._launcher.launch(job)
         except Exception as exc:
             self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
+            observability.job_failed(job, "launch", f"{type(exc).__name__}: {exc}")
             raise ServiceUnavailable("The job could not be started; please retry.") from exc
         return job
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ferry.core import observability
 from ferry.core.errors import InvalidTransition
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import MAX_OUTPUT_CHARS, ChunkCounts, JobStatus, bounded
@@ -52,7 +53,7 @@ class ProcedureRunner:
         if job.status is not JobStatus.RUNNING:
             return False
         self._hold_lane(tenant, job_id)
-        renewed = time.monotonic()
+        begun = renewed = time.monotonic()
 
         def report(text: str) -> None:
             nonlocal renewed
@@ -65,7 +66,9 @@ class ProcedureRunner:
         done = sum(outcome.counts.values())
         self._jobs.set_details(tenant, job_id, {part: {"summary": outcome.summary, "counts": outcome.counts, "problems": outcome.problems[:20]}})
         index = PROCEDURES[job.args["procedure"]].parts.index(part)
-        self._jobs.record_chunk(tenant, job_id, index, ChunkCounts(done, done - outcome.failed, outcome.failed), f"{part}: done")
+        counts = ChunkCounts(done, done - outcome.failed, outcome.failed)
+        self._jobs.record_chunk(tenant, job_id, index, counts, f"{part}: done")
+        observability.part_done(job, part, counts, int((time.monotonic() - begun) * 1000))
         return True
 
     def _hold_lane(self, tenant: str, job_id: str) -> None:
