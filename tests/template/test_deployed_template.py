@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from ferry.jobs.kinds import load_kinds
 from ferry_local.template import Stack
 from tests.template.sam import policy_statements, resources_of_type, translate
 
@@ -144,14 +145,13 @@ def _watched(alarm, namespace, metric):
 
 def test_alarms_watch_every_state_machine_every_function_the_api_and_the_sweeper(translated_template):
     resources = translated_template["Resources"]
-    machines = [{"StateMachineArn": {"Ref": lid}} for lid in resources_of_type(translated_template, "AWS::StepFunctions::StateMachine")]
     functions = sorted(_functions(translated_template))
     for family in ("Import", "Export", "Procedure"):
         assert _watched(resources[f"{family}ExecutionsFailedAlarm"], "AWS/States", "ExecutionsFailed") == [{"StateMachineArn": {"Ref": f"{family}StateMachine"}}]
     failures = resources["JobFailuresAlarm"]
-    assert sorted(map(repr, _watched(failures, "AWS/States", "ExecutionsFailed"))) == sorted(map(repr, machines))
-    # The sweeper's own metric (Powertools: namespace POWERTOOLS_METRICS_NAMESPACE, dimension service).
-    assert _watched(failures, "Ferry", "JobsSwept") == [{"service": "ferry"}]
+    # Powertools' metrics: namespace POWERTOOLS_METRICS_NAMESPACE, dimension service, and each job's kind.
+    every_kind = sorted(({"service": "ferry", "kind": kind.name} for kind in load_kinds()), key=repr)
+    assert sorted(_watched(failures, "Ferry", "JobsFailed"), key=repr) == every_kind
     assert _watched(resources["SweeperFindsAlarm"], "Ferry", "JobsSwept") == [{"service": "ferry"}]
     assert failures["Properties"]["Threshold"] == {"Ref": "FailedJobsPerHourAlarm"}
     assert _watched(resources["Api5xxAlarm"], "AWS/ApiGateway", "5xx") == [{"ApiId": {"Ref": "HttpApi"}, "Stage": "$default"}]
