@@ -64,13 +64,16 @@ bench: $(VENV)/.installed ## Measure speed against floors of the same run
 # Only the parameters given are passed: on an update the others keep their deployed values. The template refuses
 # a stack with no MongoDB (its rule BusinessDataHasADatabase), naming MongoDbUri and MongoDbSecret.
 # The sam deploy line is not echoed: MongoDbUri holds a password.
+# Values are read from the environment by the shell ("$$NAME"), never pasted into the command by make, so ` " \
+# arrive as they are; a $ does too when the value is given in the environment (MONGODB_URI='...' make deploy),
+# while make itself would expand a $ given on its own command line.
 DEPLOY_PARAMETERS = $(strip \
-	$(if $(MONGODB_URI),MongoDbUri="$(MONGODB_URI)") \
-	$(if $(MONGODB_SECRET),MongoDbSecret="$(MONGODB_SECRET)") \
-	$(if $(MONGODB_SECRET_KEY),MongoDbSecretKey="$(MONGODB_SECRET_KEY)") \
-	$(if $(ALARM_EMAIL),AlarmEmail="$(ALARM_EMAIL)") \
-	$(if $(VPC_SUBNETS),VpcSubnetIds="$(VPC_SUBNETS)") \
-	$(if $(VPC_SECURITY_GROUPS),VpcSecurityGroupIds="$(VPC_SECURITY_GROUPS)"))
+	$(if $(MONGODB_URI),MongoDbUri="$$MONGODB_URI") \
+	$(if $(MONGODB_SECRET),MongoDbSecret="$$MONGODB_SECRET") \
+	$(if $(MONGODB_SECRET_KEY),MongoDbSecretKey="$$MONGODB_SECRET_KEY") \
+	$(if $(ALARM_EMAIL),AlarmEmail="$$ALARM_EMAIL") \
+	$(if $(VPC_SUBNETS),VpcSubnetIds="$$VPC_SUBNETS") \
+	$(if $(VPC_SECURITY_GROUPS),VpcSecurityGroupIds="$$VPC_SECURITY_GROUPS"))
 
 deploy: ## sam build && sam deploy: MONGODB_URI=... (kept in a new secret) or MONGODB_SECRET=<name|ARN>; [ALARM_EMAIL= VPC_SUBNETS= VPC_SECURITY_GROUPS= MONGODB_SECRET_KEY=]
 	sam build

@@ -123,7 +123,7 @@ def test_functions_run_in_the_vpc_exactly_when_subnets_and_security_groups_are_g
 def test_every_alarm_notifies_the_alarm_topic_going_off_and_back_to_ok(translated_template):
     alarms = resources_of_type(translated_template, "AWS::CloudWatch::Alarm")
     assert {
-        "ImportExecutionsFailedAlarm", "ExportExecutionsFailedAlarm", "ProcedureExecutionsFailedAlarm",
+        "ImportExecutionsBrokenAlarm", "ExportExecutionsBrokenAlarm", "ProcedureExecutionsBrokenAlarm",
         "JobFailuresAlarm", "SweeperFindsAlarm", "Api5xxAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm",
     } <= set(alarms)
     for logical_id, alarm in alarms.items():
@@ -132,6 +132,16 @@ def test_every_alarm_notifies_the_alarm_topic_going_off_and_back_to_ok(translate
     subscription = translated_template["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "MailsAlarms"
     assert subscription["Properties"] == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+
+
+def test_a_sum_of_metrics_counts_a_quiet_metric_as_zero(translated_template):
+    # CloudWatch has no datapoint for a metric with no activity in a period; unfilled, one quiet term would empty the sum.
+    for logical_id, alarm in resources_of_type(translated_template, "AWS::CloudWatch::Alarm").items():
+        metrics = alarm["Properties"].get("Metrics", [])
+        (expression,) = [m["Expression"] for m in metrics if "Expression" in m] or [None]
+        terms = [m["Id"] for m in metrics if "MetricStat" in m]
+        if expression is not None:
+            assert expression == " + ".join(f"FILL({term}, 0)" for term in terms), logical_id
 
 
 def _watched(alarm, namespace, metric):
@@ -147,7 +157,9 @@ def test_alarms_watch_every_state_machine_every_function_the_api_and_the_sweeper
     resources = translated_template["Resources"]
     functions = sorted(_functions(translated_template))
     for family in ("Import", "Export", "Procedure"):
-        assert _watched(resources[f"{family}ExecutionsFailedAlarm"], "AWS/States", "ExecutionsFailed") == [{"StateMachineArn": {"Ref": f"{family}StateMachine"}}]
+        # A job that fails fails its execution too: only executions that did not end by themselves are an alarm here.
+        for metric in ("ExecutionsTimedOut", "ExecutionsAborted"):
+            assert _watched(resources[f"{family}ExecutionsBrokenAlarm"], "AWS/States", metric) == [{"StateMachineArn": {"Ref": f"{family}StateMachine"}}]
     failures = resources["JobFailuresAlarm"]
     # Powertools' metrics: namespace POWERTOOLS_METRICS_NAMESPACE, dimension service, and each job's kind.
     every_kind = sorted(({"service": "ferry", "kind": kind.name} for kind in load_kinds()), key=repr)
