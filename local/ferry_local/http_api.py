@@ -118,7 +118,8 @@ def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
     http = event["requestContext"]["http"]
     route_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{event['requestContext']['apiId']}/$default/{http['method']}{http['path']}"
     request = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
-    return {**request, "type": "REQUEST", "routeArn": route_arn, "identitySource": []}
+    # A route's identity sources' values would be listed in `identitySource`; Ferry's authorizer has none.
+    return {**request, "type": "REQUEST", "routeArn": route_arn, "identitySource": None}
 
 
 def _as_text(body: bytes) -> str | None:
@@ -249,6 +250,9 @@ class HttpApi:
         except InvocationError as exc:
             # Lambda would log the error to the function's log group; here it goes to the console.
             log.error("%s failed on %s (request %s): %s", invoked, route.route_key, request_id, exc)
+            if invoked == route.authorizer:
+                # API Gateway answers 500 for an authorizer that failed or timed out, whatever the cause.
+                return _problem(request, 500, "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
             if exc.error_type == "Sandbox.Timedout":
                 return _problem(request, 503, "Service Unavailable", "The function did not answer in time.", request_id)
             return _problem(request, 500, "Internal Server Error", "The function failed; the request id identifies it in the logs.", request_id)

@@ -7,7 +7,10 @@ import logging
 
 import pytest
 
+from ferry.core import observability
+from ferry.core.errors import ServiceUnavailable
 from ferry.core.observability import logger
+from ferry.jobs.kinds import UnknownKind
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import JobStatus
 from ferry.testing import InMemoryLeases, RecordingEvents, StillClock
@@ -128,3 +131,44 @@ def test_a_chunk_attempt_that_fails_is_a_warning_naming_the_chunk(parts, operato
     [warning] = [line for line in operator_log() if line["level"] == "WARNING"]
     assert warning["message"] == "chunk failed" and warning["job_id"] == job.id
     assert (warning["step"], warning["chunk"], warning["reason"]) == ("run_chunk", 0, "ConnectionError: the store went away")
+
+
+def test_a_job_that_could_not_be_launched_is_counted_failed(emf):
+    from ferry.jobs.service import JobService
+    from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher
+    from tests.unit.test_job_service import rows_file, submission
+
+    clock, launcher = StillClock(), RecordingLauncher()
+    service = JobService(InMemoryJobs(clock), InMemoryFiles(), launcher, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
+    launcher.fail = True
+    with pytest.raises(ServiceUnavailable):
+        service.submit(submission(attachment=rows_file({"vendorId": "1"})))
+    [document] = [d for d in emf() if "JobsFailed" in d]
+    assert (document["kind"], document["JobsFailed"]) == ("import_json", [1.0])
+
+
+def test_a_reason_that_quotes_the_rows_is_logged_without_them(parts, operator_log):
+    jobs, files, _ = parts
+    job = submit(jobs, files, [customer(1)])
+    lifecycle = Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock())
+    assert lifecycle.start("acme", job.id)
+    reason = "BulkWriteError: batch op errors occurred, full error: {'writeErrors': [{'op': {'name': 'Secret Customer Ltd'}}]}"
+    lifecycle.fail("acme", job.id, "run_chunk", reason)
+    [failed] = [line for line in operator_log() if line["level"] == "WARNING"]
+    assert failed["reason"] == "BulkWriteError: batch op errors occurred"
+    assert jobs.get("acme", job.id).output.endswith("Secret Customer Ltd'}}]}"), "the job's owner still reads the whole reason"
+
+
+def test_a_report_that_cannot_be_made_never_fails_the_job(parts, operator_log):
+    jobs, files, _ = parts
+    job = submit(jobs, files, [customer(1)])
+    lifecycle = Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock())
+    assert lifecycle.start("acme", job.id)
+    lifecycle.fail("acme", job.id, "plan", "UnreadableInput: not a JSON array")
+
+    def retired_kind() -> str:
+        raise UnknownKind("no kind import_xml")
+
+    observability.job_ended(jobs.get("acme", job.id), retired_kind)  # must not raise
+    [error] = [line for line in operator_log() if line["level"] == "ERROR"]
+    assert (error["message"], error["report"], error["error"]) == ("a job report could not be made", "job_ended", "UnknownKind")

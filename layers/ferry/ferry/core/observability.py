@@ -20,8 +20,10 @@ SDK brings a second botocore into the layer next to the runtime's own.
 """
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -35,6 +37,34 @@ metrics = Metrics()
 # Most requests add no metric (a read, a list); Powertools warns about each of them otherwise.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
+# The parts of an error's text that quote the data it failed on (pymongo's BulkWriteError quotes the documents,
+# SQLAlchemy the statement and its parameters): a log line stops before them.
+_QUOTING_DATA = (", full error:", "[SQL:", "[parameters:")
+
+_Reported = TypeVar("_Reported", bound=Callable[..., None])
+
+
+def _never_fails(report: _Reported) -> _Reported:
+    """Telling operators must never fail the work it tells of: a report that cannot be made is dropped, noted once."""
+
+    @functools.wraps(report)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            report(*args, **kwargs)
+        except Exception as exc:
+            try:
+                logger.error("a job report could not be made", extra={"report": report.__name__, "error": type(exc).__name__})
+            except Exception:
+                pass
+
+    return guarded  # type: ignore[return-value]
+
+
+def _loggable(reason: str) -> str:
+    cut = min((i for i in (reason.find(marker) for marker in _QUOTING_DATA) if i >= 0), default=len(reason))
+    return reason[:cut].rstrip(" ,\n")
+
+
 # What each family of job kinds moves, as metric names: (succeeded rows, failed rows).
 _ROW_METRICS = {"import": ("RowsImported", "RowsRejected"), "export": ("RowsExported", None)}
 
@@ -43,15 +73,18 @@ def _keys(job: Job) -> dict[str, Any]:
     return {"tenant": job.tenant, "job_id": job.id, "kind": job.type}
 
 
+@_never_fails
 def job_submitted(job: Job) -> None:
     attachment = job.attachment
     logger.info("job submitted", extra=_keys(job) | {"attachment_bytes": attachment.size if attachment else None})
 
 
+@_never_fails
 def job_started(job: Job) -> None:
     logger.info("job started", extra=_keys(job) | {"queued_ms": job.queued_ms})
 
 
+@_never_fails
 def chunk_done(job: Job, chunk: int, counts: ChunkCounts, duration_ms: int) -> None:
     logger.info(
         "chunk done",
@@ -60,11 +93,13 @@ def chunk_done(job: Job, chunk: int, counts: ChunkCounts, duration_ms: int) -> N
     _flush({"ChunkDuration": (duration_ms, MetricUnit.Milliseconds)}, job.type)
 
 
+@_never_fails
 def chunk_failed(job: Job, chunk: int, reason: str) -> None:
     """An attempt at a chunk failed; Step Functions may retry it, else the job fails naming it."""
-    logger.warning("chunk failed", extra=_keys(job) | {"step": "run_chunk", "chunk": chunk, "reason": reason})
+    logger.warning("chunk failed", extra=_keys(job) | {"step": "run_chunk", "chunk": chunk, "reason": _loggable(reason)})
 
 
+@_never_fails
 def part_done(job: Job, part: str, counts: ChunkCounts, duration_ms: int) -> None:
     logger.info(
         "part done",
@@ -72,16 +107,23 @@ def part_done(job: Job, part: str, counts: ChunkCounts, duration_ms: int) -> Non
     )
 
 
+@_never_fails
 def export_written(job: Job, rows: int, zip_bytes: int, duration_ms: int) -> None:
     logger.info("export written", extra=_keys(job) | {"rows": rows, "zip_bytes": zip_bytes, "duration_ms": duration_ms})
 
 
+@_never_fails
 def job_failed(job: Job, step: str, reason: str) -> None:
-    logger.warning("job failed", extra=_keys(job) | {"step": step, "reason": reason})
+    logger.warning("job failed", extra=_keys(job) | {"step": step, "reason": _loggable(reason)})
 
 
-def job_ended(job: Job, family: str) -> None:
-    """A job's end, once: its status, counts and duration, in the log and as its kind's metrics."""
+@_never_fails
+def job_ended(job: Job, family: Callable[[], str]) -> None:
+    """A job's end, once: its status, counts and duration, in the log and as its kind's metrics.
+
+    `family` answers the kind's state machine family (import, export, procedure): asked here, so
+    that a kind no longer known fails this report only.
+    """
     progress = job.progress
     logger.info(
         "job ended",
@@ -96,7 +138,7 @@ def job_ended(job: Job, family: str) -> None:
         },
     )
     values: dict[str, tuple[float, MetricUnit]] = {}
-    succeeded, failed = _ROW_METRICS.get(family, (None, None))
+    succeeded, failed = _ROW_METRICS.get(family(), (None, None))
     if succeeded:
         values[succeeded] = (progress.succeeded, MetricUnit.Count)
     if failed:

@@ -42,7 +42,7 @@ class Lifecycle:
             # a publish that failed is unmarked so that the retry publishes it.
             self._jobs.unmark_announced(tenant, job_id)
             raise
-        observability.job_ended(job, kind_of(job.type).state_machine)
+        observability.job_ended(job, lambda: kind_of(job.type).state_machine)
         return True
 
     def submit(self, execution_name: str, request: dict[str, Any], started: datetime) -> dict[str, str]:

@@ -129,8 +129,10 @@ class JobService:
         try:
             self._launcher.launch(job)
         except Exception as exc:
-            self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
-            observability.job_failed(job, "launch", f"{type(exc).__name__}: {exc}")
+            failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
+            observability.job_failed(failed, "launch", f"{type(exc).__name__}: {exc}")
+            # No execution will announce it: counted here, so JobsFailed misses no job.
+            observability.job_ended(failed, lambda: submission.kind.state_machine)
             raise ServiceUnavailable("The job could not be started; please retry.") from exc
         return job
 
