@@ -6,7 +6,8 @@ finish (totals, errors file, final status); fail when anything above raised. Sta
 fail and the end of a cancelled job are the engine's (ferry.jobs.lifecycle). Every
 step may run twice (Step Functions retries), so each one is idempotent.
 
-Chunk files are the same for every format: the rows to validate, and, for a CSV, the
+A chunk file holds the rows to validate. A JSON import's is just their JSON array, which
+run_chunk validates straight from its bytes; a CSV's is an object that also carries the
 file's own records, so that the errors file shows rejected rows as the user sent them.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ferry.core.errors import InvalidTransition
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.paths import field_paths
 from ferry.datatypes.registry import resolve
-from ferry.datatypes.validation import validate_rows
+from ferry.datatypes.validation import validate_json_rows, validate_rows
 from ferry.imports import errors_csv
 from ferry.imports.formats import csv_table, json_array
 from ferry.imports.formats.streams import prefixed
@@ -91,9 +92,9 @@ class ImportRunner:
             table = self._read(job, raw, data_type)
             while batch := list(islice(table.rows, self._chunk_rows)):
                 chunk = ChunkRef(len(manifest), files.chunk_key(job, len(manifest)), total + 1, len(batch))
-                content = {"rows": [row for row, _ in batch]}
+                content: Any = [row for row, _ in batch]
                 if table.columns is not None:
-                    content |= {"columns": table.columns, "records": [record for _, record in batch]}
+                    content = {"rows": content, "columns": table.columns, "records": [record for _, record in batch]}
                 self._files.put(chunk.key, json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(), "application/json")
                 manifest.append(vars(chunk))
                 total += len(batch)
@@ -159,21 +160,31 @@ class ImportRunner:
 
     def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, dict[str, Any]]:
         data_type, action = resolve(job.args["dataType"], job.args["actionType"])
-        content = json.loads(self._files.get(chunk.key))
-        rows, records = content["rows"], content.get("records")
+        raw = self._files.get(chunk.key)
         first = chunk.first_row - 1  # 0-based position of the chunk's first row in the job's input
-        valid, invalid = validate_rows(data_type, rows, first)
+        columns = records = None
+        rows: list[Any] | None
+        if raw.startswith(b"["):  # a JSON import's rows, parsed into Python values only when some fail
+            valid, invalid, rows = validate_json_rows(data_type, raw, first)
+            processed = len(valid) if rows is None else len(rows)
+        else:
+            content = json.loads(raw)
+            rows, columns, records = content["rows"], content["columns"], content["records"]
+            valid, invalid = validate_rows(data_type, rows, first)
+            processed = len(rows)
         refused = self._store.write_batch(
             Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
         )
+        if refused and rows is None:
+            rows = json.loads(raw)  # the refused rows' raw form, for the errors file
         errors = [JobError(e.code, e.message, e.row + 1, e.field or None) for e in invalid] + [
             JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)) for r in refused
         ]
         errors.sort(key=lambda e: e.row or 0)
         rejected = errors_csv.rejected_rows(errors, lambda row: (records or rows)[row - chunk.first_row])
         failed = len(rejected)
-        counts = ChunkCounts(processed=len(rows), succeeded=len(rows) - failed, failed=failed)
-        return counts, {"counts": vars(counts), "columns": content.get("columns"), "rejected": [r.to_json() for r in rejected]}
+        counts = ChunkCounts(processed=processed, succeeded=processed - failed, failed=failed)
+        return counts, {"counts": vars(counts), "columns": columns, "rejected": [r.to_json() for r in rejected]}
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
         job = self._jobs.get(tenant, job_id)
