@@ -74,7 +74,9 @@ def validate_json_rows(data_type: DataType, raw: bytes, first_row: int) -> tuple
 
 def _write_rows(data_type: DataType, docs: list[dict[str, Any]], positions: range | list[int], first_row: int) -> list[WriteRow]:
     key_of, set_of = data_type.key_of, data_type.set_of
-    return [WriteRow(first_row + i, key_of(doc), doc, set_of(doc)) for i, doc in zip(positions, docs)]
+    if data_type.set_fields:
+        return [WriteRow(first_row + i, key_of(doc), doc, set_of(doc)) for i, doc in zip(positions, docs)]
+    return [WriteRow(first_row + i, key_of(doc), doc) for i, doc in zip(positions, docs)]
 
 
 def _row_error(error: Any, first_row: int) -> RowError:

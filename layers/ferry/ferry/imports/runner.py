@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
+from ferry.core import collector
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import InvalidTransition
 from ferry.datatypes.datatype import DataType
@@ -164,17 +165,18 @@ class ImportRunner:
         first = chunk.first_row - 1  # 0-based position of the chunk's first row in the job's input
         columns = records = None
         rows: list[Any] | None
-        if raw.startswith(b"["):  # a JSON import's rows, parsed into Python values only when some fail
-            valid, invalid, rows = validate_json_rows(data_type, raw, first)
-            processed = len(valid) if rows is None else len(rows)
-        else:
-            content = json.loads(raw)
-            rows, columns, records = content["rows"], content["columns"], content["records"]
-            valid, invalid = validate_rows(data_type, rows, first)
-            processed = len(rows)
-        refused = self._store.write_batch(
-            Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
-        )
+        with collector.paused():
+            if raw.startswith(b"["):  # a JSON import's rows, parsed into Python values only when some fail
+                valid, invalid, rows = validate_json_rows(data_type, raw, first)
+                processed = len(valid) if rows is None else len(rows)
+            else:
+                content = json.loads(raw)
+                rows, columns, records = content["rows"], content["columns"], content["records"]
+                valid, invalid = validate_rows(data_type, rows, first)
+                processed = len(rows)
+            refused = self._store.write_batch(
+                Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
+            )
         if refused and rows is None:
             rows = json.loads(raw)  # the refused rows' raw form, for the errors file
         errors = [JobError(e.code, e.message, e.row + 1, e.field or None) for e in invalid] + [
