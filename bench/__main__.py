@@ -435,6 +435,7 @@ def csv_in_process(content: bytes) -> tuple[float, float | None]:
     import io
     from itertools import islice
 
+    from ferry.core import collector
     from ferry.datatypes.paths import field_paths
     from ferry.datatypes.registry import resolve
     from ferry.datatypes.validation import validate_rows
@@ -449,10 +450,14 @@ def csv_in_process(content: bytes) -> tuple[float, float | None]:
         started = time.perf_counter()
         layout, records = csv_table.open_table(io.BytesIO(content), csv_table.CsvOptions(), paths)
         first = 0
-        while batch := list(islice(records, CHUNK_ROWS)):
-            rows = [csv_table.row_of(cells, layout, paths) for cells in batch]
-            valid, _ = validate_rows(data_type, rows, first)
-            store.write_batch(Collection(TENANT, "Customers"), action, valid, writer=JOB_ID, now=NOW)
+        while True:
+            with collector.paused():  # as the worker reads a batch (plan) and validates and writes it (run_chunk)
+                batch = list(islice(records, CHUNK_ROWS))
+                if not batch:
+                    break
+                rows = [csv_table.row_of(cells, layout) for cells in batch]
+                valid, _ = validate_rows(data_type, rows, first)
+                store.write_batch(Collection(TENANT, "Customers"), action, valid, writer=JOB_ID, now=NOW)
             first += len(batch)
         pipeline = time.perf_counter() - started
         store.close()

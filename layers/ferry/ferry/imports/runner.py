@@ -91,7 +91,11 @@ class ImportRunner:
         total = 0
         with self._files.open(job.input_key) as raw:
             table = self._read(job, raw, data_type)
-            while batch := list(islice(table.rows, self._chunk_rows)):
+            while True:
+                with collector.paused():  # a batch's rows are JSON values, trees the collector cannot free
+                    batch = list(islice(table.rows, self._chunk_rows))
+                if not batch:
+                    break
                 chunk = ChunkRef(len(manifest), files.chunk_key(job, len(manifest)), total + 1, len(batch))
                 content: Any = [row for row, _ in batch]
                 if table.columns is not None:
@@ -139,7 +143,7 @@ class ImportRunner:
         note = None
         if layout.unknown:
             note = f"Columns ignored (not fields of {data_type.name}): {', '.join(layout.unknown)}."
-        rows = ((csv_table.row_of(cells, layout, paths), cells) for cells in _checked(records))
+        rows = ((csv_table.row_of(cells, layout), cells) for cells in _checked(records))
         return Table(rows, layout.header, note)
 
     def run_chunk(self, tenant: str, job_id: str, chunk: ChunkRef) -> bool:
