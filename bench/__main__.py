@@ -28,6 +28,7 @@ bench exits 0 regardless.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -615,6 +616,155 @@ def report_export() -> None:
     print()
 
 
+# --- (e) a million rows through the local stack, and what they cost ---------------------------
+
+SCALE_ROWS = 1_000_000
+# List prices, us-east-1, as published in November 2026 (USD).
+LAMBDA_GB_S = 0.0000133334  # arm64, per GB-second (the worker's architecture)
+LAMBDA_REQUEST = 0.20 / 1e6
+STATE_TRANSITION = 0.025 / 1000  # Standard workflows
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (1 KB)
+S3_WRITE_REQUEST = 0.005 / 1000  # PUT, COPY, POST, LIST
+S3_READ_REQUEST = 0.0004 / 1000  # GET and the rest
+_DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+_S3_WRITES = {"PUT", "POST"}
+
+
+def customers_json(rows: int) -> bytes:
+    """One JSON array of rows, as a user uploads it, built a chunk at a time."""
+    parts = [json.dumps([customer(n) for n in range(start, min(start + CHUNK_ROWS, rows))], ensure_ascii=False)[1:-1] for start in range(0, rows, CHUNK_ROWS)]
+    return ("[" + ",".join(parts) + "]").encode()
+
+
+def import_in_process(content: bytes) -> float:
+    """Seconds of the worker's own steps for the file (plan, every chunk, finish) on in-memory jobs and files and SQLite."""
+    from ferry.core.ids import new_ulid
+    from ferry.imports.runner import ChunkRef, ImportRunner
+    from ferry.imports.sources.url import FetchPolicy
+    from ferry.jobs.files import input_key
+    from ferry.jobs.lifecycle import Lifecycle
+    from ferry.jobs.model import Job, JobStatus
+    from ferry.store.sqlite import SqliteEntityStore
+    from ferry.testing import InMemoryFiles, InMemoryJobs, InMemoryLeases, RecordingEvents, StillClock
+
+    clock = StillClock()
+    jobs, files = InMemoryJobs(clock), InMemoryFiles()
+    job_id = new_ulid()
+    job = Job(
+        id=job_id, tenant=TENANT, type="import_json", status=JobStatus.PENDING,
+        args={"dataType": "Customers", "actionType": "CreateOrUpdate"}, created_at=clock.now(), updated_at=clock.now(),
+        input_key=input_key(TENANT, job_id),
+    )
+    files.put(job.input_key, content)
+    jobs.create(job)
+    lifecycle = Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(clock), clock)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteEntityStore(str(Path(tmp) / "entities.sqlite3"))
+        runner = ImportRunner(jobs, files, store, lifecycle, clock, CHUNK_ROWS, FetchPolicy(max_bytes=1 << 20, timeout_s=5))
+        started = time.perf_counter()
+        lifecycle.start(TENANT, job_id)
+        for item in json.loads(files.get(runner.plan(TENANT, job_id))):
+            runner.run_chunk(TENANT, job_id, ChunkRef(**item))
+        status = runner.finish(TENANT, job_id)
+        seconds = time.perf_counter() - started
+        store.close()
+    if status is not JobStatus.FINISHED:
+        raise RuntimeError(f"the in-process import ended {status.value}")
+    return seconds
+
+
+@dataclass
+class StackRun:
+    wall: float
+    outcome: str
+    peak_mb: float
+    memory_mb: int  # the worker's MemorySize in template.yaml
+    worker_seconds: list[float]
+    requests: dict[tuple[str, str], int]
+    transitions: int
+    job_item_kb: float
+
+
+def import_through_the_local_stack(content: bytes) -> StackRun:
+    import secrets
+    import urllib.request
+
+    from ferry_local.stack import LocalStack
+    from tests.e2e.client import FerryClient
+
+    key = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory() as tmp, LocalStack(state_dir=Path(tmp), keys={TENANT: key}, fire_schedules=False, log_requests=False) as stack:
+        client = FerryClient(stack.url, key)
+        before = stack.aws_requests()
+        started = time.perf_counter()
+        grant = client.post("/uploads", {"name": "customers.json", "mime_type": "application/json"}).json()
+        urllib.request.urlopen(urllib.request.Request(grant["url"], data=content, method="PUT", headers=grant["headers"]), timeout=600).close()
+        body = {
+            "type": "import_json",
+            "args": {"dataType": "Customers", "actionType": "CreateOrUpdate"},
+            "attachment": {"name": "customers.json", "mime_type": "application/json", "file": grant["file"]},
+        }
+        job = client.wait(client.post("/jobs", body).json()["id"], timeout=3600)
+        wall = time.perf_counter() - started
+        after = stack.aws_requests()
+        requests = {kind: count - before.get(kind, 0) for kind, count in after.items() if count > before.get(kind, 0)}
+        # The Map's child executions do not show in moto's history: each enters one state (RunChunk).
+        transitions = _states_entered(stack) + -(-SCALE_ROWS // stack.chunk_rows)
+        item = stack.session.client("dynamodb").scan(TableName=stack.stack.physical("JobsTable"))["Items"]
+        item_kb = max(len(json.dumps(i)) for i in item) / 1024
+        return StackRun(
+            wall, f"{job['status']}, {job['progress']['succeeded']:,} rows", stack.peak_memory_mb("WorkerFunction"),
+            stack.stack.function("WorkerFunction").memory_mb, stack.invocation_seconds("WorkerFunction"), requests, transitions, item_kb,
+        )
+
+
+def _states_entered(stack: Any) -> int:
+    """States the stack's executions entered, as their histories show them."""
+    sfn = stack.session.client("stepfunctions")
+    entered = 0
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+            events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+            entered += sum(1 for e in events if e["type"].endswith("StateEntered"))
+    return entered
+
+
+def report_import_at_scale() -> None:
+    content = customers_json(SCALE_ROWS)
+    print(f"(e) A JSON file of {SCALE_ROWS:,} Customers rows ({len(content) / 1e6:.0f} MB), CreateOrUpdate, uploaded and imported")
+    in_process = import_in_process(content)
+    print(f"    {'in process: plan + every chunk + finish':<42}{SCALE_ROWS / in_process:>10,.0f} rows/s  ({in_process:.1f} s; in-memory jobs and files)")
+    run = import_through_the_local_stack(content)
+    print(f"    {'through the local stack (/uploads, PUT, job)':<42}{SCALE_ROWS / run.wall:>10,.0f} rows/s  ({run.wall:.1f} s wall, {run.outcome})")
+    print(f"    {'worker peak memory':<42}{run.peak_mb:>10.0f} MB   goal < {WORKER_MEMORY_BAR_MB} MB: {'met' if 0 < run.peak_mb < WORKER_MEMORY_BAR_MB else 'not met'}")
+    writes = sum(n for (service, op), n in run.requests.items() if service == "dynamodb" and op in _DYNAMODB_WRITES)
+    # Each write counted at the job item's final size (it only grows): an upper bound of the write units.
+    write_units = writes * max(1, math.ceil(run.job_item_kb))
+    s3_writes = sum(n for (service, op), n in run.requests.items() if service == "s3" and op in _S3_WRITES)
+    s3_reads = sum(n for (service, op), n in run.requests.items() if service == "s3" and op not in _S3_WRITES)
+    others = [
+        ("Step Functions (Standard)", f"{run.transitions} state transitions", run.transitions * STATE_TRANSITION),
+        ("DynamoDB writes (on demand)", f"{writes} writes of job items (<= {run.job_item_kb:.1f} KB): {write_units} WRU", write_units * DYNAMODB_WRITE_UNIT),
+        ("S3 requests", f"{s3_writes} PUT/POST, {s3_reads} GET/HEAD", s3_writes * S3_WRITE_REQUEST + s3_reads * S3_READ_REQUEST),
+    ]
+    worker_s = sum(run.worker_seconds)
+    print("    cost at list prices (us-east-1, USD), from this run's durations and requests:")
+    per_million: dict[int, float] = {}
+    for memory_mb in sorted({run.memory_mb, 1024}, reverse=True):
+        gb_s = worker_s * memory_mb / 1024
+        worker = gb_s * LAMBDA_GB_S + len(run.worker_seconds) * LAMBDA_REQUEST
+        print(f"      {f'Lambda, worker at {memory_mb} MB (arm64)':<36}${worker:.5f}  ({gb_s:,.0f} GB-s in {len(run.worker_seconds)} invocations)")
+        per_million[memory_mb] = (worker + sum(dollars for _, _, dollars in others)) * 1e6 / SCALE_ROWS
+    for label, detail, dollars in others:
+        print(f"      {label:<36}${dollars:.5f}  ({detail})")
+    figures = ", ".join(f"${dollars:.4f} at {memory_mb} MB" for memory_mb, dollars in per_million.items())
+    met = "met" if per_million[run.memory_mb] < 0.01 else "not met"
+    print(f"    {'cost per million rows':<42}{figures};  goal < $0.01 at {run.memory_mb} MB: {met}")
+    print("    (local durations run 4 chunks at once on this machine's CPUs, so Lambda would bill less; S3 storage, the API's")
+    print("    own calls, the client's polling and data transfer are left out)")
+    print()
+
+
 def main() -> int:
     print(
         f"Ferry bench - Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
@@ -625,6 +775,7 @@ def main() -> int:
     report_api_import()
     report_csv_import()
     report_export()
+    report_import_at_scale()
     print("Figures are measured, not asserted: the bench exits 0 whatever the bars say.")
     return 0
 
