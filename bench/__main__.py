@@ -1,20 +1,23 @@
 """Ferry bench: `make bench` (python -m bench from the repo root). Prints figures to stdout, writes nothing else.
 
-(a) Import throughput: 100,000 synthetic Customers rows (seed 004's shape), as JSON
-    chunks of 10,000 rows, each chunk json.loads + validate_rows + SqliteEntityStore.write_batch
-    (CreateOrUpdate) into a fresh SQLite file in a temporary directory - what one worker
-    invocation does per chunk, minus S3 and DynamoDB. Next to it, the floor: json.loads
-    alone on the same bytes. Median of 3 runs; once on all CPUs, once pinned to one CPU.
+(a) Import hot path: 100,000 synthetic Customers rows (seed 004's shape), as JSON chunks of
+    10,000 rows (the worker's chunk files), each chunk as one run_chunk step handles it minus
+    S3 and DynamoDB, with the garbage collector paused as there: validate_json_rows (parse
+    and validate in one pass) + SqliteEntityStore.write_batch (CreateOrUpdate) into a fresh
+    file; and validate_json_rows + MongoEntityStore.write_batch up to the wire (pymongo's own
+    bulk_write statements, encoded to BSON; no server). Each path's rows/s as a ratio to the
+    floor, json.loads alone on the same bytes, measured in the same run (goals: 0.5 for
+    SQLite, 1.0 for MongoDB). Median of 3 runs, pinned to one CPU.
 (b) API cold import: `import ferry_api.app` timed inside fresh interpreters, with
     the environment the handler reads at import set to dummy values. Median of 5 after
     one warm-up (so .pyc files exist), plus whether pandas / pymongo got imported.
 
 (c) CSV import: 200,000 Customers rows as one CSV (~50 MB, dotted headers). In process:
     csv_table.open_table + row_of + validate_rows + write_batch per 10,000 rows, next to
-    the floor of `pandas.read_csv` alone on the same bytes. Then through the local stack,
-    as a user does it: POST /uploads, PUT the file, POST /jobs (import_csv), poll until it
-    ends; its wall time, and the worker's peak memory (its instances' VmHWM, what Lambda
-    reports as Max Memory Used), against 512 MB.
+    the floor of `pandas.read_csv` alone on the same bytes (goal: 0.4 of it). Then through
+    the local stack, as a user does it: POST /uploads, PUT the file, POST /jobs (import_csv),
+    poll until it ends; its wall time, and the worker's peak memory (its instances' VmHWM,
+    what Lambda reports as Max Memory Used), against 512 MB.
 
 (d) Export: the same Customers rows written into the SQLite store, then query (pages of
     10,000, projection of 11 fields) + CSV + zip (deflate level 1) in process, next to the
@@ -22,8 +25,14 @@
     and zipped at the same level. Then 1,000,000 rows exported through the local stack
     (POST /jobs export_csv): wall time and the worker's peak memory against 512 MB.
 
-Speed is measured here, never asserted by a test: the bars print PASS/FAIL and the
-bench exits 0 regardless.
+(e) A million rows: one JSON file of 1,000,000 Customers rows imported in process (the
+    worker's plan, every chunk and finish on in-memory jobs and files) and through the local
+    stack as a user does it (upload, job, poll): both times, the worker's peak memory against
+    512 MB, and the import's cost at list prices from that run's worker durations, state
+    transitions, DynamoDB writes and S3 requests (goal: under $0.01 per million rows).
+
+Speed is measured here, never asserted by a test: figures are judged against goals (ratios
+to floors of the same run, where there is a floor) and the bench exits 0 regardless.
 """
 from __future__ import annotations
 
@@ -56,7 +65,6 @@ TENANT = "bench"
 JOB_ID = "01BENCH0000000000000000000"
 NOW = "2026-11-22T12:00:00Z"
 
-IMPORT_BAR_ROWS_PER_S = 50_000
 API_IMPORT_BAR_MS = 400
 
 API_ENV = {
@@ -499,15 +507,15 @@ def report_csv_import() -> None:
     content = customers_csv()
     print(f"(c) CSV import, CreateOrUpdate: {CSV_ROWS:,} Customers rows, one CSV of {len(content) / 1e6:.1f} MB")
     pipeline, floor = csv_in_process(content)
-    print(f"    {'in process: read + validate + write':<42}{CSV_ROWS / pipeline:>10,.0f} rows/s  ({pipeline:.2f} s)")
+    print(f"    {'in process: read + rows + validate + write':<42}{CSV_ROWS / pipeline:>10,.0f} rows/s  ({pipeline:.2f} s)")
     if floor is None:
         print("    pandas.read_csv floor: pandas is not installed (pip install -r requirements-dev.txt)")
     else:
         print(f"    {'floor: pandas.read_csv alone':<42}{CSV_ROWS / floor:>10,.0f} rows/s  ({floor:.2f} s)")
-        print(f"    {'ratio to the floor':<42}{floor / pipeline:>10.2f}")
+        print(f"    {'ratio to the floor':<42}{floor / pipeline:>10.2f}   {goal(floor / pipeline, 0.4)}")
     wall, outcome, peak = csv_through_the_local_stack(content)
     print(f"    {'through the local stack (/uploads, PUT, job)':<42}{CSV_ROWS / wall:>10,.0f} rows/s  ({wall:.1f} s wall, {outcome})")
-    print(f"    {'worker peak memory':<42}{peak:>10.0f} MB   bar < {WORKER_MEMORY_BAR_MB} MB: {verdict(0 < peak < WORKER_MEMORY_BAR_MB)}")
+    print(f"    {'worker peak memory':<42}{peak:>10.0f} MB   goal < {WORKER_MEMORY_BAR_MB} MB: {'met' if 0 < peak < WORKER_MEMORY_BAR_MB else 'not met'}")
     print()
 
 
@@ -776,7 +784,7 @@ def main() -> int:
     report_csv_import()
     report_export()
     report_import_at_scale()
-    print("Figures are measured, not asserted: the bench exits 0 whatever the bars say.")
+    print("Figures are measured, not asserted: the bench exits 0 whatever the goals say.")
     return 0
 
 
