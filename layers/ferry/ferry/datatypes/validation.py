@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ferry.datatypes.datatype import DataType
 from ferry.store.port import WriteRow
@@ -33,9 +33,13 @@ class RowError:
     message: str
 
 
+# Caching only member names: values (ids, names) are mostly unique, so caching them costs more than it saves (~7%).
+_ROWS_CONFIG = ConfigDict(cache_strings="keys")
+
+
 @cache
 def _rows_adapter(model: type) -> TypeAdapter[list[dict[str, Any]]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
+    return TypeAdapter(list[model], config=_ROWS_CONFIG)  # type: ignore[valid-type]
 
 
 def validate_rows(data_type: DataType, rows: list[Any], first_row: int) -> tuple[list[WriteRow], list[RowError]]:
