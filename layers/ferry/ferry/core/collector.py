@@ -3,8 +3,8 @@
 A chunk makes tens of thousands of dicts, lists and strings that only ever form
 trees (JSON values, rows, statement parameters), so the collector can free none
 of them; yet each of its passes walks them all, and the full passes walk the
-chunk again and again as it grows: about a third of a chunk's time, measured by
-`make bench`. Reference counting frees the chunk as soon as it is dropped; the
+chunk again and again as it grows: about a fifth of a chunk's time, often more
+(docs/performance.md). Reference counting frees the chunk as soon as it is dropped; the
 collector runs again after the block for whatever cycles it left.
 """
 from __future__ import annotations

@@ -56,7 +56,8 @@ class SqliteEntityStore:
         # With WAL, NORMAL stays consistent after a crash and skips an fsync per commit.
         self._conn.execute("PRAGMA synchronous=NORMAL")
         # A 10,000-row batch fills about 6 MB of pages: checkpoint every few batches (16 MB) rather than after each.
-        self._conn.execute("PRAGMA wal_autocheckpoint=1000")
+        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={16 * 1024 * 1024 // page_size}")
         self._lock = threading.Lock()
         self._tables: set[str] = set()
 
