@@ -103,6 +103,21 @@ def test_rows_the_store_refuses_in_a_chunk_of_valid_rows_reach_the_errors_file_a
     assert (line["vendorId"], line["name"], line["error_code"]) == ("C0000003", customer(3)["name"], "duplicate_key")
 
 
+def test_a_json_chunk_planned_before_chunks_became_bare_arrays_still_runs(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(3)], action="Create")
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    assert runner._lifecycle.start("acme", job.id)
+    [chunk] = chunks_of(runner.plan("acme", job.id), files)
+    files.put(chunk.key, json.dumps({"rows": [customer(0), customer(1, name=12), customer(2)]}).encode())  # the old layout
+    runner.run_chunk("acme", job.id, chunk)
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert (done.progress.succeeded, done.progress.failed) == (2, 1)
+    assert [(e.row, e.field) for e in done.errors] == [(2, "name")]
+    assert store.count(Collection("acme", "Customers")) == 2
+
+
 def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(parts):
     jobs, files, store = parts
     rows = [customer(n) for n in range(20)]

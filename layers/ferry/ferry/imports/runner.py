@@ -178,7 +178,8 @@ class ImportRunner:
                 processed = len(valid) if rows is None else len(rows)
             else:
                 content = json.loads(raw)
-                rows, columns, records = content["rows"], content["columns"], content["records"]
+                # A CSV's; or a JSON import's planned before its chunks became bare arrays, without columns and records.
+                rows, columns, records = content["rows"], content.get("columns"), content.get("records")
                 valid, invalid = validate_rows(data_type, rows, first)
                 processed = len(rows)
             refused = self._store.write_batch(
