@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -187,14 +188,17 @@ class FunctionPool:
         self._idle: list[Instance] = []
         self._count = 0
         self.peak_memory_mb = 0.0  # the most any instance of the function has held
+        self.durations_s: list[float] = []  # each invocation's run in its instance, what Lambda bills as Duration
         self._closed = False
         self._changed = threading.Condition()
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any:
         instance = self._acquire()
+        started = time.perf_counter()
         try:
             return instance.invoke(event, context)
         finally:
+            self.durations_s.append(time.perf_counter() - started)
             self._release(instance)
 
     def _acquire(self) -> Instance:

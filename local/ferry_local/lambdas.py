@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +86,14 @@ class LambdaInvocations:
         self._arn_prefix = arn_prefix
         self._faults = faults
         self._limits = limits or {}  # function name -> (memory MB, timeout s), from the template
+        self.requests: Counter[tuple[str, str]] = Counter()  # (service, operation) -> AWS requests moto answered
+        self._counting = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         found = INVOKE_PATH.match(environ.get("PATH_INFO", ""))
         if not found or environ["REQUEST_METHOD"] != "POST":
+            with self._counting:
+                self.requests[_request_kind(environ)] += 1
             return self._moto_app(environ, start_response)
         # FunctionName may be a name, a full ARN or a partial one, with or without a qualifier.
         name = unquote(found["name"]).rsplit(":function:", 1)[-1].split(":")[0]
@@ -122,6 +127,21 @@ class LambdaInvocations:
             headers.append(("X-Amz-Function-Error", "Unhandled"))
         start_response("200 OK", headers)
         return [body.encode()]
+
+
+def _request_kind(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, operation) of an AWS request: the service from its credential scope (header or
+    presigned query), the operation from X-Amz-Target where the protocol has one (DynamoDB, Step
+    Functions), else the HTTP method (S3's request prices go by it)."""
+    query = unquote(environ.get("QUERY_STRING", ""))
+    found = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", "") or query)
+    # A presigned URL of signature version 2 (S3's only) names no service: an upload's PUT.
+    service = found["service"] if found else "s3" if "AWSAccessKeyId=" in query else "unsigned"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return service, target.rsplit(".", 1)[-1] if target else environ["REQUEST_METHOD"]
+
+
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 
 
 def _error(start_response: Callable, status: str, error_type: str, message: str) -> list[bytes]:

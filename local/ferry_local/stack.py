@@ -83,6 +83,7 @@ class LocalStack:
         self._handler_overrides = handlers or {}
         self._on_ready = on_ready
         self._moto_server: Any = None
+        self._invocations: Any = None  # the WSGI layer in front of moto, once started
         self._moto_thread: threading.Thread | None = None
         self._http: HttpApi | None = None
         self._saved_environment: dict[str, str | None] | None = None  # name -> value before start (None: unset)
@@ -157,7 +158,7 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         functions = self.stack.functions()
         # The pools are made once the port is known: their instances' environment points at it.
-        invocations = LambdaInvocations(
+        self._invocations = invocations = LambdaInvocations(
             DomainDispatcherApplication(create_backend_app),
             self._pools,
             f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:",
@@ -232,6 +233,14 @@ class LocalStack:
     def peak_memory_mb(self, logical_id: str) -> float:
         """The most memory any instance of the function has held, as Lambda's Max Memory Used reports it."""
         return self._pools[self.stack.function(logical_id).name].peak_memory_mb
+
+    def invocation_seconds(self, logical_id: str) -> list[float]:
+        """The duration of each invocation of the function so far, as Lambda bills them (cold starts aside)."""
+        return list(self._pools[self.stack.function(logical_id).name].durations_s)
+
+    def aws_requests(self) -> dict[tuple[str, str], int]:
+        """The AWS requests moto answered so far, by (service, operation): what request prices go by."""
+        return dict(self._invocations.requests)
 
     def fire_schedule(self, name: str, event: dict[str, Any] | None = None, at: datetime | None = None) -> Any:
         """Fire one of the template's schedules now ("<function logical id>.<event name>"), with its Input or `event`.

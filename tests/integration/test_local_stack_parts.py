@@ -91,6 +91,23 @@ def test_lambda_invocations_are_answered_by_the_handler_and_errors_named_like_la
     assert client.get("/anything-else").get_data() == b"moto"
 
 
+def test_the_aws_requests_moto_answers_are_counted_by_service_and_operation_and_invocations_timed():
+    def moto(environ, start_response):
+        return Response("moto", 200)(environ, start_response)
+
+    pools = {"worker": FunctionPool("worker", lambda: CallableInstance(lambda event, context: {}))}
+    invocations = LambdaInvocations(moto, pools, "arn:aws:lambda:us-east-1:123456789012:function:", Faults())
+    client = Client(invocations)
+    scope = "Credential=AKID/20261122/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=x"
+    for _ in range(2):
+        client.post("/", headers={"Authorization": "AWS4-HMAC-SHA256 " + scope.format("dynamodb"), "X-Amz-Target": "DynamoDB_20120810.UpdateItem"})
+    client.get("/files/jobs/x/chunk-0.json", headers={"Authorization": "AWS4-HMAC-SHA256 " + scope.format("s3")})
+    client.put("/files/uploads/u", query_string="AWSAccessKeyId=AKID&Signature=x%2Fy&Expires=1")  # a presigned upload
+    client.post("/2015-03-31/functions/worker/invocations", data=json.dumps({"step": "run"}))
+    assert dict(invocations.requests) == {("dynamodb", "UpdateItem"): 2, ("s3", "GET"): 1, ("s3", "PUT"): 1}
+    assert len(pools["worker"].durations_s) == 1  # the invocation is Lambda's, not moto's
+
+
 def test_a_function_instance_serves_one_event_at_a_time():
     import threading
     import time

@@ -359,7 +359,7 @@ def test_an_export_reads_back_through_ferrys_own_csv_import():
     paths = field_paths(models.Customers)
     archive, _, _ = exported(docs, columns_for(list(paths), labels=None, multi_value="join", widths={}))
     layout, records = open_table(open_zipped_file(io.BytesIO(archive)), CsvOptions(), paths)
-    back = [row_of(record, layout, paths) for record in records]
+    back = [row_of(record, layout) for record in records]
     business = [{k: v for k, v in doc.items() if not k.startswith("_") and v is not None} for doc in docs]
     assert (layout.delimiter, layout.unknown) == (",", [])
     assert back == business

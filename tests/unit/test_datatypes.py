@@ -9,7 +9,7 @@ import pytest
 
 from ferry.datatypes.datatype import KEY_SEPARATOR
 from ferry.datatypes.registry import REGISTRY, SEED_004, UnsupportedImport, describe, resolve
-from ferry.datatypes.validation import RowError, validate_rows
+from ferry.datatypes.validation import RowError, validate_json_rows, validate_rows
 from ferry.store.port import Action
 
 SEED_BODIES = Path(__file__).parent.parent / "fixtures" / "seed_004"
@@ -217,6 +217,22 @@ def test_a_mixed_batch_keeps_the_valid_rows_and_reports_the_others():
     assert [(r.row, r.key) for r in valid] == [(20, "C1"), (22, "C3"), (24, "C5")]
     assert [(e.row, e.field) for e in errors] == [(21, "name"), (23, "color")]
     assert valid[1].doc == rows[2]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [customer(1), customer(2), customer(3)],
+        [customer(1), customer(2, name=12), "C3", None, customer(4, color="red"), customer(5, tradeNetworkId=None)],
+        [customer(1, location={"countryId": "UA", "addressLine": "x", "geoCoordinate": {"latitude": "50.5", "longitude": 30}})],
+        [customer(1, location={"countryId": "", "addressLine": "x", "geoCoordinate": {"latitude": 95, "longitude": []}})],
+    ],
+)
+def test_a_json_chunk_validated_from_its_bytes_gives_what_its_parsed_rows_give(rows):
+    raw = json.dumps(rows, ensure_ascii=False).encode()
+    valid, errors, parsed = validate_json_rows(REGISTRY["Customers"], raw, 40)
+    assert (valid, errors) == validate("Customers", rows, first_row=40)
+    assert parsed == (rows if errors else None)  # the rows as sent, only when some failed
 
 
 # --- documents, keys and sets ---------------------------------------------------------------------

@@ -224,7 +224,7 @@ def test_an_italian_csv_becomes_valid_dovuti():
     options = CsvOptions(columns={"Codice Fiscale": "codice_fiscale", "Data Scadenza": "data_scadenza"})
     layout, records = open_table(io.BytesIO(content), options, paths)
     assert (layout.encoding, layout.delimiter, layout.unknown) == ("cp1252", ";", [])
-    dovuti = TypeAdapter(list[Dovuti]).validate_python([row_of(cells, layout, paths) for cells in records])
+    dovuti = TypeAdapter(list[Dovuti]).validate_python([row_of(cells, layout) for cells in records])
     assert [(d["iuv"], d["codice_fiscale"], d["importo"], d["data_scadenza"]) for d in dovuti] == [
         ("302000100000009425", "RSSMRA85T10A562S", 1234.56, "2025-12-31"),
         ("RF18539007547034", "01234567897", 85.0, "2026-01-31"),

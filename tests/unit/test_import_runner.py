@@ -14,7 +14,7 @@ from ferry.imports.sources.url import FetchPolicy
 from ferry.jobs.files import input_key
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
-from ferry.store.port import Collection
+from ferry.store.port import Action, Collection, WriteRow
 from ferry.store.sqlite import SqliteEntityStore
 from ferry.testing import InMemoryLeases, RecordingEvents, InMemoryFiles, InMemoryJobs, StillClock
 from tests.e2e.rows import customer
@@ -89,6 +89,33 @@ def test_chunks_split_count_and_finish(parts):
     assert header[:2] == ["vendorId", "name"] and header[-4:] == ["error_row", "error_field", "error_code", "error_message"]
     assert (line["vendorId"], line["name"], line["error_row"], line["error_field"]) == ("C0000099", "12", "26", "name")
     assert line["tradeNetworkId"] == ""  # null: an empty cell, as a CSV writes it
+
+
+def test_rows_the_store_refuses_in_a_chunk_of_valid_rows_reach_the_errors_file_as_sent(parts):
+    jobs, files, store = parts
+    store.write_batch(Collection("acme", "Customers"), Action.CREATE, [WriteRow(0, "C0000003", {"vendorId": "C0000003"})], writer="earlier", now="2026-11-22T00:00:00Z")
+    job = submit(jobs, files, [customer(n) for n in range(5)], action="Create")
+    assert run_all(runner_of(jobs, files, store, chunk_rows=10), files, job) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert (done.progress.succeeded, done.progress.failed) == (4, 1)
+    assert [(e.row, e.code) for e in done.errors] == [(4, "duplicate_key")]
+    [line] = list(csv.DictReader(io.StringIO(files.get(done.errors_key).decode())))
+    assert (line["vendorId"], line["name"], line["error_code"]) == ("C0000003", customer(3)["name"], "duplicate_key")
+
+
+def test_a_json_chunk_planned_before_chunks_became_bare_arrays_still_runs(parts):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(3)], action="Create")
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    assert runner._lifecycle.start("acme", job.id)
+    [chunk] = chunks_of(runner.plan("acme", job.id), files)
+    files.put(chunk.key, json.dumps({"rows": [customer(0), customer(1, name=12), customer(2)]}).encode())  # the old layout
+    runner.run_chunk("acme", job.id, chunk)
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    done = jobs.get("acme", job.id)
+    assert (done.progress.succeeded, done.progress.failed) == (2, 1)
+    assert [(e.row, e.field) for e in done.errors] == [(2, "name")]
+    assert store.count(Collection("acme", "Customers")) == 2
 
 
 def test_a_chunk_that_crashed_mid_batch_is_retried_without_duplicates_or_losses(parts):

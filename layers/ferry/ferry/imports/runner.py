@@ -6,7 +6,8 @@ finish (totals, errors file, final status); fail when anything above raised. Sta
 fail and the end of a cancelled job are the engine's (ferry.jobs.lifecycle). Every
 step may run twice (Step Functions retries), so each one is idempotent.
 
-Chunk files are the same for every format: the rows to validate, and, for a CSV, the
+A chunk file holds the rows to validate. A JSON import's is just their JSON array, which
+run_chunk validates straight from its bytes; a CSV's is an object that also carries the
 file's own records, so that the errors file shows rejected rows as the user sent them.
 """
 from __future__ import annotations
@@ -19,13 +20,15 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
-from ferry.core import observability
+from pydantic_core import to_json
+
+from ferry.core import collector, observability
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import InvalidTransition
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.paths import field_paths
 from ferry.datatypes.registry import resolve
-from ferry.datatypes.validation import validate_rows
+from ferry.datatypes.validation import validate_json_rows, validate_rows
 from ferry.imports import errors_csv
 from ferry.imports.formats import csv_table, json_array
 from ferry.imports.formats.streams import prefixed
@@ -91,12 +94,17 @@ class ImportRunner:
         total = 0
         with self._files.open(job.input_key) as raw:
             table = self._read(job, raw, data_type)
-            while batch := list(islice(table.rows, self._chunk_rows)):
+            while True:
+                with collector.paused():  # a batch's rows are JSON values, trees the collector cannot free
+                    batch = list(islice(table.rows, self._chunk_rows))
+                if not batch:
+                    break
                 chunk = ChunkRef(len(manifest), files.chunk_key(job, len(manifest)), total + 1, len(batch))
-                content = {"rows": [row for row, _ in batch]}
+                content: Any = [row for row, _ in batch]
                 if table.columns is not None:
-                    content |= {"columns": table.columns, "records": [record for _, record in batch]}
-                self._files.put(chunk.key, json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(), "application/json")
+                    content = {"rows": content, "columns": table.columns, "records": [record for _, record in batch]}
+                # pydantic-core's serializer: the same JSON as json.dumps (compact, UTF-8), in a quarter of the time.
+                self._files.put(chunk.key, to_json(content, inf_nan_mode="constants"), "application/json")
                 manifest.append(vars(chunk))
                 total += len(batch)
                 self._jobs.set_running_output(tenant, job_id, f"reading the file: {total} rows so far")
@@ -139,7 +147,7 @@ class ImportRunner:
         note = None
         if layout.unknown:
             note = f"Columns ignored (not fields of {data_type.name}): {', '.join(layout.unknown)}."
-        rows = ((csv_table.row_of(cells, layout, paths), cells) for cells in _checked(records))
+        rows = ((csv_table.row_of(cells, layout), cells) for cells in _checked(records))
         return Table(rows, layout.header, note)
 
     def run_chunk(self, tenant: str, job_id: str, chunk: ChunkRef) -> bool:
@@ -165,21 +173,33 @@ class ImportRunner:
 
     def _write_chunk(self, job: Job, chunk: ChunkRef) -> tuple[ChunkCounts, dict[str, Any]]:
         data_type, action = resolve(job.args["dataType"], job.args["actionType"])
-        content = json.loads(self._files.get(chunk.key))
-        rows, records = content["rows"], content.get("records")
+        raw = self._files.get(chunk.key)
         first = chunk.first_row - 1  # 0-based position of the chunk's first row in the job's input
-        valid, invalid = validate_rows(data_type, rows, first)
-        refused = self._store.write_batch(
-            Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
-        )
+        columns = records = None
+        rows: list[Any] | None
+        with collector.paused():
+            if raw.startswith(b"["):  # a JSON import's rows, parsed into Python values only when some fail
+                valid, invalid, rows = validate_json_rows(data_type, raw, first)
+                processed = len(valid) if rows is None else len(rows)
+            else:
+                content = json.loads(raw)
+                # A CSV's; or a JSON import's planned before its chunks became bare arrays, without columns and records.
+                rows, columns, records = content["rows"], content.get("columns"), content.get("records")
+                valid, invalid = validate_rows(data_type, rows, first)
+                processed = len(rows)
+            refused = self._store.write_batch(
+                Collection(job.tenant, data_type.name), action, valid, writer=job.id, now=rfc3339(self._clock.now())
+            )
+        if refused and rows is None:
+            rows = json.loads(raw)  # the refused rows' raw form, for the errors file
         errors = [JobError(e.code, e.message, e.row + 1, e.field or None) for e in invalid] + [
             JobError(r.code, r.message, r.row + 1, ",".join(data_type.key_fields)) for r in refused
         ]
         errors.sort(key=lambda e: e.row or 0)
         rejected = errors_csv.rejected_rows(errors, lambda row: (records or rows)[row - chunk.first_row])
         failed = len(rejected)
-        counts = ChunkCounts(processed=len(rows), succeeded=len(rows) - failed, failed=failed)
-        return counts, {"counts": vars(counts), "columns": content.get("columns"), "rejected": [r.to_json() for r in rejected]}
+        counts = ChunkCounts(processed=processed, succeeded=processed - failed, failed=failed)
+        return counts, {"counts": vars(counts), "columns": columns, "rejected": [r.to_json() for r in rejected]}
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
         job = self._jobs.get(tenant, job_id)

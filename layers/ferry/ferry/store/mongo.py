@@ -131,14 +131,16 @@ class MongoEntityStore:
         return [not_found(row) for key, (_, group) in merged.items() if key not in found for row in group]
 
     def _create_or_update(self, collection: Any, tenant: str, rows: Sequence[WriteRow], writer: str, now: str) -> None:
+        if len({row.key for row in rows}) != len(rows):  # folding costs a dict per row: only when a key repeats
+            rows = [merged for merged, _ in merged_by_key(rows).values()]
         collection.bulk_write(
             [
                 UpdateOne(
-                    {"_tenant": tenant, "_key": key},
+                    {"_tenant": tenant, "_key": row.key},
                     {"$set": {**row.doc, **self._internal(tenant, row, writer, now)}},
                     upsert=True,
                 )
-                for key, (row, _) in merged_by_key(rows).items()
+                for row in rows
             ],
             ordered=False,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Action(StrEnum):
@@ -29,9 +29,12 @@ class Collection:
     data_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class WriteRow:
-    """One validated input row, ready to write."""
+class WriteRow(NamedTuple):
+    """One validated input row, ready to write.
+
+    A NamedTuple, immutable like the dataclasses here but built in a third of a frozen
+    dataclass's time: an import makes one per row.
+    """
 
     row: int  # 0-based position of the row in the job's input
     key: str  # business key, unique within the collection

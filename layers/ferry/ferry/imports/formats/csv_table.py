@@ -25,9 +25,8 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ferry.datatypes.paths import ARRAY_SEPARATOR
@@ -78,6 +77,9 @@ class CsvLayout:
     unknown: list[str]  # the unknown headers, in file order
     delimiter: str
     encoding: str  # the codec that reads the file ("utf-8", "cp1252", ...)
+    # Per column, what row_of does with a cell, worked out once per file rather than once per cell:
+    # the path's parent objects, its leaf, and the converter of its type (None: the text as it is).
+    targets: list[tuple[tuple[str, ...], str, Callable[[str], Any] | None] | None] = field(default_factory=list)
 
 
 def open_table(
@@ -110,7 +112,7 @@ def open_table(
     return _layout(header, options, paths, delimiter, encoding), records
 
 
-def row_of(cells: list[str], layout: CsvLayout, paths: Mapping[str, str]) -> dict[str, Any]:
+def row_of(cells: list[str], layout: CsvLayout) -> dict[str, Any]:
     """The nested row a record stands for, ready for validation.
 
     An empty cell is an absent field. A cell of a number, integer or boolean field
@@ -119,14 +121,17 @@ def row_of(cells: list[str], layout: CsvLayout, paths: Mapping[str, str]) -> dic
     delimiter), go under EXTRA_CELLS.
     """
     row: dict[str, Any] = {}
-    for cell, path in zip(cells, layout.paths):
-        if not cell or path is None:
+    for cell, column in zip(cells, layout.targets):
+        if not cell or column is None:
             continue
-        parents, leaf = _steps(path)
+        parents, leaf, convert = column
         target = row
         for name in parents:
-            target = target.setdefault(name, {})
-        target[leaf] = _CONVERTERS[paths[path]](cell)
+            inner = target.get(name)
+            if inner is None:
+                inner = target[name] = {}
+            target = inner
+        target[leaf] = cell if convert is None else convert(cell)
     extra = cells[len(layout.paths) :]
     if any(extra):
         row[EXTRA_CELLS] = extra
@@ -246,13 +251,13 @@ def _layout(
         if path is not None and (earlier := first_column.setdefault(path, index)) != index:
             raise UnreadableFile(f"columns {header[earlier]!r} and {header[index]!r} both name the field {path}")
     unknown = [cell for cell, path in zip(header, column_paths) if path is None]
-    return CsvLayout(header, column_paths, unknown, delimiter, encoding)
+    targets = [None if path is None else (*_steps(path), _CONVERTERS[paths[path]]) for path in column_paths]
+    return CsvLayout(header, column_paths, unknown, delimiter, encoding, targets)
 
 
 # --- cells to values ------------------------------------------------------------------------------
 
 
-@cache
 def _steps(path: str) -> tuple[tuple[str, ...], str]:
     *parents, leaf = path.split(".")
     return tuple(parents), leaf
@@ -285,11 +290,8 @@ def _array(cell: str) -> list[str]:
     return cell.split(ARRAY_SEPARATOR)
 
 
-def _text(cell: str) -> str:
-    return cell
-
-
-_CONVERTERS = {"string": _text, "number": _number, "integer": _integer, "boolean": _boolean, "array": _array}
+# A text cell is the text itself: no converter (None) spares a call per cell.
+_CONVERTERS = {"string": None, "number": _number, "integer": _integer, "boolean": _boolean, "array": _array}
 
 
 # --- zip ------------------------------------------------------------------------------------------
