@@ -7,9 +7,11 @@ carries `x-request-id`.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools import event_handler
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -53,7 +55,6 @@ class _Resolver(APIGatewayHttpResolver):
 
 app = _Resolver(enable_validation=True, json_body_deserializer=request.strict_json)
 app.configure_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, tags=TAGS, security_schemes=SECURITY_SCHEMES, security=SECURITY)
-app.enable_swagger(path="/docs")  # Swagger UI, its JS and CSS inlined from Powertools' package: no CDN needed
 for area in (jobs, imports, files, exports, saved, schedules, procedures, meta):
     app.include_router(area.router)
 problems.register(app)
@@ -75,6 +76,28 @@ def openapi_document():
 def _openapi_document() -> str:
     # The routes never change within a process: build the document once, on first request.
     return app.get_openapi_json_schema()
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_ui():
+    return Response(status_code=200, content_type="text/html", body=_swagger_page())
+
+
+@cache
+def _swagger_page() -> str:
+    """Swagger UI with the document inlined, its JS and CSS read from Powertools' package (no CDN needed).
+
+    Built here on the first request rather than by `app.enable_swagger`, whose imports (Powertools'
+    OpenAPI models, ~60 ms) would weigh on every cold start of the API function.
+    """
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(event_handler.__file__).parent / "openapi" / "swagger_ui"
+    # "</" escaped, so that no text of the document can close the page's <script> early.
+    spec = _openapi_document().replace("</", "<\\/")
+    js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return generate_swagger_html(spec, js, css, "", None)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
