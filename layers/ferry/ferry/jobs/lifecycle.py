@@ -73,19 +73,7 @@ class Lifecycle:
                 raise Busy(f"A previous {kind.name} job ({holder}) is still running; this run is skipped.", holder)
         try:
             attachment, input_key = self._console_input(tenant, job_id, request.get("input"))
-            now = self._clock.now()
-            job = Job(
-                id=job_id,
-                tenant=tenant,
-                type=kind.name,
-                status=JobStatus.PENDING,
-                args=args,
-                created_at=now,
-                updated_at=now,
-                attachment=attachment,
-                input_key=input_key,
-                execution_name=execution_name,
-            )
+            job = Job.pending(job_id, tenant, kind.name, args, self._clock.now(), attachment, input_key, execution_name)
             self._jobs.create(job)
         except Exception:
             if kind.lane is not None:

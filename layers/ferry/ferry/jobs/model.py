@@ -127,6 +127,17 @@ class Job:
     execution_name: str | None = None  # when not the job id: a run an operator started from the console
     details: dict[str, Any] = field(default_factory=dict)  # what a kind records of its run (an export's file, timings)
 
+    @classmethod
+    def pending(
+        cls, id: str, tenant: str, kind: str, args: dict[str, Any], now: datetime,
+        attachment: Attachment | None, input_key: str | None, execution_name: str | None = None,
+    ) -> Job:
+        """A job as it is created, before anything runs: by the API, or by a run started from the console."""
+        return cls(
+            id=id, tenant=tenant, type=kind, status=JobStatus.PENDING, args=args, created_at=now, updated_at=now,
+            attachment=attachment, input_key=input_key, execution_name=execution_name,
+        )
+
     @property
     def progress(self) -> Progress:
         return Progress.of(self.total, self.chunks)

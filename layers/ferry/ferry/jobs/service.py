@@ -114,17 +114,7 @@ class JobService:
 
     def _store_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
         attachment, input_key = self._store_attachment(submission, job_id)
-        job = Job(
-            id=job_id,
-            tenant=submission.tenant,
-            type=submission.kind.name,
-            status=JobStatus.PENDING,
-            args=submission.args,
-            created_at=now,
-            updated_at=now,
-            attachment=attachment,
-            input_key=input_key,
-        )
+        job = Job.pending(job_id, submission.tenant, submission.kind.name, submission.args, now, attachment, input_key)
         self._jobs.create(job)
         try:
             self._launcher.launch(job)
