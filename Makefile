@@ -60,7 +60,8 @@ test: lint ## Run every test
 bench: $(VENV)/.installed ## Measure speed against floors of the same run
 	$(BIN)/python -m bench
 
-# sam build needs python3.12 on PATH (the functions' runtime); without it, `sam build --use-container` builds in Docker.
+# sam build needs python3.12 on PATH (the functions' runtime; layers/ferry/Makefile compiles the layer with it) and make;
+# without python3.12, `sam build --use-container` builds in Docker.
 # Only the parameters given are passed: on an update the others keep their deployed values. The template refuses
 # a stack with no MongoDB (its rule BusinessDataHasADatabase), naming MongoDbUri and MongoDbSecret.
 # The sam deploy line is not echoed: MongoDbUri holds a password.

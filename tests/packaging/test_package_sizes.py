@@ -11,11 +11,12 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.packaging.build import Build, PipFailed, build, tree_size
+from tests.packaging.build import Build, BuildFailed, build, tree_size
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
 HEAVY = ("pandas", "numpy")
@@ -36,7 +37,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
         shutil.rmtree(out, ignore_errors=True)  # a build another worker started and did not finish
         try:
             result = build(out)
-        except PipFailed as exc:
+        except BuildFailed as exc:
             pytest.fail(str(exc), pytrace=False)
         done.write_text(json.dumps(_encode(result)))
         return result
@@ -65,6 +66,18 @@ def test_the_template_is_built_for_arm64_with_a_layer_and_its_functions(built: B
     assert (built.functions["ApiFunction"] / "ferry_api" / "app.py").is_file()
     assert (built.functions["WorkerFunction"] / "ferry_worker" / "handler.py").is_file()
     assert (built.functions["SweeperFunction"] / "ferry_sweeper" / "handler.py").is_file()
+
+
+def test_the_layer_ships_every_module_compiled_for_the_runtime(built: Build) -> None:
+    # Lambda cannot write .pyc to /opt: a module shipped without one is compiled again at every cold start.
+    tag = subprocess.run([built.compiled_by, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True, text=True, check=True).stdout.strip()
+    site = built.layers["FerryLayer"] / "python"
+    modules = list(site.rglob("*.py"))
+    missing = [p for p in modules if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file()]
+    assert len(modules) > 1000 and not missing, missing[:10]
+    runtime_tag = "cpython-" + built.python_version.replace(".", "")
+    if tag != runtime_tag:
+        pytest.skip(f"no CPython {built.python_version} here: the layer was compiled as {tag}, Lambda reads {runtime_tag}")
 
 
 @pytest.mark.parametrize("function", ["ApiFunction", "WorkerFunction", "SweeperFunction"])
