@@ -63,6 +63,7 @@ def main() -> None:
         print("Demo API keys:")
         for name, value in keys.items():
             print(f"  {name}: {value}")
+        print(f"  more: PORT={port} make key TENANT=<tenant> NAME=<whose key>  (make keys lists them, make revoke KEY_ID=... revokes)")
         print(f"Demo data: {seeded[0]}")
         print(f"SFTP server for exports: sftp://{DEMO_SFTP_USER}@127.0.0.1:{sftp.port} (password {DEMO_SFTP_PASSWORD!r}), files in {sftp_root / 'exports'}")
         print("Job state and files are in memory and reset at restart; business data is kept in .state/entities.sqlite3.")
