@@ -190,6 +190,27 @@ def test_a_destination_naming_ferrys_own_bucket_is_refused(fresh, local_stack):
     assert check["ok"] is False and check["step"] == "permission" and "leaving bucket out" in check["reason"]
 
 
+def test_an_export_to_the_tenants_own_bucket_is_written_as_its_role(fresh, local_stack):
+    local_stack.session.client("s3").create_bucket(Bucket=f"{fresh.tenant}-imports")
+    body = {"name": "our bucket", "type": "s3", "bucket": f"{fresh.tenant}-imports", "prefix": "ferry", "role_arn": "arn:aws:iam::210987654321:role/ferry-exports"}
+    created = fresh.client.post("/destinations", body)
+    assert created.status == 201, created.body
+    destination = created.json()
+    # What the tenant's role must ask for in its trust policy: theirs alone, so no other tenant can have Ferry take it.
+    assert destination["external_id"] == f"ferry:{fresh.tenant}"
+    assert fresh.client.request("PUT", f"/destinations/{destination['id']}", {**destination, "name": "read back and sent again"}).status == 200
+    assert fresh.client.post(f"/destinations/{destination['id']}/check").json() == {"ok": True}
+    imported(fresh.client, [customer(n) for n in range(3)])
+    answer = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "fields": "vendorId", "destination": {"datasetId": destination["id"]}})
+    assert wait_export(fresh.client, answer.json()["id"])["status"] == "SUCCEEDED"
+    s3 = local_stack.session.client("s3")
+    [landed] = s3.list_objects_v2(Bucket=f"{fresh.tenant}-imports")["Contents"]
+    assert landed["Key"] == f"ferry/Customers_{datetime.now(UTC):%Y%m%d}.zip"
+    assert len(csv_in_zip(s3.get_object(Bucket=f"{fresh.tenant}-imports", Key=landed["Key"])["Body"].read())) == 4
+    refused = fresh.client.post("/destinations", {**body, "role_arn": "arn:aws:iam::210987654321:role/admin"})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/role_arn"
+
+
 def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):
     created = fresh.client.post("/destinations", destination_body(sftp)).json()
     read = fresh.client.get(f"/destinations/{created['id']}").json()

@@ -19,6 +19,7 @@ import asyncssh
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from moto import mock_aws
@@ -26,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from pyftpdlib.filesystems import AbstractedFS
 
 from ferry.testing import resolve_unvetted
-from ferry.aws.s3_destination import S3Destination
+from ferry.aws.s3_destination import S3Destination, s3_client_as_role
 from ferry.destinations import (
     Destination,
     DestinationConfig,
@@ -506,6 +507,34 @@ def test_s3_an_endpoint_nobody_listens_on_fails_at_connect():
     assert failed.value.step == "connect"
 
 
+def test_s3_a_tenants_bucket_is_written_as_its_own_role_taken_with_its_external_id(s3):
+    taken = []
+    sts = boto3.client("sts")
+
+    class RecordingSts:
+        def assume_role(self, **request):
+            taken.append(request)
+            return sts.assume_role(**request)
+
+    client = s3_client_as_role(RecordingSts(), "arn:aws:iam::210987654321:role/ferry-exports", "ferry:acme", "ferry-acme")
+    S3Destination(client, "customer-bucket", "in").put("customers.zip", io.BytesIO(PAYLOAD))
+
+    assert taken == [{"RoleArn": "arn:aws:iam::210987654321:role/ferry-exports", "RoleSessionName": "ferry-acme", "ExternalId": "ferry:acme"}]
+    assert client.get_object(Bucket="customer-bucket", Key="in/customers.zip")["Body"].read() == PAYLOAD
+
+
+def test_s3_a_role_that_will_not_be_taken_fails_at_auth():
+    class Refusing:
+        def assume_role(self, **request):
+            error = {"Error": {"Code": "AccessDenied", "Message": "User is not authorized to perform: sts:AssumeRole"}}
+            raise ClientError(error, "AssumeRole")
+
+    with pytest.raises(DestinationFailed) as failed:
+        s3_client_as_role(Refusing(), "arn:aws:iam::210987654321:role/ferry-exports", "ferry:acme", "ferry-acme")
+    assert failed.value.step == "auth"
+    assert "ferry-exports" in failed.value.reason and "not authorized" in failed.value.reason
+
+
 # -- configs and secrets -----------------------------------------------------------------
 
 CONFIGS = TypeAdapter(DestinationConfig)
@@ -534,6 +563,9 @@ def test_configs_are_told_apart_by_type_and_normalised():
     {"type": "ftp", "host": "h", "username": "u", "certificate_fingerprint": "AB" * 32},
     {"type": "s3", "bucket": "No_Such"},
     {"type": "s3", "prefix": "a/../b"},
+    {"type": "s3", "bucket": "customer-bucket", "role_arn": "arn:aws:iam::210987654321:role/exports"},  # not ferry-...
+    {"type": "s3", "bucket": "customer-bucket", "role_arn": "arn:aws:iam::*:role/ferry-x"},
+    {"type": "s3", "role_arn": "arn:aws:iam::210987654321:role/ferry-exports"},  # a role is for the tenant's own bucket
     {"type": "webdav", "host": "h"},
 ])
 def test_bad_configs_are_refused(config):

@@ -209,3 +209,11 @@ def test_the_api_throttles_and_logs_each_request_without_its_headers(translated_
 def test_only_the_authorizer_reads_the_api_keys(translated_template):
     readers = {role for role, statement in policy_statements(translated_template) if "ApiKeysTable" in json.dumps(statement.get("Resource"))}
     assert readers == {"AuthorizerFunctionRole"}
+
+
+def test_functions_take_only_roles_named_ferry_of_a_tenants_account(translated_template):
+    # Destinations' role_arn: any account's role, so the resource cannot name one account, but only ferry-... roles.
+    takers = {role: statement["Resource"] for role, statement in policy_statements(translated_template) if "sts:AssumeRole" in statement.get("Action", [])}
+    assert set(takers) == {"ApiFunctionRole", "WorkerFunctionRole"}
+    for resource in takers.values():
+        assert resource == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/ferry-*"}

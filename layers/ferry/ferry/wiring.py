@@ -118,8 +118,9 @@ class Runtime:
     @cached_property
     def destinations(self) -> Destinations:
         # The SFTP and FTP adapters (paramiko) load only when such a destination is opened.
-        from ferry.aws.s3_destination import S3Destination
+        from ferry.aws.s3_destination import S3Destination, s3_client_as_role
         from ferry.destinations import DestinationFailed, open_destination
+        from ferry.destinations.port import role_external_id
         from ferry.imports.sources.url import FetchRefused, vetted_addresses
 
         s3 = boto3.client("s3")
@@ -132,6 +133,9 @@ class Runtime:
                 if s3_config.bucket == self.settings.files_bucket:
                     # Named outright, the bucket would reach other tenants' files and exports.
                     raise DestinationFailed("permission", "Ferry's own files bucket is named by leaving bucket out; then each tenant writes under its own prefix.")
+                if s3_config.role_arn is not None:
+                    client = s3_client_as_role(boto3.client("sts"), s3_config.role_arn, role_external_id(tenant), f"ferry-{tenant}")
+                    return S3Destination(client, s3_config.bucket, s3_config.prefix)
                 return S3Destination(s3, s3_config.bucket, s3_config.prefix)
 
             return open_destination(config, secrets, s3_destination, resolve)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any, BinaryIO
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
 
 from ferry.destinations.port import PROBE, DestinationFailed, Step, check_name, probe_name
@@ -33,6 +34,25 @@ class _Source(io.RawIOBase):
         except BaseException as exc:
             self.failure = exc
             raise
+
+
+def s3_client_as_role(sts: Any, role_arn: str, external_id: str, session_name: str) -> Any:
+    """An S3 client holding a tenant's own role's credentials: its bucket is written as that role, under its policy.
+
+    Taking the role is the destination's login: a role that does not exist or does not trust
+    Ferry with this ExternalId fails at "auth".
+    """
+    try:
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], ExternalId=external_id)["Credentials"]
+    except (ClientError, BotoCoreError) as exc:
+        detail = exc.response["Error"].get("Message", "") if isinstance(exc, ClientError) else type(exc).__name__
+        raise DestinationFailed("auth", f"Ferry could not take the role {role_arn}: {detail}".rstrip(": ")) from None
+    return boto3.client(
+        "s3",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 class S3Destination:

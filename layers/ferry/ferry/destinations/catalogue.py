@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import FieldError, InvalidRequest, NotFound
 from ferry.core.ids import new_ulid
-from ferry.destinations.port import Destination, DestinationConfig, DestinationFailed, DestinationSecrets
+from ferry.destinations.port import Destination, DestinationConfig, DestinationFailed, DestinationSecrets, role_external_id
 from ferry.jobs.ports import SavedItems, Secrets
 
 KIND = "destination"
@@ -22,6 +22,8 @@ MASK = "********"
 _CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig)
 _SECRET_FIELDS = ("password", "private_key")
 _OWN_FIELDS = ("name",)
+# Shown by a read, never taken from a request: a client sending back what it read must not be refused for it.
+_SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id")
 
 # The adapter for a destination; the wiring's connect only to addresses it vetted (a customer's server must be public).
 Opener = Callable[[str, Any, DestinationSecrets], Destination]
@@ -45,7 +47,7 @@ class Destinations:
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
         record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now}
         self._saved.put(tenant, KIND, destination_id, record, new=True)
-        return self._view(record, secrets)
+        return self._view(tenant, record, secrets)
 
     def update(self, tenant: str, destination_id: str, given: dict[str, Any]) -> dict[str, Any]:
         """Replace the destination; secrets not sent are kept (they cannot be read back to send again)."""
@@ -63,15 +65,15 @@ class Destinations:
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
         record = {**record, "name": name, "config": stored_config, "updated_at": rfc3339(self._clock.now())}
         self._saved.put(tenant, KIND, destination_id, record, new=False)
-        return self._view(record, secrets)
+        return self._view(tenant, record, secrets)
 
     def get(self, tenant: str, destination_id: str) -> dict[str, Any]:
         record = self._record(tenant, destination_id)
-        return self._view(record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
+        return self._view(tenant, record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
 
     def list(self, tenant: str) -> list[dict[str, Any]]:
         records = sorted(self._saved.list(tenant, KIND), key=lambda r: r["id"], reverse=True)
-        return [self._view(r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]
+        return [self._view(tenant, r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]
 
     def delete(self, tenant: str, destination_id: str) -> None:
         if not self._saved.delete(tenant, KIND, destination_id):
@@ -110,7 +112,7 @@ class Destinations:
         if not isinstance(name, str) or not 1 <= len(name) <= 200:
             raise InvalidRequest("A destination needs a name of 1 to 200 characters.", [FieldError("/name", "1 to 200 characters")])
         sent = {k: v for k, v in given.items() if k in _SECRET_FIELDS and v not in (None, MASK)}
-        config_fields = {k: v for k, v in given.items() if k not in _SECRET_FIELDS and k not in _OWN_FIELDS and k != "has_private_key"}
+        config_fields = {k: v for k, v in given.items() if k not in _SECRET_FIELDS and k not in _OWN_FIELDS and k not in _SHOWN_ONLY}
         try:
             config = _CONFIG.validate_python(config_fields)
             kept = {k: v.get_secret_value() for k in _SECRET_FIELDS if keep is not None and (v := getattr(keep, k)) is not None}
@@ -124,8 +126,10 @@ class Destinations:
         return config, secrets, name
 
     @staticmethod
-    def _view(record: dict[str, Any], secrets: DestinationSecrets) -> dict[str, Any]:
+    def _view(tenant: str, record: dict[str, Any], secrets: DestinationSecrets) -> dict[str, Any]:
         view = {"id": record["id"], "name": record["name"], **record["config"], "created_at": record["created_at"], "updated_at": record["updated_at"]}
+        if record["config"].get("role_arn"):
+            view["external_id"] = role_external_id(tenant)  # what the role's trust policy must ask for
         if secrets.password is not None:
             view["password"] = MASK
         view["has_private_key"] = secrets.private_key is not None

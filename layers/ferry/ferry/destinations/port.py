@@ -29,6 +29,14 @@ _TLS_FINGERPRINT = re.compile(r"([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+ )?PRIVATE KEY-----.+-----END ([A-Z0-9 ]+ )?PRIVATE KEY-----", re.S)
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# A tenant's own IAM role, named ferry-...: Ferry's functions may take only roles so named (template.yaml).
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/ferry-[\w+=,.@-]{1,58}")
+
+
+def role_external_id(tenant: str) -> str:
+    """The ExternalId Ferry gives when it takes a tenant's role: that tenant's trust policy asks for it, so
+    no other tenant of this deployment can have Ferry take the role (the confused-deputy guard)."""
+    return f"ferry:{tenant}"
 
 
 def _path_parts(value: str) -> list[str]:
@@ -48,6 +56,24 @@ class S3Config(_Config):
     type: Literal["s3"] = "s3"
     bucket: str | None = Field(default=None, description="None: Ferry's own files bucket")
     prefix: str = Field(default="", max_length=512, description="Files land at <prefix>/<name>")
+    role_arn: str | None = Field(
+        default=None,
+        description="The tenant's own bucket is written as this IAM role of the tenant's account (named ferry-...), "
+        "which trusts Ferry's account with the ExternalId a read of the destination shows",
+    )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.fullmatch(value):
+            raise ValueError("must be an IAM role ARN whose role name starts with ferry- (arn:aws:iam::<account>:role/ferry-...)")
+        return value
+
+    @model_validator(mode="after")
+    def _role_needs_a_bucket(self) -> S3Config:
+        if self.role_arn is not None and self.bucket is None:
+            raise ValueError("role_arn is for the tenant's own bucket: name the bucket too")
+        return self
 
     @field_validator("bucket")
     @classmethod
