@@ -18,6 +18,8 @@ from ferry.destinations.port import Destination, DestinationConfig, DestinationF
 from ferry.jobs.ports import SavedItems, Secrets
 
 KIND = "destination"
+# Each destination holds a secret (Secrets Manager bills each one): a tenant keeps at most this many.
+MAX_PER_TENANT = 100
 MASK = "********"
 _CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig)
 _SECRET_FIELDS = ("password", "private_key")
@@ -42,6 +44,10 @@ class Destinations:
 
     def create(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
         config, secrets, name = self._parse(given, keep=None)
+        if len(self._saved.list(tenant, KIND)) >= MAX_PER_TENANT:
+            raise InvalidRequest(
+                f"A tenant keeps at most {MAX_PER_TENANT} destinations; delete one first.", [FieldError("", f"at most {MAX_PER_TENANT} destinations")]
+            )
         now = rfc3339(self._clock.now())
         destination_id = new_ulid(int(self._clock.now().timestamp() * 1000))
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
