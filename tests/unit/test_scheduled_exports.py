@@ -3,11 +3,12 @@ cancelled night runs again, a `Job Ended` delivered twice mails once. (The runs 
 the local stack to a real SFTP server, are in tests/e2e/test_scheduled_exports.py.)"""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from ferry.core.clock import parse_rfc3339
 from ferry.core.errors import Conflict
 from ferry.datatypes.registry import named
 from ferry.destinations.catalogue import Destinations
@@ -125,3 +126,25 @@ def test_saving_a_configuration_keeps_where_its_runs_are(world):
     saved = scheduled.put_config("acme", "Customers", {**{k: config[k] for k in ("active", "profileId", "interval")}, "prefix": "crm_"})
     assert saved["lastRunNight"] == "2026-11-23" and saved["watermark"] and saved["prefix"] == "crm_"
     assert scheduled.config("acme", "Customers") == saved
+
+
+def test_a_night_stops_before_the_oldest_write_still_under_way_and_the_next_starts_there(world):
+    scheduled, jobs, _, settings, _, clock = world
+    configure(scheduled, settings, "acme")
+    configure(scheduled, settings, "globex")
+    writing = Job.pending("01WRITER000000000000000000", "acme", "import_json", {}, clock.now() - timedelta(minutes=30), None, None)
+    jobs.create(writing)
+    jobs.transition("acme", writing.id, JobStatus.RUNNING)  # started now: its rows are stamped from now on
+    reading = Job.pending("01READER000000000000000000", "acme", "export_csv", {}, clock.now(), None, None)
+    jobs.create(reading)
+    jobs.transition("acme", reading.id, JobStatus.RUNNING)  # an export writes no records: it holds nothing back
+    started_writing = clock.now()
+    clock.advance(minutes=10)
+
+    tick = scheduled.tick(clock.now())
+    started = {tenant: job for tenant in ("acme", "globex") for job in jobs.list(tenant, limit=100)[0] if job.id in tick.started}
+
+    # acme's run stops where the import began, so rows it stamped and commits later go to the next night...
+    assert parse_rfc3339(started["acme"].args["changedBefore"]) == started_writing
+    # ...while globex, with nothing being written, reads up to now.
+    assert parse_rfc3339(started["globex"].args["changedBefore"]) == clock.now()

@@ -4,7 +4,8 @@ A run is an ordinary export_csv job with `schedule` in its args. The configurati
 watermark and last night move only when its export succeeded (compare-and-set), so a
 night is exported once and the next run starts where the last one stopped: a record
 changed while an export runs falls after its as-of time (`changedBefore`), so it is in
-the next run, and in that one only. A failed run deactivates the configuration until
+the next run, and in that one only. The as-of time is never later than the start of a
+job still writing records (its rows are stamped before they are committed). A failed run deactivates the configuration until
 someone saves it active again, writes a failed history entry and mails the tenant's
 technical contact with the profile, the module, the phase and the reason.
 """
@@ -24,6 +25,8 @@ from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, 
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
 from ferry.exports.kinds import EXPORT, PREFIX, scheduled_export_args
+from ferry.jobs.kinds import kind_of
+from ferry.jobs.model import JobStatus
 from ferry.jobs.ports import Leases, SavedItems
 from ferry.jobs.service import JobService, Submission
 from ferry.mail.notices import Mail, Mailer
@@ -108,6 +111,27 @@ class ScheduledExports:
         self._leases = leases
         self._mailer = mailer  # made when a mail is to be sent: only the functions that send hold SES
         self._clock = clock
+
+    def _as_of(self, tenant: str) -> datetime:
+        """Now, or the start of the tenant's oldest job still writing records, if that is earlier.
+
+        A writer stamps its records before it commits them: one stamped before the as-of time but
+        not yet visible when the export reads would fall in neither this run nor the next (which
+        starts at this as-of time). Such a writer is a job that has started and not ended; an
+        export writes no records. (The jobs are found by their status index, which may lag a job
+        started within the last second.)
+        """
+        as_of = self._clock.now()
+        for status in (JobStatus.RUNNING, JobStatus.CANCELLING):
+            cursor = None
+            while True:
+                jobs, cursor = self._jobs.list(tenant, status=status, limit=100, cursor=cursor)
+                for job in jobs:
+                    if kind_of(job.type).state_machine != "export":
+                        as_of = min(as_of, job.started_at or job.created_at)
+                if cursor is None:
+                    break
+        return as_of
 
     # --- profiles: destinations, as many as the plan allows -------------------------------------------
 
@@ -256,7 +280,7 @@ class ScheduledExports:
             args["limit"] = TEST_RECORDS
         else:
             # The as-of time is when the run reads, by the store's clock (the tick's time only decides the night).
-            args["changedBefore"] = rfc3339(self._clock.now())
+            args["changedBefore"] = rfc3339(self._as_of(tenant))
             if config.get("onlyChanged") and config.get("watermark"):
                 args["changedSince"] = config["watermark"]
         if not test and self._leases.acquire(tenant, _lane(area), holder, RUN_LEASE_SECONDS) is not None:
