@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
 from ferry.datatypes.paths import field_paths
@@ -25,7 +25,17 @@ from ferry.store.port import InvalidFilter
 
 EXPORT_CSV = "export_csv"
 # Seed 003: at most 20 characters, letters without umlauts, digits, underscore and hyphen.
-PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,20}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,20}$")
+
+
+def _file_prefix(value: str) -> str:
+    if not _PREFIX.match(value):
+        raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
+    return value
+
+
+# What a file name may start with (seed 003): an export's args and a scheduled configuration take the same.
+FilePrefix = Annotated[str, AfterValidator(_file_prefix)]
 
 
 class ExportArgs(BaseModel):
@@ -39,17 +49,10 @@ class ExportArgs(BaseModel):
     segments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=20)
     changedSince: datetime | None = Field(default=None, description="Only records created or changed at or after (RFC 3339)")
     destinationId: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    prefix: str = Field(default="", description="Put before the file name: at most 20 letters (no umlauts), digits, _ or -")
+    prefix: FilePrefix = Field(default="", description="Put before the file name: at most 20 letters (no umlauts), digits, _ or -")
     headers: Literal["names", "labels"] = "names"
     multiValue: Literal["join", "spread"] = "join"
     dateInName: bool = Field(default=True, description="<prefix><Module>_<yyyymmdd>.zip, or <prefix><Module>.zip overwritten each time")
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not PREFIX.match(value):
-            raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
-        return value
 
     @field_validator("changedSince")
     @classmethod

@@ -17,14 +17,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.ids import new_ulid
 from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, shown
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
-from ferry.exports.kinds import EXPORT, PREFIX, scheduled_export_args
+from ferry.exports.kinds import EXPORT, FilePrefix, scheduled_export_args
 from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import JobStatus
 from ferry.jobs.ports import Leases, SavedItems
@@ -72,18 +72,11 @@ class ExportConfigIn(BaseModel):
     fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=500)
     interval: Literal["daily", "weekly", "monthly"] | None = None
     period: Period | None = None
-    prefix: str = ""
+    prefix: FilePrefix = ""
     headers: Literal["names", "labels"] = "names"
     multiValue: Literal["join", "spread"] = "join"
     dateInName: bool = True
     onlyChanged: bool = False
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if not PREFIX.match(value):
-            raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
-        return value
 
 
 def _refused(exc: ValidationError) -> InvalidRequest:
