@@ -173,7 +173,7 @@ class FtpServer:
         }
         self._keys: tempfile.TemporaryDirectory[str] | None = None
         if tls:
-            self.certificate_pem, key_pem = _self_signed_certificate()
+            self.certificate_pem, key_pem = self_signed_certificate()
             certificate = x509.load_pem_x509_certificate(self.certificate_pem)
             digest = certificate.fingerprint(hashes.SHA256()).hex().upper()
             self.certificate_fingerprint = ":".join(digest[i : i + 2] for i in range(0, 64, 2))
@@ -218,7 +218,8 @@ class FtpServer:
             self._server.close_all()
 
 
-def _self_signed_certificate() -> tuple[bytes, bytes]:
+def self_signed_certificate() -> tuple[bytes, bytes]:
+    """A certificate for localhost and 127.0.0.1 that only its own key signed (PEM), and that key (PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -5,10 +5,8 @@ even connect. Names other than localhost go through an injected resolver, so no 
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import io
-import ipaddress
 import socket
 import ssl
 import threading
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ferry.imports.sources.url import FetchPolicy, FetchRefused, fetch
+from ferry_local.file_servers import self_signed_certificate
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 LOOPBACK = frozenset({"127.0.0.1"})
@@ -396,33 +395,14 @@ def test_the_certificate_must_name_the_urls_host_not_the_address(tmp_path, trust
 
 
 def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a certificate for 127.0.0.1 that only its own key signed, and that certificate's file."""
-    pytest.importorskip("cryptography", reason="generating a self-signed certificate needs the cryptography package")
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """A server context with a certificate for 127.0.0.1 that only its own key signed, and that certificate's file.
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        # The name matches, so only the missing chain of trust can fail verification.
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    The name matches, so only the missing chain of trust can fail verification.
+    """
+    certificate_pem, key_pem = self_signed_certificate()
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert_file.write_bytes(certificate_pem)
+    key_file.write_bytes(key_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context, cert_file
