@@ -23,6 +23,18 @@ _DESTINATION_EXAMPLE = {
     "host_key_fingerprint": "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
     "folder": "/exports",
 }
+_OWN_BUCKET_EXAMPLE = {
+    "name": "Our bucket",
+    "type": "s3",
+    "bucket": "acme-imports",
+    "prefix": "ferry",
+    # A role of the tenant's account named ferry-...; a read shows the external_id its trust policy must ask for.
+    "role_arn": "arn:aws:iam::210987654321:role/ferry-exports",
+}
+_DESTINATION_EXAMPLES = {
+    "sftp": {"summary": "An SFTP server", "value": _DESTINATION_EXAMPLE},
+    "s3": {"summary": "The tenant's own S3 bucket, written as its role", "value": _OWN_BUCKET_EXAMPLE},
+}
 
 
 def _tenant() -> str:
@@ -52,7 +64,7 @@ def delete_segment(segment_id: str):
 
 
 @router.post("/destinations", summary="Register a destination (s3, sftp, ftp, ftps); secrets are write-only", tags=["Destinations"], operation_id="createDestination", responses={201: ok("The destination, secrets masked", schema={"type": "object"}), **problems(*BODY_PROBLEMS)})
-def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _DESTINATION_EXAMPLE}})]):
+def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)]):
     created = runtime.destinations.create(_tenant(), destination)
     return json_answer(201, created, {"Location": f"/destinations/{created['id']}"})
 
@@ -68,7 +80,7 @@ def read_destination(destination_id: str):
 
 
 @router.put("/destinations/<destination_id>", summary="Replace a destination; secrets not sent are kept", tags=["Destinations"], operation_id="updateDestination", responses={200: ok("The destination, secrets masked", schema={"type": "object"}), **problems(404, *BODY_PROBLEMS)})
-def update_destination(destination_id: str, destination: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _DESTINATION_EXAMPLE}})]):
+def update_destination(destination_id: str, destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)]):
     return json_answer(200, runtime.destinations.update(_tenant(), destination_id, destination))
 
 
