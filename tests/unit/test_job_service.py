@@ -10,14 +10,14 @@ from ferry.jobs import files
 from ferry.jobs.kinds import UnknownKind, kind_of, load_kinds
 from ferry.jobs.model import JobStatus
 from ferry.jobs.service import MAX_UPLOAD_BYTES, JobService, NewAttachment, Submission
-from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryLeases, InMemoryReferences, RecordingLauncher, StillClock
+from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryLeases, InMemoryReferences, RecordingEvents, RecordingLauncher, StillClock
 
 
 @pytest.fixture
 def parts():
     clock = StillClock()
     jobs, stored, launcher = InMemoryJobs(clock), InMemoryFiles(), RecordingLauncher()
-    return JobService(jobs, stored, launcher, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock), jobs, stored, launcher
+    return JobService(jobs, stored, launcher, RecordingEvents(), InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock), jobs, stored, launcher
 
 
 def rows_file(*rows) -> NewAttachment:
@@ -89,7 +89,7 @@ def test_an_upload_is_taken_by_reference_and_a_missing_or_oversized_one_refused(
         def size(self, key):
             return MAX_UPLOAD_BYTES + 1
 
-    big = JobService(jobs, Huge(), RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(StillClock()), StillClock())
+    big = JobService(jobs, Huge(), RecordingLauncher(), RecordingEvents(), InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(StillClock()), StillClock())
     with pytest.raises(InvalidRequest, match="at most"):
         big.submit(submission("import_csv", csv_args, NewAttachment("c.csv", "text/csv", upload_id="X")))
 
@@ -120,6 +120,19 @@ def test_a_job_that_cannot_be_launched_ends_failed_and_frees_its_key(parts):
     launcher.fail = False
     job, created = service.submit(submission(attachment=rows_file({"vendorId": "1"}), key="k"))
     assert created and job.id != failed.id
+
+
+def test_a_job_that_cannot_be_launched_is_announced_as_ended_failed():
+    # Its subscribers (a procedure's mails, a scheduled export's history) would otherwise never hear of it.
+    clock, launcher, events = StillClock(), RecordingLauncher(), RecordingEvents()
+    jobs = InMemoryJobs(clock)
+    service = JobService(jobs, InMemoryFiles(), launcher, events, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
+    launcher.fail = True
+    with pytest.raises(ServiceUnavailable):
+        service.submit(submission(attachment=rows_file({"vendorId": "1"})))
+    [failed], _ = jobs.list("acme")
+    [announced] = events.ended
+    assert (announced["id"], announced["status"]) == (failed.id, "failed")
 
 
 def test_cancel_marks_a_running_job_and_refuses_an_ended_one(parts):

@@ -138,13 +138,29 @@ def test_a_job_that_could_not_be_launched_is_counted_failed(emf):
     from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher
     from tests.unit.test_job_service import rows_file, submission
 
-    clock, launcher = StillClock(), RecordingLauncher()
-    service = JobService(InMemoryJobs(clock), InMemoryFiles(), launcher, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
+    clock, launcher, events = StillClock(), RecordingLauncher(), RecordingEvents()
+    service = JobService(InMemoryJobs(clock), InMemoryFiles(), launcher, events, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
     launcher.fail = True
     with pytest.raises(ServiceUnavailable):
         service.submit(submission(attachment=rows_file({"vendorId": "1"})))
     [document] = [d for d in emf() if "JobsFailed" in d]
     assert (document["kind"], document["JobsFailed"]) == ("import_json", [1.0])
+
+
+def test_a_job_that_could_not_be_launched_nor_announced_is_still_counted_and_told(emf, operator_log):
+    from ferry.jobs.service import JobService
+    from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher
+    from tests.unit.test_job_service import rows_file, submission
+
+    clock, launcher, events = StillClock(), RecordingLauncher(), RecordingEvents()
+    service = JobService(InMemoryJobs(clock), InMemoryFiles(), launcher, events, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
+    launcher.fail = events.fail = True
+    with pytest.raises(ServiceUnavailable):
+        service.submit(submission(attachment=rows_file({"vendorId": "1"})))
+    [document] = [d for d in emf() if "JobsFailed" in d]
+    assert document["JobsFailed"] == [1.0]
+    warnings = {line["message"]: line for line in operator_log() if line["level"] == "WARNING"}
+    assert warnings["job ended unannounced"]["reason"] == "ConnectionError: EventBridge is unreachable"
 
 
 def test_a_reason_that_quotes_the_rows_is_logged_without_them(parts, operator_log):

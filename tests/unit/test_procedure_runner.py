@@ -42,7 +42,7 @@ class Part:
 def parts():
     clock = StillClock(datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
     jobs, files, leases, events = InMemoryJobs(clock), InMemoryFiles(), InMemoryLeases(clock), RecordingEvents()
-    service = JobService(jobs, files, RecordingLauncher(), InMemoryIdempotency(), InMemoryReferences(), leases, clock)
+    service = JobService(jobs, files, RecordingLauncher(), events, InMemoryIdempotency(), InMemoryReferences(), leases, clock)
     lifecycle = Lifecycle(jobs, files, events, leases, clock)
     steps = {name: Part(name) for name in ("LoadFromIntegrator", "SyncDataCreation", "ExportToErp")}
     return service, jobs, leases, events, lifecycle, ProcedureRunner(jobs, leases, lifecycle, steps), steps, clock

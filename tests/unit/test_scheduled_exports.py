@@ -25,6 +25,7 @@ from ferry.testing import (
     InMemoryLeases,
     InMemorySavedItems,
     InMemorySecrets,
+    RecordingEvents,
     RecordingLauncher,
     StillClock,
 )
@@ -42,9 +43,13 @@ class RecordingMailer:
 
 @pytest.fixture
 def world():
+    return make_world(RecordingLauncher(), RecordingEvents())
+
+
+def make_world(launcher: RecordingLauncher, events: RecordingEvents):
     clock = StillClock(NIGHT)
     saved, jobs, leases, mailer = InMemorySavedItems(), InMemoryJobs(clock), InMemoryLeases(clock), RecordingMailer()
-    service = JobService(jobs, InMemoryFiles(), RecordingLauncher(), InMemoryIdempotency(), saved, leases, clock)
+    service = JobService(jobs, InMemoryFiles(), launcher, events, InMemoryIdempotency(), saved, leases, clock)
     destinations = Destinations(saved, InMemorySecrets(), lambda *_: None, clock)
     settings = Settings(saved)
     scheduled = ScheduledExports(saved, destinations, settings, service, leases, lambda: mailer, clock, "Europe/Rome")
@@ -105,6 +110,20 @@ def test_a_failed_run_deactivates_and_mails_once_though_its_end_arrives_twice(wo
     assert len(mailer.sent) == 1 and "disk full" in mailer.sent[0].body
     assert scheduled.config("acme", "Customers")["lastFailure"] == {"phase": "upload", "reason": "disk full"}
     assert [h["ok"] for h in scheduled.history("acme")] == [False]
+
+
+def test_a_night_that_could_not_be_launched_is_recorded_deactivated_and_mailed_once():
+    launcher, events = RecordingLauncher(), RecordingEvents()
+    scheduled, jobs, _, settings, mailer, _ = make_world(launcher, events)
+    configure(scheduled, settings, "acme")
+    launcher.fail = True
+    tick = scheduled.tick(NIGHT)
+    assert tick.started == [] and [r["tenant"] for r in tick.refused] == ["acme"]
+    [ended] = events.ended  # what EventBridge delivers back to the scheduler
+    scheduled.ended({**ended, "tenant": "acme"})
+    assert len(mailer.sent) == 1 and "could not be started" in mailer.sent[0].body
+    assert scheduled.config("acme", "Customers")["active"] is False
+    assert [(h["id"], h["ok"]) for h in scheduled.history("acme")] == [(ended["id"], False)]
 
 
 def test_appointments_take_their_window_from_the_tenants_own_date(world):

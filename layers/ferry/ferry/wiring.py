@@ -90,7 +90,7 @@ class Runtime:
 
     @cached_property
     def job_service(self) -> JobService:
-        return JobService(self.jobs, self.files, self.launcher, self.idempotency, self.saved_items, self.leases, self.clock)
+        return JobService(self.jobs, self.files, self.launcher, self.events, self.idempotency, self.saved_items, self.leases, self.clock)
 
     @cached_property
     def tenant_settings(self) -> TenantSettingsStore:

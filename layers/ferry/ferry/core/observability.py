@@ -118,6 +118,12 @@ def job_failed(job: Job, step: str, reason: str) -> None:
 
 
 @_never_fails
+def announce_failed(job: Job, reason: str) -> None:
+    """A job ended but its `Job Ended` could not be published: its mails and a schedule's history will miss it."""
+    logger.warning("job ended unannounced", extra=_keys(job) | {"status": job.status.value, "reason": _loggable(reason)})
+
+
+@_never_fails
 def job_ended(job: Job, family: Callable[[], str]) -> None:
     """A job's end, once: its status, counts and duration, in the log and as its kind's metrics.
 

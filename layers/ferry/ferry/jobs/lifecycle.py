@@ -22,6 +22,27 @@ from ferry.jobs.resource import job_resource
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
+def announce_ended(jobs: JobStore, events: Events, tenant: str, job_id: str) -> bool:
+    """Publish `Job Ended` for a job that has ended, once whatever the retries; answers whether it did now.
+
+    Mails, webhooks and the history of scheduled exports hang on this event, and the job's
+    metrics are counted with it, whoever ended the job: its execution, the sweeper, or the
+    API when the launch failed.
+    """
+    job = jobs.get(tenant, job_id)
+    if not job.status.ended or not jobs.mark_announced(tenant, job_id):
+        return False
+    try:
+        events.job_ended(job, job_resource(job))
+    except BaseException:
+        # Marked first so that two callers (the state machine and the sweeper) never both publish;
+        # a publish that failed is unmarked so that the retry publishes it.
+        jobs.unmark_announced(tenant, job_id)
+        raise
+    observability.job_ended(job, lambda: kind_of(job.type).state_machine)
+    return True
+
+
 class Lifecycle:
     def __init__(self, jobs: JobStore, files: FileStore, events: Events, leases: Leases, clock: Clock) -> None:
         self._jobs = jobs
@@ -32,18 +53,7 @@ class Lifecycle:
 
     def announce(self, tenant: str, job_id: str) -> bool:
         """Publish `Job Ended` for a job that has ended, once whatever the retries; answers whether it did now."""
-        job = self._jobs.get(tenant, job_id)
-        if not job.status.ended or not self._jobs.mark_announced(tenant, job_id):
-            return False
-        try:
-            self._events.job_ended(job, job_resource(job))
-        except BaseException:
-            # Marked first so that two callers (the state machine and the sweeper) never both publish;
-            # a publish that failed is unmarked so that the retry publishes it.
-            self._jobs.unmark_announced(tenant, job_id)
-            raise
-        observability.job_ended(job, lambda: kind_of(job.type).state_machine)
-        return True
+        return announce_ended(self._jobs, self._events, tenant, job_id)
 
     def submit(self, execution_name: str, request: dict[str, Any], started: datetime) -> dict[str, str]:
         """A run an operator started from the Step Functions console: `{"kind", "tenant", "args", "input"}`.

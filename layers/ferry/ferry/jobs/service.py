@@ -13,7 +13,8 @@ from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind
 from ferry.jobs.model import Attachment, Job, JobStatus
-from ferry.jobs.ports import FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
+from ferry.jobs.lifecycle import announce_ended
+from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
 UPLOAD_URL_SECONDS = 15 * 60
@@ -54,6 +55,7 @@ class JobService:
         jobs: JobStore,
         files: FileStore,
         launcher: Launcher,
+        events: Events,
         idempotency: IdempotencyStore,
         references: References,
         leases: Leases,
@@ -64,6 +66,7 @@ class JobService:
         self._references = references
         self._files = files
         self._launcher = launcher
+        self._events = events
         self._idempotency = idempotency
         self._clock = clock
 
@@ -121,8 +124,12 @@ class JobService:
         except Exception as exc:
             failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
             observability.job_failed(failed, "launch", f"{type(exc).__name__}: {exc}")
-            # No execution will announce it: counted here, so JobsFailed misses no job.
-            observability.job_ended(failed, lambda: submission.kind.state_machine)
+            # No execution will announce it: its subscribers (mails, a schedule's history) hear of it here.
+            try:
+                announce_ended(self._jobs, self._events, job.tenant, job.id)
+            except Exception as announce_exc:  # the caller's answer is the 503 either way
+                observability.announce_failed(failed, f"{type(announce_exc).__name__}: {announce_exc}")
+                observability.job_ended(failed, lambda: submission.kind.state_machine)
             raise ServiceUnavailable("The job could not be started; please retry.") from exc
         return job
 

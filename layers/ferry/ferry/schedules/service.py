@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.ids import new_ulid
-from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, shown
+from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, ServiceUnavailable, shown
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
 from ferry.exports.kinds import EXPORT, FilePrefix, scheduled_export_args
@@ -220,6 +220,10 @@ class ScheduledExports:
             try:
                 try:
                     job_id = self._start_if_due(tenant, area, at, zones)
+                except ServiceUnavailable as exc:
+                    # The run was stored and could not be launched: it ended failed, and its Job Ended
+                    # deactivates the configuration, records the night and tells the contact, once.
+                    tick.refused.append({"tenant": tenant, "area": area, "reason": str(exc)})
                 except FerryError as exc:
                     failure = {"phase": "submit", "reason": str(exc)}
                     stopped = self._deactivate(tenant, area, failure)
