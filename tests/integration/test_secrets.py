@@ -31,6 +31,11 @@ def test_the_worker_opens_the_mongodb_whose_connection_string_the_stack_keeps_in
     try:
         assert isinstance(store, MongoEntityStore)
         assert store._client.topology_description.server_descriptions().keys() == {("db.example.org", 27017)}
+        # A rotation: the next connect (the store's, when the server refuses the old password) reads the new value.
+        boto3.client("secretsmanager").put_secret_value(SecretId=environment["FERRY_MONGODB_SECRET"], SecretString="mongodb://db2.example.org:27017/?connect=false")
+        renewed = store._reconnect()
+        assert renewed.topology_description.server_descriptions().keys() == {("db2.example.org", 27017)}
+        renewed.close()
     finally:
         store._client.close()
 

@@ -243,19 +243,20 @@ class Runtime:
 
     @cached_property
     def entity_store(self) -> EntityStore:
-        """MongoDB: a developer's MONGODB_URI, else the deployment's secret (read here, once per process); else the local SQLite file."""
-        uri = self.settings.mongodb_uri
-        if not uri and self.settings.mongodb_secret:
-            from ferry.aws.secrets import mongodb_uri
-
-            uri = mongodb_uri(self.settings.mongodb_secret)
-        if uri:
+        """MongoDB: a developer's MONGODB_URI, else the deployment's secret; else the local SQLite file."""
+        settings = self.settings
+        if settings.mongodb_uri or settings.mongodb_secret:
             import pymongo
 
+            from ferry.aws.secrets import mongodb_uri
             from ferry.store.mongo import MongoEntityStore
 
-            client = pymongo.MongoClient(uri, appname="ferry", retryWrites=True)
-            return MongoEntityStore(client, self.settings.mongodb_database)
+            def connect() -> Any:
+                # The secret is read at each connect: once per process, and again when the server refuses its password.
+                uri = settings.mongodb_uri or mongodb_uri(settings.mongodb_secret)
+                return pymongo.MongoClient(uri, appname="ferry", retryWrites=True)
+
+            return MongoEntityStore(connect(), settings.mongodb_database, reconnect=connect)
         from ferry.store.sqlite import SqliteEntityStore
 
         return SqliteEntityStore(self.settings.sqlite_path)

@@ -1,5 +1,5 @@
 """Secrets Manager: the Secrets port (written with boto3, read through Powertools parameters, cached),
-and the deployment's MongoDB connection string (read once, through Powertools parameters)."""
+and the deployment's MongoDB connection string (read at each connect, through Powertools parameters)."""
 from __future__ import annotations
 
 import json
@@ -50,7 +50,8 @@ class MongoDbSecretUnreadable(RuntimeError):
 def mongodb_uri(secret_id: str) -> str:
     """The connection string that the secret `secret_id` (a name or an ARN) holds as its whole value."""
     try:
-        text = parameters.get_secret(secret_id)
+        # Read when the store connects, which is when a rotated password must be seen: never from the cache.
+        text = parameters.get_secret(secret_id, force_fetch=True)
     except parameters.GetParameterError as exc:
         raise MongoDbSecretUnreadable(f"cannot read the MongoDB secret {secret_id} (FERRY_MONGODB_SECRET, the template's MongoDbSecret): {exc}") from exc
     if not isinstance(text, str) or not text.strip().startswith(MONGODB_SCHEMES):

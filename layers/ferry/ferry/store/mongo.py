@@ -9,43 +9,61 @@ limits) plus at most one find or delete_many, never a call per row.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, InsertOne, ReplaceOne, UpdateOne
-from pymongo.errors import BulkWriteError, ConnectionFailure
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure
 
 from ferry.store import filters
 from ferry.store.port import Action, Collection, InvalidFilter, Page, Query, RowRejected, StoreUnavailable, ValuesPage, WriteRow
 from ferry.store.batch import duplicate, merged_by_key, not_found
 
 _DUPLICATE_KEY = 11000
+_AUTHENTICATION_FAILED = 18
 _HIDDEN = {"_id": 0, "_tenant": 0, "_set": 0, "_writer": 0, "_row": 0}
 _ALWAYS = ["_key", "_updated_at"]
 
 
-@contextmanager
-def _reachable() -> Iterator[None]:
-    # ServerSelectionTimeoutError, AutoReconnect and NetworkTimeout are all ConnectionFailures.
-    try:
-        yield
-    except ConnectionFailure as exc:
-        raise StoreUnavailable(f"MongoDB is unreachable: {exc}") from exc
-
-
-
 class MongoEntityStore:
-    def __init__(self, client: Any, database: str) -> None:
+    def __init__(self, client: Any, database: str, reconnect: Callable[[], Any] | None = None) -> None:
+        """`reconnect` makes a new client, reading the connection string again: called when the server
+        refuses the credentials (a rotated password), so that the next attempt logs in with the new one."""
         self._client = client
+        self._database = database
         self._db = client[database]
+        self._reconnect = reconnect
         self._indexed: set[str] = set()
         self._lock = threading.Lock()
+        self._renewing = threading.Lock()
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        # ServerSelectionTimeoutError, AutoReconnect and NetworkTimeout are all ConnectionFailures.
+        try:
+            yield
+        except ConnectionFailure as exc:
+            raise StoreUnavailable(f"MongoDB is unreachable: {exc}") from exc
+        except OperationFailure as exc:
+            if exc.code != _AUTHENTICATION_FAILED:
+                raise
+            self._renew_client()
+            # StoreUnavailable is retried (the state machines' Retry): the retry uses the new client.
+            raise StoreUnavailable("MongoDB refused the credentials; they are read again for the next attempt") from None
+
+    def _renew_client(self) -> None:
+        if self._reconnect is None:
+            return
+        with self._renewing:
+            stale, self._client = self._client, self._reconnect()
+            self._db = self._client[self._database]
+        stale.close()
 
     def _collection(self, data_type: str) -> Any:
         collection = self._db[data_type]
         if data_type not in self._indexed:
-            with self._lock, _reachable():
+            with self._lock, self._reachable():
                 if data_type not in self._indexed:
                     collection.create_indexes(
                         [
@@ -63,7 +81,7 @@ class MongoEntityStore:
         if not rows:
             return []
         collection = self._collection(coll.data_type)
-        with _reachable():
+        with self._reachable():
             if action is Action.CREATE:
                 rejected = self._create(collection, coll.tenant, rows, writer, now)
             elif action is Action.UPDATE:
@@ -160,7 +178,7 @@ class MongoEntityStore:
 
     def get(self, coll: Collection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         collection = self._collection(coll.data_type)
-        with _reachable():
+        with self._reachable():
             found = collection.find({"_tenant": coll.tenant, "_key": {"$in": list(keys)}}, _HIDDEN)
             return {doc["_key"]: doc for doc in found}
 
@@ -176,7 +194,7 @@ class MongoEntityStore:
         fetched = None if wanted is None else self._covering([*wanted, *(name for name, _ in order)])
         projection = _HIDDEN if fetched is None else {**dict.fromkeys(fetched, 1), "_id": 0}
         collection = self._collection(coll.data_type)
-        with _reachable():
+        with self._reachable():
             found = list(collection.find(where, projection).sort(order).limit(query.limit + 1))
         page = found[: query.limit]
         next_after = None
@@ -218,7 +236,7 @@ class MongoEntityStore:
     def count(self, coll: Collection, filter: dict[str, Any] | None = None) -> int:
         where = {**filters.validate(filter or {}), "_tenant": coll.tenant}
         collection = self._collection(coll.data_type)
-        with _reachable():
+        with self._reachable():
             return collection.count_documents(where)
 
     def close(self) -> None:
