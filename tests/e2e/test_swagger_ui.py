@@ -55,8 +55,12 @@ def page(local_stack):
 
 
 def test_try_post_import_from_swagger_ui(local_stack, client, page, tmp_path):
+    refused: list[str] = []
+    page.on("response", lambda response: refused.append(f"{response.status} {response.url}") if response.status >= 400 else None)
     page.goto(f"{local_stack.url}/docs")
     expect(page.locator(".information-container .title")).to_contain_text("Ferry")
+    page.wait_for_load_state("networkidle")
+    assert refused == [], "the page asked for something the API refuses (a favicon without a key is a 401)"
 
     # Authorize with the demo key (Bearer), then close the dialog.
     page.locator(".auth-wrapper button.authorize").click()

@@ -97,7 +97,8 @@ def _swagger_page() -> str:
     spec = _openapi_document().replace("</", "<\\/")
     js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    return generate_swagger_html(spec, js, css, "", None)
+    # An empty icon: otherwise a browser asks for /favicon.ico, which (like any route but these two) needs a key.
+    return generate_swagger_html(spec, js, css, "", None).replace("<head>", '<head>\n    <link rel="icon" href="data:,">', 1)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
