@@ -11,6 +11,7 @@ import io
 import os
 import re
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -607,3 +608,55 @@ def test_sftp_connects_to_the_addresses_the_resolver_vetted_never_resolving_agai
     with pytest.raises(DestinationFailed) as failed:
         refused.check()
     assert failed.value.step == "connect"
+
+
+class _SilentAfterLogin:
+    """An FTP server that greets and logs anyone in, then never answers again: a hung server."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            conn.sendall(b"220 ready\r\n")
+            reader = conn.makefile("rb")
+            for reply in (b"331 password please\r\n", b"230 logged in\r\n"):
+                reader.readline()
+                conn.sendall(reply)
+            # Whatever comes next (TYPE, PASV, STOR...) is read and never answered.
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_the_step():
+    from ferry.destinations.catalogue import Destinations
+    from ferry.destinations.port import CHECK_TIMEOUTS, TRANSFER_TIMEOUTS
+    from ferry.testing import InMemorySavedItems, InMemorySecrets, StillClock
+
+    server = _SilentAfterLogin()
+    used = []
+
+    def opener(tenant, config, secrets, timeouts):
+        used.append(timeouts)
+        return open_destination(config, secrets, _no_s3, resolve_unvetted, timeouts)
+
+    destinations = Destinations(InMemorySavedItems(), InMemorySecrets(), opener, StillClock())
+    try:
+        made = destinations.create("acme", {"name": "hung", "type": "ftp", "host": "127.0.0.1", "port": server.port, "username": "alice", "password": PASSWORD})
+        assert destinations.check("acme", made["id"]) == {"ok": False, "step": "connect", "reason": "127.0.0.1:%d refused to set up the session: timed out." % server.port}
+        destinations.open("acme", made["id"])
+    finally:
+        server.close()
+    # A check waits seconds for each step, well within the API request's 29 s; an export's upload keeps its patience.
+    assert used == [CHECK_TIMEOUTS, TRANSFER_TIMEOUTS] and CHECK_TIMEOUTS.connect_s + 2 * CHECK_TIMEOUTS.operation_s < 29 < TRANSFER_TIMEOUTS.operation_s

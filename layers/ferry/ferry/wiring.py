@@ -125,7 +125,7 @@ class Runtime:
 
         s3 = boto3.client("s3")
 
-        def opener(tenant: str, config: Any, secrets: Any) -> Any:
+        def opener(tenant: str, config: Any, secrets: Any, timeouts: Any) -> Any:
             def s3_destination(s3_config: Any) -> Any:
                 if s3_config.bucket is None:
                     # Ferry's own bucket: each tenant's exports under its own prefix, never among job files.
@@ -138,7 +138,7 @@ class Runtime:
                     return S3Destination(client, s3_config.bucket, s3_config.prefix)
                 return S3Destination(s3, s3_config.bucket, s3_config.prefix)
 
-            return open_destination(config, secrets, s3_destination, resolve)
+            return open_destination(config, secrets, s3_destination, resolve, timeouts)
 
         def resolve(host: str, port: int) -> list[tuple[str, int]]:
             try:

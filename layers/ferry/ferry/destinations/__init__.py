@@ -21,6 +21,8 @@ from ferry.destinations.port import (
     Resolver,
     S3Config,
     SftpConfig,
+    Timeouts,
+    TRANSFER_TIMEOUTS,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ def open_destination(
     secrets: DestinationSecrets,
     s3_destination: Callable[[S3Config], Destination],
     resolve: Resolver,
+    timeouts: Timeouts = TRANSFER_TIMEOUTS,
 ) -> Destination:
     """The destination `config` describes, logged in with `secrets`; nothing connects until it is used.
 
@@ -57,7 +60,7 @@ def open_destination(
     if isinstance(config, SftpConfig):
         from ferry.destinations.sftp import SftpDestination
 
-        return SftpDestination(config, secrets, resolve)
+        return SftpDestination(config, secrets, resolve, timeouts)
     from ferry.destinations.ftp import FtpDestination
 
-    return FtpDestination(config, secrets, resolve)
+    return FtpDestination(config, secrets, resolve, timeouts)

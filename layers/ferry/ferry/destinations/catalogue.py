@@ -14,7 +14,16 @@ from pydantic import TypeAdapter, ValidationError
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import FieldError, InvalidRequest, NotFound
 from ferry.core.ids import new_ulid
-from ferry.destinations.port import Destination, DestinationConfig, DestinationFailed, DestinationSecrets, role_external_id
+from ferry.destinations.port import (
+    CHECK_TIMEOUTS,
+    TRANSFER_TIMEOUTS,
+    Destination,
+    DestinationConfig,
+    DestinationFailed,
+    DestinationSecrets,
+    Timeouts,
+    role_external_id,
+)
 from ferry.jobs.ports import SavedItems, Secrets
 
 KIND = "destination"
@@ -28,7 +37,7 @@ _OWN_FIELDS = ("name",)
 _SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id")
 
 # The adapter for a destination; the wiring's connect only to addresses it vetted (a customer's server must be public).
-Opener = Callable[[str, Any, DestinationSecrets], Destination]
+Opener = Callable[[str, Any, DestinationSecrets, Timeouts], Destination]
 
 
 # A change to any of these sends the secrets to another server (or account): they must be sent again.
@@ -39,7 +48,7 @@ class Destinations:
     def __init__(self, saved: SavedItems, secrets: Secrets, opener: Opener, clock: Clock) -> None:
         self._saved = saved
         self._secrets = secrets
-        self._opener = opener  # (tenant, config, secrets) -> Destination
+        self._opener = opener  # (tenant, config, secrets, timeouts) -> Destination
         self._clock = clock
 
     def create(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +95,17 @@ class Destinations:
             raise NotFound(f"No destination {destination_id!r}.")
         self._secrets.delete(self._secret_name(tenant, destination_id))
 
-    def open(self, tenant: str, destination_id: str) -> Destination:
+    def open(self, tenant: str, destination_id: str, timeouts: Timeouts = TRANSFER_TIMEOUTS) -> Destination:
         """The destination, ready to use; nothing connects until it is used (then a host on a private address fails at "connect")."""
         record = self._record(tenant, destination_id)
         config = _CONFIG.validate_python(record["config"])
         secrets = DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id)))
-        return self._opener(tenant, config, secrets)
+        return self._opener(tenant, config, secrets, timeouts)
 
     def check(self, tenant: str, destination_id: str) -> dict[str, Any]:
-        """Connect, log in, write and remove a probe now; which step failed, if one did."""
+        """Connect, log in, write and remove a probe now; which step failed, if one did (a silent server within seconds)."""
         try:
-            self.open(tenant, destination_id).check()
+            self.open(tenant, destination_id, CHECK_TIMEOUTS).check()
         except DestinationFailed as exc:
             return {"ok": False, "step": exc.step, "reason": exc.reason}
         return {"ok": True}

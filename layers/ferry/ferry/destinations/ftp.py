@@ -19,18 +19,18 @@ from typing import Any, BinaryIO
 
 from ferry.destinations.port import (
     PROBE,
+    TRANSFER_TIMEOUTS,
     DestinationFailed,
     DestinationSecrets,
-    Resolver,
     FtpConfig,
+    Resolver,
+    Timeouts,
     check_name,
     probe_name,
     remote_location,
     temporary_name,
 )
 
-CONNECT_TIMEOUT_S = 10.0  # TCP connect, TLS handshake, login
-OPERATION_TIMEOUT_S = 60.0  # any one command or data transfer read/write
 _CHUNK = 1024 * 1024
 # Reply codes of a STOR, RNTO or DELE that mean "not here, not by you" rather than a
 # failure of the transfer itself (452 no space, 426 transfer aborted, ...).
@@ -92,10 +92,11 @@ class _PinnedFtpTls(ftplib.FTP_TLS):
 
 
 class FtpDestination:
-    def __init__(self, config: FtpConfig, secrets: DestinationSecrets, resolve: Resolver) -> None:
+    def __init__(self, config: FtpConfig, secrets: DestinationSecrets, resolve: Resolver, timeouts: Timeouts = TRANSFER_TIMEOUTS) -> None:
         self._config = config
         self._secrets = secrets
         self._resolve = resolve
+        self._timeouts = timeouts
 
     def put(self, name: str, stream: BinaryIO) -> str:
         check_name(name)
@@ -131,13 +132,13 @@ class FtpDestination:
 
     def _client(self) -> ftplib.FTP:
         if self._config.type == "ftp":
-            return ftplib.FTP(timeout=CONNECT_TIMEOUT_S)
+            return ftplib.FTP(timeout=self._timeouts.connect_s)
         context = ssl.create_default_context()
         if self._config.certificate_fingerprint is not None:
             # The pin replaces the authorities and the host name: it names the one certificate to accept.
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        return _PinnedFtpTls(context, self._config.certificate_fingerprint, CONNECT_TIMEOUT_S)
+        return _PinnedFtpTls(context, self._config.certificate_fingerprint, self._timeouts.connect_s)
 
     @contextmanager
     def _session(self) -> Iterator[ftplib.FTP]:
@@ -150,8 +151,8 @@ class FtpDestination:
             try:
                 if isinstance(ftp, ftplib.FTP_TLS):
                     ftp.prot_p()
-                ftp.sock.settimeout(OPERATION_TIMEOUT_S)
-                ftp.timeout = OPERATION_TIMEOUT_S  # ftplib's timeout for the data connections
+                ftp.sock.settimeout(self._timeouts.operation_s)
+                ftp.timeout = self._timeouts.operation_s  # ftplib's timeout for the data connections
                 ftp.set_pasv(self._config.passive)
                 ftp.voidcmd("TYPE I")  # binary: the bytes as they are, and SIZE answers
             except _ERRORS as exc:
@@ -174,7 +175,7 @@ class FtpDestination:
         failure: BaseException | None = None
         for host, port in self._resolve(self._config.host, self._config.port):
             try:
-                ftp.connect(host, port, timeout=CONNECT_TIMEOUT_S)
+                ftp.connect(host, port, timeout=self._timeouts.connect_s)
             except _ERRORS as exc:
                 failure = exc
                 continue

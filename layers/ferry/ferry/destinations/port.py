@@ -13,6 +13,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -211,6 +212,21 @@ class DestinationSecrets(BaseModel):
 # name does not resolve or resolves where Ferry may not go. The adapters connect to exactly these addresses,
 # so a name cannot resolve to a public address when vetted and to a private one when connected (DNS rebinding).
 Resolver = Callable[[str, int], list[tuple[str, int]]]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a server may keep silent before the step it is at fails."""
+
+    connect_s: float  # each of: the TCP connect, the TLS or SSH handshake, the login
+    operation_s: float  # any one command, or one read or write of a transfer
+
+
+# An export's upload, in the worker: a slow server may take its time over a large file.
+TRANSFER_TIMEOUTS = Timeouts(connect_s=10.0, operation_s=60.0)
+# A check answers an API request (at most 29 s): a server silent for a few seconds fails the step it is at,
+# so that the answer names that step instead of the request timing out.
+CHECK_TIMEOUTS = Timeouts(connect_s=4.0, operation_s=4.0)
 
 
 class DestinationFailed(Exception):

@@ -25,10 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ferry.destinations.port import (
     PROBE,
+    TRANSFER_TIMEOUTS,
     DestinationFailed,
     DestinationSecrets,
     Resolver,
     SftpConfig,
+    Timeouts,
     check_name,
     check_path,
     probe_name,
@@ -36,8 +38,6 @@ from ferry.destinations.port import (
     temporary_name,
 )
 
-CONNECT_TIMEOUT_S = 10.0  # TCP connect, SSH banner, key exchange, login
-OPERATION_TIMEOUT_S = 60.0  # any one SFTP request, a write included
 _CHUNK = 1024 * 1024
 # Reads a fetch keeps in flight (32 KiB each), as paramiko's own `get` does: one at a time
 # would wait a round trip for every 32 KiB, and this bounds what waits in memory.
@@ -98,10 +98,11 @@ def _why(exc: BaseException) -> str:
 
 
 class SftpDestination:
-    def __init__(self, config: SftpConfig, secrets: DestinationSecrets, resolve: Resolver) -> None:
+    def __init__(self, config: SftpConfig, secrets: DestinationSecrets, resolve: Resolver, timeouts: Timeouts = TRANSFER_TIMEOUTS) -> None:
         self._config = config
         self._secrets = secrets
         self._resolve = resolve
+        self._timeouts = timeouts
 
     def put(self, name: str, stream: BinaryIO) -> str:
         check_name(name)
@@ -151,7 +152,7 @@ class SftpDestination:
                 sftp = paramiko.SFTPClient.from_transport(transport)
             except _ERRORS as exc:
                 raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(exc)}.") from None
-            sftp.get_channel().settimeout(OPERATION_TIMEOUT_S)
+            sftp.get_channel().settimeout(self._timeouts.operation_s)
             with sftp:
                 yield sftp
         finally:
@@ -164,7 +165,7 @@ class SftpDestination:
         failure: OSError | None = None
         for address in addresses:
             try:
-                return socket.create_connection(address, timeout=CONNECT_TIMEOUT_S)
+                return socket.create_connection(address, timeout=self._timeouts.connect_s)
             except OSError as exc:
                 failure = exc
         raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(failure) if failure else 'no address'}.")
@@ -175,9 +176,9 @@ class SftpDestination:
         disabled: list[str] = []
         for _ in _HOST_KEY_FAMILIES:
             transport = paramiko.Transport(self._connect(addresses), disabled_algorithms={"keys": disabled})
-            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = CONNECT_TIMEOUT_S
+            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self._timeouts.connect_s
             try:
-                transport.start_client(timeout=CONNECT_TIMEOUT_S)
+                transport.start_client(timeout=self._timeouts.connect_s)
             except _ERRORS as exc:
                 transport.close()
                 if seen:
