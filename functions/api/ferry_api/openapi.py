@@ -69,18 +69,20 @@ _PROBLEMS: dict[int, str] = {
     415: "Not JSON in UTF-8",
     422: "Readable but invalid: the problem names each field",
     500: "Something went wrong on our side; x-request-id identifies it in the logs",
-    503: "The job could not be started; retry (with the same Idempotency-Key)",
+    503: "AWS was briefly busy or unreachable, or the job could not be started: retry after Retry-After seconds (with the same Idempotency-Key)",
 }
 
 
 def problems(*statuses: int, **described: str) -> dict[int, dict[str, Any]]:
-    """The problem responses of a route; `described` rewords some (`s409="..."`). 401 and 500 are always there."""
+    """The problem responses of a route; `described` rewords some (`s409="..."`). 401, 500 and 503 are always there."""
     found = {int(k.removeprefix("s")): v for k, v in described.items()}
     answers = {}
-    for status in sorted({401, 500, *statuses}):
+    for status in sorted({401, 500, 503, *statuses}):
         answer: dict[str, Any] = {"description": found.get(status, _PROBLEMS[status]), "content": {PROBLEM_JSON: {"model": Problem}}}
         if status == 401:
             answer["headers"] = {"WWW-Authenticate": {"description": 'Bearer realm="ferry"', "schema": {"type": "string"}}}
+        if status == 503:
+            answer["headers"] = {"Retry-After": {"description": "Seconds to wait before sending the request again", "schema": {"type": "integer"}}}
         answers[status] = answer
     return answers
 

@@ -8,11 +8,22 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from ferry.core import errors
 from ferry.core.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
+
+# What an AWS service answers when it is briefly over its limits or failing (after botocore's own retries):
+# the request may be sent again as it is, so it is a 503 to retry, not a 500 to report.
+_AWS_BUSY = frozenset({
+    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "TooManyRequestsException", "SlowDown", "ServiceUnavailable", "InternalServerError", "InternalFailure",
+    "TransactionConflictException",
+})
+_AWS_UNREACHABLE: list[type[Exception]] = [EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError]
+RETRY_AFTER_SECONDS = 2
 
 # Domain error -> (HTTP status, problem type slug). Subclasses come before their bases.
 _STATUS: list[tuple[type[errors.FerryError], int, str]] = [
@@ -49,7 +60,11 @@ def _body(status: int, slug: str, title: str, detail: str, instance: str, field_
 
 
 def _headers(status: int) -> dict[str, str] | None:
-    return {"WWW-Authenticate": 'Bearer realm="ferry"'} if status == 401 else None
+    if status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="ferry"'}
+    if status == 503:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return None
 
 
 def _domain_parts(exc: errors.FerryError) -> tuple[int, str]:
@@ -115,6 +130,21 @@ def register(app: Any) -> None:
     @app.exception_handler(NotFoundError)
     def _no_route(exc: NotFoundError) -> Response:
         return problem(404, "not-found", "Not found", f"No route {app.current_event.http_method} {app.current_event.path}.", app.current_event.path)
+
+    @app.exception_handler(ClientError)
+    def _aws_refused(exc: ClientError) -> Response:
+        if exc.response.get("Error", {}).get("Code") not in _AWS_BUSY:
+            return _unexpected(exc)
+        logger.warning("AWS is busy", extra={"operation": exc.operation_name, "code": exc.response["Error"]["Code"]})
+        return _aws_busy()
+
+    @app.exception_handler(_AWS_UNREACHABLE)
+    def _aws_unreachable(exc: Exception) -> Response:
+        logger.warning("AWS is unreachable", extra={"error": type(exc).__name__})
+        return _aws_busy()
+
+    def _aws_busy() -> Response:
+        return problem(503, "service-unavailable", "Service unavailable", f"AWS is briefly busy or unreachable; retry in {RETRY_AFTER_SECONDS} s (a POST that creates a job, with the same Idempotency-Key).", app.current_event.path)
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -1,0 +1,92 @@
+"""AWS over its limits or out of reach: the API answers a 503 problem with Retry-After, not a 500.
+
+The API function runs in a child interpreter whose AWS endpoint is a server on loopback
+that answers every call as a throttled DynamoDB does, or a port nobody listens on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+_CHILD = """
+import json
+from ferry_local.context import LambdaContext
+from ferry_api.app import lambda_handler
+
+event = {
+    "version": "2.0", "rawPath": "/jobs", "rawQueryString": "", "headers": {},
+    "requestContext": {"http": {"method": "GET", "path": "/jobs"}, "stage": "$default", "requestId": "r-1",
+                       "authorizer": {"lambda": {"tenant": "acme"}}},
+}
+context = LambdaContext("ApiFunction", "arn:aws:lambda:us-east-1:123456789012:function:api", "r-1")
+print(json.dumps(lambda_handler(event, context)))
+"""
+
+
+class _Throttled(BaseHTTPRequestHandler):
+    calls = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).calls += 1
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate of requests exceeds the allowed throughput."}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _answer(endpoint: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FERRY_", "MONGODB_"))}
+    env.update({
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api", "local")),
+        "FERRY_JOBS_TABLE": "jobs", "FERRY_API_KEYS_TABLE": "keys", "FERRY_FILES_BUCKET": "files", "FERRY_SQLITE_PATH": "/tmp/ferry-unused.sqlite3",
+        "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard",
+    })
+    done = subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def throttling_endpoint():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _is_busy_problem(answer: dict) -> None:
+    assert answer["statusCode"] == 503, answer
+    assert answer["headers"]["Content-Type"] == "application/problem+json" and answer["headers"]["Retry-After"] == "2"
+    body = json.loads(answer["body"])
+    assert (body["type"], body["status"], body["instance"]) == ("/problems/service-unavailable", 503, "/jobs")
+    assert "Traceback" not in answer["body"]
+
+
+def test_a_throttled_table_is_a_503_to_retry(throttling_endpoint):
+    _is_busy_problem(_answer(throttling_endpoint))
+    assert _Throttled.calls >= 1, "the API really asked the throttling endpoint"
+
+
+def test_an_unreachable_aws_is_a_503_to_retry():
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _is_busy_problem(_answer(f"http://127.0.0.1:{port}"))
