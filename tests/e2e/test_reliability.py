@@ -91,6 +91,15 @@ def test_a_chunk_that_fails_through_its_retries_fails_the_job_naming_the_chunk(l
     assert client.get(f"/import/{job['id']}").json()["status"] == "failed"
 
 
+def test_a_chunk_that_meets_aws_throttling_is_retried_and_the_job_lands_every_row(local_stack):
+    tenant, client = new_tenant(local_stack)
+    rows = [customer(n) for n in range(2 * E2E_CHUNK_ROWS)]
+    local_stack.inject_failure("run_chunk", times=2, error_type="AwsBusy", chunk=1)  # the try and one retry
+    job = client.wait(client.import_rows("Customers", "Create", rows), timeout=120)
+    assert job["status"] == "finished", job
+    assert job["progress"]["succeeded"] == rows_written_by(local_stack, tenant, job["id"]) == len(rows)
+
+
 def test_rows_with_huge_unknown_field_names_keep_their_full_error_report(client):
     rows = [customer(700_000 + n, **{f"f{n}_" + "x" * 5000: n}) for n in range(100)]
     job = client.wait(client.import_rows("Customers", "Create", rows))

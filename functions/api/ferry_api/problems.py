@@ -8,21 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
-from botocore.exceptions import ClientError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
+from ferry.aws.busy import described, is_busy
 from ferry.core import errors
 from ferry.core.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
 
-# What an AWS service answers when it is briefly over its limits or failing (after botocore's own retries):
-# the request may be sent again as it is, so it is a 503 to retry, not a 500 to report.
-_AWS_BUSY = frozenset({
-    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "TooManyRequestsException", "SlowDown", "ServiceUnavailable", "InternalServerError", "InternalFailure",
-    "TransactionConflictException",
-})
-_AWS_UNREACHABLE: list[type[Exception]] = [EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError]
+# A 503's Retry-After: AWS throttling clears within seconds, and a job's launch is retried as soon.
 RETRY_AFTER_SECONDS = 2
 
 # Domain error -> (HTTP status, problem type slug). Subclasses come before their bases.
@@ -131,22 +124,14 @@ def register(app: Any) -> None:
     def _no_route(exc: NotFoundError) -> Response:
         return problem(404, "not-found", "Not found", f"No route {app.current_event.http_method} {app.current_event.path}.", app.current_event.path)
 
-    @app.exception_handler(ClientError)
-    def _aws_refused(exc: ClientError) -> Response:
-        if exc.response.get("Error", {}).get("Code") not in _AWS_BUSY:
-            return _unexpected(exc)
-        logger.warning("AWS is busy", extra={"operation": exc.operation_name, "code": exc.response["Error"]["Code"]})
-        return _aws_busy()
-
-    @app.exception_handler(_AWS_UNREACHABLE)
-    def _aws_unreachable(exc: Exception) -> Response:
-        logger.warning("AWS is unreachable", extra={"error": type(exc).__name__})
-        return _aws_busy()
-
-    def _aws_busy() -> Response:
-        return problem(503, "service-unavailable", "Service unavailable", f"AWS is briefly busy or unreachable; retry in {RETRY_AFTER_SECONDS} s (a POST that creates a job, with the same Idempotency-Key).", app.current_event.path)
-
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if is_busy(exc):
+            logger.warning("AWS is busy", extra={"error": described(exc)})
+            return problem(
+                503, "service-unavailable", "Service unavailable",
+                f"AWS is briefly busy or unreachable; retry in {RETRY_AFTER_SECONDS} s (a POST that creates a job, with the same Idempotency-Key).",
+                app.current_event.path,
+            )
         logger.exception("unhandled error")
         return problem(500, "internal-error", "Internal error", "Something went wrong on our side; the request id identifies it in our logs.", app.current_event.path)

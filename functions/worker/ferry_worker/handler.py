@@ -3,7 +3,7 @@
 The state machines send `{"step", "job": {"tenant", "id", "kind"}, ...}`; the step is
 found by (kind, step). A run an operator starts from the console first `submit`s its
 job. Exceptions propagate on purpose: Step Functions matches its Retry/Catch on their
-class name (StoreUnavailable is retried; anything else ends the job failed).
+class name (StoreUnavailable and AwsBusy are retried; anything else ends the job failed).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ferry.aws.busy import AwsBusy, described, is_busy
 from ferry.core.observability import logger, metrics
 from ferry.core.settings import Settings
 from ferry.jobs.kinds import load_kinds
@@ -43,7 +44,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     function = STEPS.get((job["kind"], step))
     if function is None:
         raise ValueError(f"no step {step!r} for job kind {job['kind']!r}")
-    result = function(event, runtime)
+    try:
+        result = function(event, runtime)
+    except Exception as exc:
+        if is_busy(exc):
+            # botocore's own class names vary by service and code: one name for the state machines' Retry.
+            raise AwsBusy(f"AWS stayed busy: {described(exc)}") from exc
+        raise
     metrics.add_metric(name=f"Steps{step.title().replace('_', '')}", unit="Count", value=1)
     if step in ENDING_STEPS:
         runtime.lifecycle.announce(job["tenant"], job["id"])

@@ -1,7 +1,8 @@
-"""AWS over its limits or out of reach: the API answers a 503 problem with Retry-After, not a 500.
+"""AWS over its limits or out of reach: the API answers a 503 problem with Retry-After, not a 500;
+the worker raises AwsBusy, which the state machines retry.
 
-The API function runs in a child interpreter whose AWS endpoint is a server on loopback
-that answers every call as a throttled DynamoDB does, or a port nobody listens on.
+The functions run in a child interpreter whose AWS endpoint is a server on loopback that
+answers every call as a throttled DynamoDB does, or a port nobody listens on.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-_CHILD = """
+_API = """
 import json
 from ferry_local.context import LambdaContext
 from ferry_api.app import lambda_handler
@@ -30,6 +31,18 @@ event = {
 }
 context = LambdaContext("ApiFunction", "arn:aws:lambda:us-east-1:123456789012:function:api", "r-1")
 print(json.dumps(lambda_handler(event, context)))
+"""
+
+_WORKER = """
+import json
+from ferry_local.context import LambdaContext
+from ferry_worker.handler import lambda_handler
+
+context = LambdaContext("WorkerFunction", "arn:aws:lambda:us-east-1:123456789012:function:worker", "r-2")
+try:
+    lambda_handler({"step": "start", "job": {"tenant": "acme", "id": "01JOB", "kind": "import_json"}}, context)
+except Exception as exc:
+    print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}))
 """
 
 
@@ -50,16 +63,16 @@ class _Throttled(BaseHTTPRequestHandler):
         pass
 
 
-def _answer(endpoint: str) -> dict:
+def _answer(endpoint: str, child: str = _API) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FERRY_", "MONGODB_"))}
     env.update({
-        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api", "local")),
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api", "functions/worker", "local")),
         "FERRY_JOBS_TABLE": "jobs", "FERRY_API_KEYS_TABLE": "keys", "FERRY_FILES_BUCKET": "files", "FERRY_SQLITE_PATH": "/tmp/ferry-unused.sqlite3",
         "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_ENDPOINT_URL": endpoint, "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard",
     })
-    done = subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-c", child], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -90,3 +103,11 @@ def test_an_unreachable_aws_is_a_503_to_retry():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     _is_busy_problem(_answer(f"http://127.0.0.1:{port}"))
+
+
+def test_a_worker_step_that_meets_a_throttled_table_raises_the_name_the_state_machines_retry(throttling_endpoint):
+    failure = _answer(throttling_endpoint, _WORKER)
+    assert failure["errorType"] == "AwsBusy" and "ThrottlingException" in failure["errorMessage"], failure
+    for machine in (REPO / "statemachines").glob("*.asl.json"):
+        text = machine.read_text()
+        assert text.count('"AwsBusy"') == text.count('"StoreUnavailable"') >= 4, machine.name
