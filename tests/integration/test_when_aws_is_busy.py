@@ -33,6 +33,22 @@ context = LambdaContext("ApiFunction", "arn:aws:lambda:us-east-1:123456789012:fu
 print(json.dumps(lambda_handler(event, context)))
 """
 
+_AUTHORIZER = """
+import json
+from ferry_local.context import LambdaContext
+from ferry_authorizer.handler import lambda_handler
+from ferry_api.app import lambda_handler as api
+
+context = LambdaContext("AuthorizerFunction", "arn:aws:lambda:us-east-1:123456789012:function:authorizer", "r-3")
+found = lambda_handler({"headers": {"authorization": "Bearer fy_some_key"}}, context)
+event = {
+    "version": "2.0", "rawPath": "/jobs", "rawQueryString": "", "headers": {},
+    "requestContext": {"http": {"method": "GET", "path": "/jobs"}, "stage": "$default", "requestId": "r-3",
+                       "authorizer": {"lambda": found["context"]}},
+}
+print(json.dumps(api(event, context)))
+"""
+
 _WORKER = """
 import json
 from ferry_local.context import LambdaContext
@@ -66,7 +82,7 @@ class _Throttled(BaseHTTPRequestHandler):
 def _answer(endpoint: str, child: str = _API) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FERRY_", "MONGODB_"))}
     env.update({
-        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api", "functions/worker", "local")),
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api", "functions/authorizer", "functions/worker", "local")),
         "FERRY_JOBS_TABLE": "jobs", "FERRY_API_KEYS_TABLE": "keys", "FERRY_FILES_BUCKET": "files", "FERRY_SQLITE_PATH": "/tmp/ferry-unused.sqlite3",
         "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
@@ -111,3 +127,7 @@ def test_a_worker_step_that_meets_a_throttled_table_raises_the_name_the_state_ma
     for machine in (REPO / "statemachines").glob("*.asl.json"):
         text = machine.read_text()
         assert text.count('"AwsBusy"') == text.count('"StoreUnavailable"') >= 4, machine.name
+
+
+def test_a_throttled_keys_table_is_a_503_to_retry_not_the_gateways_bare_500(throttling_endpoint):
+    _is_busy_problem(_answer(throttling_endpoint, _AUTHORIZER))

@@ -2,7 +2,7 @@
 
 In order: the caller's tenant, which the HTTP API's authorizer found from the API key
 (`requestContext.authorizer.lambda`: a 401 before anything of the body is read when it
-found none), the media type (JSON, case-insensitive, UTF-8 only: else 415), the body's
+found none, a 503 when it could not look), the media type (JSON, case-insensitive, UTF-8 only: else 415), the body's
 bytes (UTF-8: else 400). The JSON itself is parsed by the resolver with `strict_json`.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any
 
-from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, Unauthorized, UnsupportedMediaType
+from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, ServiceUnavailable, Unauthorized, UnsupportedMediaType
 from ferry.core.jsontext import JsonRefused, parse
 from ferry.tenants.api_keys import SEND_A_KEY
 
@@ -40,6 +40,8 @@ def tenant_of(event: Any) -> str:
 
 def _tenant(found: dict[str, Any] | None) -> str:
     found = found or {}
+    if found.get("unavailable"):
+        raise ServiceUnavailable(f"{found['unavailable']} Please retry.")
     if not found.get("tenant"):
         raise Unauthorized(found.get("refusal") or SEND_A_KEY)
     return str(found["tenant"])

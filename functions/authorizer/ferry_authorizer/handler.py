@@ -1,7 +1,8 @@
 """API Gateway (HTTP API, payload 2.0, simple responses) -> the caller's tenant, in the authorizer context.
 
 Every request goes on to the API function with what was found: `tenant`, or `refusal`
-(why there is none). The API function answers a refusal 401 with a problem (RFC 9457)
+(why there is none), or `unavailable` (the keys table stayed throttled or out of reach).
+The API function answers a refusal 401 with a problem (RFC 9457), and `unavailable` 503,
 before it reads anything of the body, as the API's contract says; an authorizer's denial
 would be API Gateway's bare `403 {"message": "Forbidden"}` instead. Keys are cached in
 this function (ApiKeyCache): API Gateway's own cache needs identity sources, which a key
@@ -14,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ferry.aws.busy import described, is_busy
 from ferry.core.errors import Unauthorized
 from ferry.core.observability import logger
 from ferry.core.settings import Settings
@@ -30,4 +32,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         tenant = keys.tenant_for(api_key_of(event.get("headers") or {}))
     except Unauthorized as refused:
         return {"isAuthorized": True, "context": {"refusal": refused.detail}}
+    except Exception as exc:
+        if not is_busy(exc):
+            raise
+        # An authorizer that raises is API Gateway's bare 500; this way the caller gets a 503 problem to retry.
+        logger.warning("AWS is busy", extra={"error": described(exc)})
+        return {"isAuthorized": True, "context": {"unavailable": "The API keys could not be read just now."}}
     return {"isAuthorized": True, "context": {"tenant": tenant}}
