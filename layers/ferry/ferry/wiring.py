@@ -75,7 +75,7 @@ class Runtime:
 
     @cached_property
     def events(self) -> EventBridgeEvents:
-        return EventBridgeEvents(boto3.client("events"))
+        return EventBridgeEvents(lambda: boto3.client("events"))
 
     @cached_property
     def leases(self) -> LeasesTable:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from ferry.jobs.model import Job
@@ -11,8 +13,14 @@ JOB_ENDED = "Job Ended"
 
 
 class EventBridgeEvents:
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self, make_client: Callable[[], Any]) -> None:
+        # The client is made for the first event: the API function publishes only for a job it could not
+        # launch, so its requests need not pay for loading EventBridge's service model.
+        self._make_client = make_client
+
+    @cached_property
+    def _client(self) -> Any:
+        return self._make_client()
 
     def job_ended(self, job: Job, view: dict[str, Any]) -> None:
         answer = self._client.put_events(
