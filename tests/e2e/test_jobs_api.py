@@ -64,6 +64,9 @@ def test_jobs_list_pages_and_filters(client):
     assert set(ids) <= {j["id"] for j in finished}
     assert all(j["status"] == "finished" for j in finished)
     assert client.get("/jobs?type=export&limit=1000").json()["items"] == []
+    # Before 1970 is before every job: all of them, not none (a negative time once encoded as the largest id).
+    assert {j["id"] for j in client.get("/jobs?limit=1000&created_after=1900-01-01T00%3A00%3A00Z").json()["items"]} >= set(ids)
+    assert client.get("/jobs?limit=1000&created_before=1900-01-01T00%3A00%3A00Z").json()["items"] == []
     # The next link keeps the other filters, encoded: a '+' in a timestamp must not become a space.
     since = client.get("/jobs?limit=1&created_after=2020-01-01T00%3A00%3A00%2B00%3A00").json()
     following = client.get(since["link"]["next"])
