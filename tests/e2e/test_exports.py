@@ -130,6 +130,18 @@ def test_an_unknown_field_or_data_type_is_refused_naming_it(fresh):
     assert fresh.client.get("/export/jobs").json()["records"] == []
 
 
+def test_an_idempotency_key_reused_with_another_body_is_that_problem_and_starts_nothing(fresh):
+    body = {"schema": {"name": "Customers"}, "fields": "vendorId"}
+    first = fresh.client.post("/export/jobs", body, headers={"Idempotency-Key": "export-1"})
+    again = fresh.client.post("/export/jobs", body, headers={"Idempotency-Key": "export-1"})
+    assert first.status == again.status == 200 and again.json()["id"] == first.json()["id"]
+    other = fresh.client.post("/export/jobs", {**body, "fields": "name"}, headers={"Idempotency-Key": "export-1"})
+    assert other.status == 422 and other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+    assert other.json()["errors"] == [{"pointer": "/headers/Idempotency-Key", "detail": "already used"}]
+    assert [r["id"] for r in fresh.client.get("/export/jobs").json()["records"]] == [first.json()["id"]]
+
+
 def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
     imported(fresh.client, [customer(n) for n in range(10)] + [customer(100 + n, location={**customer(0)["location"], "settlement": "Lviv"}) for n in range(3)])
     for operator in ("$where", "$function", "$expr"):

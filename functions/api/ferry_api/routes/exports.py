@@ -93,7 +93,9 @@ def create_export_job(export_request: Annotated[ExportJobRequest, Body()]):
         )
         job, _ = runtime.job_service.submit(submission)
     except InvalidRequest as exc:
-        raise InvalidRequest(exc.detail, [FieldError(_seed_pointer(e.pointer), e.message) for e in exc.errors]) from exc
+        # The same refusal (a reused Idempotency-Key stays one), its pointers into the seed's body.
+        exc.errors = [FieldError(_seed_pointer(e.pointer), e.message) for e in exc.errors]
+        raise
     return job_answer(200, export_job(job), job, f"/export/jobs/{job.id}")
 
 
