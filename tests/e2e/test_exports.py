@@ -160,6 +160,25 @@ def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
     assert unknown.status == 422 and unknown.json()["errors"][0]["pointer"] == "/filter/segments/0"
 
 
+def test_a_refused_filter_points_at_the_operator_where_it_was_sent_and_an_oversized_one_is_a_422(fresh):
+    where = {"$or": [{"$where": "sleep(1000)"}]}
+    refused = fresh.client.post("/segments", {"name": "bad", "dataType": "Customers", "filter": where})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/filter/$or/0/$where"
+    refused = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "filter": where}})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/args/filter/$or/0/$where"
+    # 100,000 values would not fit the item that keeps the filter: a 422 naming it, never a 500.
+    huge = {"vendorId": {"$in": [f"C{n:07d}" for n in range(100_000)]}}
+    for path, body, pointer in (
+        ("/segments", {"name": "huge", "dataType": "Customers", "filter": huge}, "/filter"),
+        ("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "filter": huge}}, "/args/filter"),
+    ):
+        refused = fresh.client.post(path, body)
+        assert refused.status == 422 and refused.headers["content-type"] == "application/problem+json", refused.body
+        assert refused.json()["errors"] == [{"pointer": pointer, "detail": "a filter takes at most 32 KB of JSON"}]
+    assert fresh.client.get("/segments").json()["items"] == []
+    assert fresh.client.get("/jobs").json()["items"] == []
+
+
 def test_the_list_pages_with_offsets_and_filters_by_the_seeds_statuses(fresh):
     for _ in range(3):
         fresh.client.wait(fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}}).json()["id"])
