@@ -27,7 +27,7 @@ TAG = "Integration procedures (seed 000)"
     responses={
         202: ok("Accepted: `{accepted: true, jobId}`", schema={"type": "object"}),
         409: ok("Busy: `{accepted: false, reason: busy, runningJobId}`", schema={"type": "object"}),
-        **problems(400, 404, 503),
+        **problems(400, 404, 422, 503, s422="`tables` given more than once (list them comma-separated)"),
     },
 )
 def start_procedure(endpoint: str, tables: Annotated[str | None, Query(description="ImportFromErp: Item,ItemOfflineAvailability,...")] = None):
