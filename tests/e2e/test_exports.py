@@ -130,6 +130,18 @@ def test_an_unknown_field_or_data_type_is_refused_naming_it(fresh):
     assert fresh.client.get("/export/jobs").json()["records"] == []
 
 
+def test_an_idempotency_key_reused_with_another_body_is_that_problem_and_starts_nothing(fresh):
+    body = {"schema": {"name": "Customers"}, "fields": "vendorId"}
+    first = fresh.client.post("/export/jobs", body, headers={"Idempotency-Key": "export-1"})
+    again = fresh.client.post("/export/jobs", body, headers={"Idempotency-Key": "export-1"})
+    assert first.status == again.status == 200 and again.json()["id"] == first.json()["id"]
+    other = fresh.client.post("/export/jobs", {**body, "fields": "name"}, headers={"Idempotency-Key": "export-1"})
+    assert other.status == 422 and other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+    assert other.json()["errors"] == [{"pointer": "/headers/Idempotency-Key", "detail": "already used"}]
+    assert [r["id"] for r in fresh.client.get("/export/jobs").json()["records"]] == [first.json()["id"]]
+
+
 def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
     imported(fresh.client, [customer(n) for n in range(10)] + [customer(100 + n, location={**customer(0)["location"], "settlement": "Lviv"}) for n in range(3)])
     for operator in ("$where", "$function", "$expr"):
@@ -146,6 +158,25 @@ def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
         assert [r[0] for r in csv_in_zip(download.read())[1:]] == ["C0000100", "C0000101", "C0000102"]
     unknown = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "filter": {"segments": [{"segmentId": "nope"}]}})
     assert unknown.status == 422 and unknown.json()["errors"][0]["pointer"] == "/filter/segments/0"
+
+
+def test_a_refused_filter_points_at_the_operator_where_it_was_sent_and_an_oversized_one_is_a_422(fresh):
+    where = {"$or": [{"$where": "sleep(1000)"}]}
+    refused = fresh.client.post("/segments", {"name": "bad", "dataType": "Customers", "filter": where})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/filter/$or/0/$where"
+    refused = fresh.client.post("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "filter": where}})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/args/filter/$or/0/$where"
+    # 100,000 values would not fit the item that keeps the filter: a 422 naming it, never a 500.
+    huge = {"vendorId": {"$in": [f"C{n:07d}" for n in range(100_000)]}}
+    for path, body, pointer in (
+        ("/segments", {"name": "huge", "dataType": "Customers", "filter": huge}, "/filter"),
+        ("/jobs", {"type": "export_csv", "args": {"dataType": "Customers", "filter": huge}}, "/args/filter"),
+    ):
+        refused = fresh.client.post(path, body)
+        assert refused.status == 422 and refused.headers["content-type"] == "application/problem+json", refused.body
+        assert refused.json()["errors"] == [{"pointer": pointer, "detail": "a filter takes at most 32 KB of JSON"}]
+    assert fresh.client.get("/segments").json()["items"] == []
+    assert fresh.client.get("/jobs").json()["items"] == []
 
 
 def test_the_list_pages_with_offsets_and_filters_by_the_seeds_statuses(fresh):

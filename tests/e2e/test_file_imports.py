@@ -196,6 +196,16 @@ def test_an_url_to_a_private_address_fails_the_job_and_nothing_is_fetched(fresh,
     assert job["progress"]["processed"] == 0
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/api/jobs"])
+def test_an_url_with_a_password_is_refused_at_once_and_neither_stored_nor_shown(fresh, file_server, path):
+    where = f"http://bob:hunter2@localhost:{file_server.port}/exports/customers.csv"
+    answer = fresh.client.post(path, job_body("import_csv", where))
+    assert answer.status == 422 and answer.headers["content-type"] == "application/problem+json", answer.body
+    assert answer.json()["errors"] == [{"pointer": "/attachment/file", "detail": "no user name or password in the URL"}]
+    assert b"hunter2" not in answer.body
+    assert fresh.client.get("/jobs").json()["items"] == [] and file_server.requests == []
+
+
 def test_a_zip_holding_one_csv_is_read_and_other_zips_are_refused(fresh):
     one = io.BytesIO()
     with zipfile.ZipFile(one, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -41,6 +41,11 @@ def test_bad_job_requests_name_the_field_and_store_nothing(client):
         answer = client.post("/jobs", body)
         assert answer.status == 422, (pointer, answer.body)
         assert pointer in [e["pointer"] for e in answer.json()["errors"]], answer.json()
+    # Args that would not fit the job's item: a 422 naming them, never a 500.
+    columns = {f"Spalte {n} " + "ä" * 180: "name" for n in range(500)}
+    huge = {"type": "import_csv", "args": {"dataType": "Customers", "actionType": "Create", "columns": columns}, "attachment": {"name": "a.csv", "file": "YQ=="}}
+    answer = client.post("/jobs", huge)
+    assert answer.status == 422 and answer.json()["errors"] == [{"pointer": "/args", "detail": "too large"}], answer.body
     not_json = client.post("/jobs", raw=b'{"type": ', headers={})
     assert not_json.status == 400 and "at line 1 column 9" in not_json.json()["detail"]
     csv = client.post("/jobs", raw=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"})
@@ -64,6 +69,9 @@ def test_jobs_list_pages_and_filters(client):
     assert set(ids) <= {j["id"] for j in finished}
     assert all(j["status"] == "finished" for j in finished)
     assert client.get("/jobs?type=export&limit=1000").json()["items"] == []
+    # Before 1970 is before every job: all of them, not none (a negative time once encoded as the largest id).
+    assert {j["id"] for j in client.get("/jobs?limit=1000&created_after=1900-01-01T00%3A00%3A00Z").json()["items"]} >= set(ids)
+    assert client.get("/jobs?limit=1000&created_before=1900-01-01T00%3A00%3A00Z").json()["items"] == []
     # The next link keeps the other filters, encoded: a '+' in a timestamp must not become a space.
     since = client.get("/jobs?limit=1&created_after=2020-01-01T00%3A00%3A00%2B00%3A00").json()
     following = client.get(since["link"]["next"])

@@ -42,6 +42,9 @@ def test_unknown_endpoints_and_tables_are_refused_naming_the_known_ones(fresh):
     answer = start(fresh.client, "ImportFromErp?tables=Item,Spaceship")
     assert answer.status == 400 and "Spaceship" in answer.json()["detail"] and "ItemOfflineAvailability" in answer.json()["detail"]
     assert answer.json()["errors"][0]["pointer"] == "/query/tables/1"
+    answer = start(fresh.client, "ImportFromErp?tables=" + ",".join(["Item"] * 7))
+    assert answer.status == 400 and answer.headers["content-type"] == "application/problem+json", answer.body
+    assert answer.json()["errors"][0]["pointer"] == "/query/tables" and "ItemOfflineAvailability" in answer.json()["detail"]
     assert fresh.client.get("/jobs").json()["items"] == []
 
 

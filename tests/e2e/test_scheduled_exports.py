@@ -160,3 +160,18 @@ def test_a_tenant_time_zone_moves_its_night_and_none_means_the_deployment_defaul
     assert wait_config(client, "Customers", lambda c: c.get("lastRunNight") == "2026-11-23")["active"] is True
     refused = client.request("PUT", "/settings", {"timeZone": "Mars/Olympus"})
     assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/timeZone"
+
+
+def test_a_refused_configuration_points_into_its_own_body_and_an_oversized_one_is_a_422_storing_nothing(fresh):
+    client = fresh.client
+    refused = client.request("PUT", "/export-configs/Contacts", {"filter": {"$where": "1"}, "fields": ["lastName"]})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/filter/$where", refused.body
+    refused = client.request("PUT", "/export-configs/Contacts", {"fields": ["lastName", "shoeSize"]})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/fields/1", refused.body
+    refused = client.request("PUT", "/export-configs/Contacts", {"filter": {"lastName": {"$in": [f"n{n}" for n in range(100_000)]}}})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/filter", refused.body
+    assert client.get("/export-configs/Contacts").status == 404
+    # 100 files named in another script: each key within S3's 1024 bytes, or a 422 naming it, never a 500.
+    refused = client.request("PUT", "/settings", {"importFiles": [{"key": "ключ" * 256, "dataType": "Customers"}] * 100})
+    assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/importFiles/0/key", refused.body
+    assert client.get("/settings").json()["importFiles"] == []

@@ -73,7 +73,7 @@ SUCCESS = {
     ("post", "/uploads"): {"201"},
     ("get", "/openapi.json"): {"200"},
 }
-CREATING = [("post", "/jobs"), ("post", "/api/jobs"), ("post", "/import")]
+CREATING = [("post", "/jobs"), ("post", "/api/jobs"), ("post", "/import"), ("post", "/export/jobs")]
 PUBLIC = [("get", "/openapi.json")]
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -160,6 +160,7 @@ def test_errors_are_those_the_route_can_give(document):
         assert codes(key) == {"401", "404", "409"}, key
     for key in [("get", "/job-types"), ("get", "/import/types")]:
         assert codes(key) == {"401"}, key
+    assert codes(("get", "/Integration/{endpoint}")) == {"400", "401", "404", "409", "422"}  # 409: busy; 422: ?tables= given twice
 
 
 def test_security_schemes_apply_globally_and_the_document_is_public(document):

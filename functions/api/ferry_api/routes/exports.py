@@ -15,7 +15,7 @@ from ferry.jobs.model import Job
 from ferry.jobs.service import Submission
 from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
-from ferry_api.openapi import BODY_PROBLEMS, ok, problems
+from ferry_api.openapi import BODY_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 from ferry_api.views.seed001 import STATUSES_OF, export_job
 
@@ -49,19 +49,20 @@ class DestinationRef(BaseModel):
     datasetId: str | None = Field(default=None, max_length=100, description="A destination's id (POST /destinations); none: the files bucket")
 
 
+_EXPORT_EXAMPLE = {
+    "fields": "vendorId,name,location.settlement",
+    "filter": {"fromIngestTimestamp": "2026-11-01T00:00:00Z"},
+    "schema": {"name": "Customers"},
+}
+
+
 class ExportJobRequest(BaseModel):
     """Seed 001's export job; `mergePolicy` and `additionalFields` are accepted and mean nothing here."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {
-                    "fields": "vendorId,name,location.settlement",
-                    "filter": {"fromIngestTimestamp": "2026-11-01T00:00:00Z"},
-                    "schema": {"name": "Customers"},
-                }
-            ]
+            "examples": [_EXPORT_EXAMPLE]
         },
     )
 
@@ -74,7 +75,10 @@ class ExportJobRequest(BaseModel):
 
 
 @router.post("/export/jobs", summary="Create an export job (seed 001)", tags=[TAG], operation_id="createExportJob", responses={200: ok("The export job", schema={"type": "object"}), **problems(*BODY_PROBLEMS, 409, 503)})
-def create_export_job(export_request: Annotated[ExportJobRequest, Body()]):
+def create_export_job(
+    export_request: Annotated[ExportJobRequest, Body(openapi_examples={"customers": {"summary": "Three columns of the Customers changed since 1 November", "value": _EXPORT_EXAMPLE}})],
+    idempotency_key: IdempotencyKey = None,
+):
     raw = {
         "dataType": export_request.schema_.name,
         "fields": [f.strip() for f in export_request.fields.split(",") if f.strip()],
@@ -93,7 +97,9 @@ def create_export_job(export_request: Annotated[ExportJobRequest, Body()]):
         )
         job, _ = runtime.job_service.submit(submission)
     except InvalidRequest as exc:
-        raise InvalidRequest(exc.detail, [FieldError(_seed_pointer(e.pointer), e.message) for e in exc.errors]) from exc
+        # The same refusal (a reused Idempotency-Key stays one), its pointers into the seed's body.
+        exc.errors = [FieldError(_seed_pointer(e.pointer), e.message) for e in exc.errors]
+        raise
     return job_answer(200, export_job(job), job, f"/export/jobs/{job.id}")
 
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from ferry.core.errors import Busy, InvalidRequest, MalformedRequest, NotFound
+from ferry.core.errors import Busy, FieldError, InvalidRequest, MalformedRequest, NotFound
 from ferry.jobs.service import Submission
-from ferry.procedures.catalogue import PROCEDURES
+from ferry.procedures.catalogue import ERP_TABLES, PROCEDURES
 from ferry.procedures.kinds import PROCEDURE_KIND, ProcedureArgs, check_procedure
 from ferry_api import request
 from ferry_api.answers import RETRY_AFTER_S, json_answer
@@ -27,13 +27,16 @@ TAG = "Integration procedures (seed 000)"
     responses={
         202: ok("Accepted: `{accepted: true, jobId}`", schema={"type": "object"}),
         409: ok("Busy: `{accepted: false, reason: busy, runningJobId}`", schema={"type": "object"}),
-        **problems(400, 404, 503),
+        **problems(400, 404, 422, 503, s422="`tables` given more than once (list them comma-separated)"),
     },
 )
 def start_procedure(endpoint: str, tables: Annotated[str | None, Query(description="ImportFromErp: Item,ItemOfflineAvailability,...")] = None):
     names = [t.strip() for t in (tables or "").split(",") if t.strip()]
     if endpoint not in PROCEDURES:
         raise NotFound(f"No endpoint {endpoint!r}; the endpoints are {', '.join(PROCEDURES)}.")
+    if len(names) > len(ERP_TABLES):
+        known = ", ".join(ERP_TABLES)
+        raise MalformedRequest(f"At most {len(ERP_TABLES)} tables, each once: {known}.", [FieldError("/query/tables", f"at most {len(ERP_TABLES)} of {known}")])
     try:
         args = check_procedure(ProcedureArgs(procedure=endpoint, tables=names), "/endpoint", "/query/tables")
     except InvalidRequest as exc:

@@ -27,9 +27,12 @@ def ulid_of(ms: int, seed: str) -> str:
 
 
 def ulid_floor(ms: int) -> str:
-    """The smallest ULID of that millisecond: a bound for created_after/created_before ranges."""
-    return _encode(ms, 10) + "0" * 16
+    """The smallest ULID of that millisecond: a bound for created_after/created_before ranges.
+
+    A time before 1970 is the epoch: ULIDs start there (a negative one would encode as the largest).
+    """
+    return _encode(max(ms, 0), 10) + "0" * 16
 
 
 def ulid_ceiling(ms: int) -> str:
-    return _encode(ms, 10) + "Z" * 16
+    return _encode(max(ms, 0), 10) + "Z" * 16

@@ -93,7 +93,7 @@ def _check(args: ExportArgs) -> dict[str, Any]:
     try:
         checked = filters.validate(args.filter)
     except InvalidFilter as exc:
-        raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(f"/args/filter{exc.path}", str(exc))]) from exc
+        raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(f"/args{exc.path}", str(exc))]) from exc
     stored = args.model_dump(mode="json", exclude_none=True)
     return {**stored, "dataType": data_type.name, "filter": checked}
 

@@ -54,7 +54,7 @@ class Segments:
         try:
             checked = filters.validate(given.filter)
         except InvalidFilter as exc:
-            raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(f"/filter{exc.path}", str(exc))]) from exc
+            raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(exc.path, str(exc))]) from exc
         now = self._clock.now()
         segment = Segment(new_ulid(int(now.timestamp() * 1000)), given.name, data_type.name, given.description, checked, rfc3339(now))
         self._saved.put(tenant, KIND, segment.id, asdict(segment), new=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from pydantic import BaseModel, ValidationError
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
 from ferry.jobs.ports import References
+
+
+# A job is one DynamoDB item (400 KB), its args, first errors and output together: its args keep to 64 KB of JSON.
+MAX_ARGS_BYTES = 64 * 1024
 
 
 class AttachmentRule(StrEnum):
@@ -59,7 +64,10 @@ class JobKind:
             pointers = [FieldError("/args" + "".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors()]
             names = ", ".join(sorted({p.pointer for p in pointers}))
             raise InvalidRequest(f"Invalid args for {self.name}: {names}.", pointers) from exc
-        return self.check_args(parsed)
+        checked = self.check_args(parsed)
+        if len(json.dumps(checked, ensure_ascii=False, default=str).encode()) > MAX_ARGS_BYTES:
+            raise InvalidRequest(f"The args of {self.name} take at most {MAX_ARGS_BYTES // 1024} KB of JSON.", [FieldError("/args", "too large")])
+        return checked
 
 
 _KINDS: dict[str, JobKind] = {}

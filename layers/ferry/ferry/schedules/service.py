@@ -164,8 +164,12 @@ class ScheduledExports:
                 )
         if config.profileId is not None:
             self._destinations.get(tenant, config.profileId)  # NotFound names it
-        # The export's own checks (fields, filter), as a run would make them.
-        EXPORT.args({"dataType": data_type.name, "fields": config.fields, "filter": config.filter, "prefix": config.prefix})
+        # The export's own checks (fields, filter), as a run would make them; a refusal points into this body, not at args.
+        try:
+            EXPORT.args({"dataType": data_type.name, "fields": config.fields, "filter": config.filter, "prefix": config.prefix})
+        except InvalidRequest as exc:
+            exc.errors = [FieldError(e.pointer.removeprefix("/args"), e.message) for e in exc.errors]
+            raise
         body = config.model_dump(mode="json")
         if takes_period:
             body["interval"] = "daily"  # appointments run every night

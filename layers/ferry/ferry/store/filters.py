@@ -150,8 +150,15 @@ def _validate(filter: Any, path: str) -> dict[str, Any]:
     return out
 
 
+# A filter is kept in one DynamoDB item (400 KB) with what names it (a segment, a job, an export configuration)
+# and sent with every query: 32 KB of JSON holds any real one (an $in of a thousand ids).
+MAX_FILTER_BYTES = 32 * 1024
+
+
 def validate(filter: Any) -> dict[str, Any]:
     """The filter checked against the supported subset, ready for MongoDB."""
+    if len(json.dumps(filter, ensure_ascii=False, default=str).encode()) > MAX_FILTER_BYTES:
+        raise InvalidFilter(f"a filter takes at most {MAX_FILTER_BYTES // 1024} KB of JSON", "/filter")
     return _validate(filter, "/filter")
 
 

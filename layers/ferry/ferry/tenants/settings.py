@@ -25,6 +25,13 @@ def _address(value: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 
 
+def _key_bytes(value: str) -> str:
+    # S3's limit for a key, in bytes: 1024 characters of another script would be up to 4 KB.
+    if len(value.encode()) > 1024:
+        raise ValueError("at most 1024 bytes in UTF-8")
+    return value
+
+
 class Recipients(BaseModel):
     """Seed 000's NotificationCenter: who is mailed by outcome."""
 
@@ -44,13 +51,13 @@ class _ImportFile(BaseModel):
 
 class S3ImportFile(_ImportFile):
     source: Literal["s3"] = Field(default="s3", description="Where the file is: a key in the files bucket")
-    key: str = Field(min_length=1, max_length=1024)
+    key: Annotated[str, AfterValidator(_key_bytes)] = Field(min_length=1, max_length=1024)
 
 
 class SftpImportFile(_ImportFile):
     source: Literal["sftp"] = Field(description="Where the file is: a path on one of the tenant's SFTP destinations")
     destinationId: str = Field(pattern="^[0-9A-Za-z]{1,64}$", description="The id of a destination of type sftp")
-    path: Annotated[str, AfterValidator(check_path)] = Field(
+    path: Annotated[str, AfterValidator(check_path), AfterValidator(_key_bytes)] = Field(
         max_length=1024, description="The file's path on the server; a relative one is in the destination's folder"
     )
 
