@@ -157,8 +157,10 @@ def test_a_large_file_goes_through_an_upload_and_its_progress_moves(fresh, local
 
 
 def test_a_missing_upload_is_refused_and_nothing_stored(fresh):
-    answer = fresh.client.post("/jobs", job_body("import_csv", f"upload:{uuid.uuid4().hex}"))
-    assert answer.status == 422 and answer.json()["errors"][0]["pointer"] == "/attachment/file"
+    for upload in (uuid.uuid4().hex, ""):
+        answer = fresh.client.post("/jobs", job_body("import_csv", f"upload:{upload}"))
+        assert answer.status == 422 and answer.json()["errors"][0]["pointer"] == "/attachment/file"
+        assert "uploads/" not in answer.body.decode(), "the bucket's own layout is not the client's business"
     assert fresh.client.get("/jobs").json()["items"] == []
 
 

@@ -68,7 +68,11 @@ def test_jobs_list_pages_and_filters(client):
     finished = client.get("/jobs?status=finished&type=import_json&limit=1000").json()["items"]
     assert set(ids) <= {j["id"] for j in finished}
     assert all(j["status"] == "finished" for j in finished)
-    assert client.get("/jobs?type=export&limit=1000").json()["items"] == []
+    assert client.get("/jobs?type=export_csv&limit=1000").json()["items"] == []
+    # A type that does not exist is a typo to tell, not an empty page.
+    typo = client.get("/jobs?type=import_jsn")
+    assert typo.status == 422 and typo.json()["errors"][0]["pointer"] == "/query/type", typo.body
+    assert "import_json" in typo.json()["errors"][0]["detail"]
     # Before 1970 is before every job: all of them, not none (a negative time once encoded as the largest id).
     assert {j["id"] for j in client.get("/jobs?limit=1000&created_after=1900-01-01T00%3A00%3A00Z").json()["items"]} >= set(ids)
     assert client.get("/jobs?limit=1000&created_before=1900-01-01T00%3A00%3A00Z").json()["items"] == []
@@ -79,7 +83,8 @@ def test_jobs_list_pages_and_filters(client):
     bad = client.get("/jobs?limit=0")
     assert bad.status == 422 and bad.json()["errors"][0]["pointer"] == "/query/limit"
     assert client.get("/jobs?status=exploded").status == 422
-    assert client.get("/jobs?cursor=garbage").status == 400
+    garbage = client.get("/jobs?cursor=garbage")
+    assert garbage.status == 400 and garbage.json()["errors"][0]["pointer"] == "/query/cursor"
 
 
 def test_unknown_job_and_unknown_route(client):

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
-from ferry.core.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, NotFound
+from ferry.core.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, NotFound, shown
 from ferry.core.ids import ulid_ceiling, ulid_floor
 from ferry.jobs.model import ENDED, Attachment, ChunkCounts, Job, JobError, JobStatus, sources_of
 from ferry.jobs.ports import Claim, FileMissing
@@ -230,7 +230,7 @@ class InMemorySavedItems(InMemoryReferences):
     def update(self, tenant: str, kind: str, item_id: str, change: Any) -> dict[str, Any] | None:
         key = (tenant, kind, item_id)
         if key not in self.bodies:
-            raise NotFound(f"No {kind} {item_id!r}.")
+            raise NotFound(f"No {kind} {shown(item_id)}.")
         body = change(json.loads(json.dumps(self.bodies[key])))
         if body is not None:
             self.bodies[key] = json.loads(json.dumps(body))
@@ -241,7 +241,7 @@ class InMemorySavedItems(InMemoryReferences):
         if new and key in self.bodies:
             raise Conflict(f"A {kind} {item_id!r} exists already.")
         if not new and key not in self.bodies:
-            raise NotFound(f"No {kind} {item_id!r}.")
+            raise NotFound(f"No {kind} {shown(item_id)}.")
         self.bodies[key] = json.loads(json.dumps(body))
         self.items.add(key)
 

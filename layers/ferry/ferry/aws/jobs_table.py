@@ -372,5 +372,5 @@ class JobsTable:
         except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             key = None
         if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not str(key.get("sk", "")).startswith("JOB#"):
-            raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/cursor", "unknown cursor")])
+            raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/query/cursor", "unknown cursor")])
         return str(key["sk"])

@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ferry.aws.jobs_table import tenant_pk
-from ferry.core.errors import Conflict, NotFound
+from ferry.core.errors import Conflict, NotFound, shown
 
 
 class SavedItemsTable:
@@ -34,13 +34,13 @@ class SavedItemsTable:
                 raise
             if new:
                 raise Conflict(f"A {kind} {item_id!r} exists already.") from exc
-            raise NotFound(f"No {kind} {item_id!r}.") from exc
+            raise NotFound(f"No {kind} {shown(item_id)}.") from exc
 
     def update(self, tenant: str, kind: str, item_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
         for _ in range(10):
             item = self._table.get_item(Key=self._key(tenant, kind, item_id), ConsistentRead=True).get("Item")
             if item is None:
-                raise NotFound(f"No {kind} {item_id!r}.")
+                raise NotFound(f"No {kind} {shown(item_id)}.")
             body = change(json.loads(item["body"]))
             if body is None:
                 return None

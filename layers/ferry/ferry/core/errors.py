@@ -83,7 +83,7 @@ class ServiceUnavailable(FerryError):
 
 class JobNotFound(NotFound):
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"No job {job_id!r}.")
+        super().__init__(f"No job {shown(job_id)}.")
         self.job_id = job_id
 
 

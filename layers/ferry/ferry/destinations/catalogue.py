@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
-from ferry.core.errors import FieldError, InvalidRequest, NotFound
+from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
 from ferry.core.ids import new_ulid
 from ferry.destinations.port import (
     CHECK_TIMEOUTS,
@@ -92,7 +92,7 @@ class Destinations:
 
     def delete(self, tenant: str, destination_id: str) -> None:
         if not self._saved.delete(tenant, KIND, destination_id):
-            raise NotFound(f"No destination {destination_id!r}.")
+            raise NotFound(f"No destination {shown(destination_id)}.")
         self._secrets.delete(self._secret_name(tenant, destination_id))
 
     def open(self, tenant: str, destination_id: str, timeouts: Timeouts = TRANSFER_TIMEOUTS) -> Destination:
@@ -113,7 +113,7 @@ class Destinations:
     def _record(self, tenant: str, destination_id: str) -> dict[str, Any]:
         record = self._saved.get(tenant, KIND, destination_id)
         if record is None:
-            raise NotFound(f"No destination {destination_id!r}.")
+            raise NotFound(f"No destination {shown(destination_id)}.")
         return record
 
     @staticmethod

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferry.core.clock import Clock, rfc3339
-from ferry.core.errors import FieldError, InvalidRequest, NotFound
+from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
 from ferry.core.ids import new_ulid
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.jobs.ports import SavedItems
@@ -63,7 +63,7 @@ class Segments:
     def get(self, tenant: str, segment_id: str) -> Segment:
         found = self._saved.get(tenant, KIND, segment_id)
         if found is None:
-            raise NotFound(f"No segment {segment_id!r}.")
+            raise NotFound(f"No segment {shown(segment_id)}.")
         return Segment(**found)
 
     def list(self, tenant: str) -> list[Segment]:
@@ -71,4 +71,4 @@ class Segments:
 
     def delete(self, tenant: str, segment_id: str) -> None:
         if not self._saved.delete(tenant, KIND, segment_id):
-            raise NotFound(f"No segment {segment_id!r}.")
+            raise NotFound(f"No segment {shown(segment_id)}.")

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 from ferry.core import observability
 from ferry.core.clock import Clock
-from ferry.core.errors import Busy, Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable
+from ferry.core.errors import Busy, Conflict, FieldError, InvalidRequest, InvalidTransition, JobNotFound, ServiceUnavailable, shown
 from ferry.core.ids import new_ulid
 from ferry.jobs import files
-from ferry.jobs.kinds import AttachmentRule, JobKind
+from ferry.jobs.kinds import AttachmentRule, JobKind, UnknownKind, load_kinds
 from ferry.jobs.model import Attachment, Job, JobStatus
 from ferry.jobs.lifecycle import announce_ended
 from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
@@ -146,7 +146,10 @@ class JobService:
             key = new.key or files.upload_key(submission.tenant, new.upload_id)
             size = self._files.size(key)
             if size is None:
-                what = f"upload {new.upload_id!r}: POST /uploads, PUT the file to the URL it answers, then refer to it" if new.upload_id else f"file {key!r}"
+                if new.upload_id is not None:
+                    what = f"upload {shown(new.upload_id)}: POST /uploads, PUT the file to the URL it answers, then refer to it"
+                else:
+                    what = f"file {key!r}"
                 raise InvalidRequest(f"There is no {what}.", [FieldError("/attachment/file", "unknown file")])
             if size > MAX_UPLOAD_BYTES:
                 raise InvalidRequest(f"The upload has {size} bytes; at most {MAX_UPLOAD_BYTES} are taken.", [FieldError("/attachment/file", "too large")])
@@ -165,6 +168,9 @@ class JobService:
         return self._jobs.get(tenant, job_id)
 
     def list(self, tenant: str, **criteria: Any) -> tuple[list[Job], str | None]:
+        job_type = criteria.get("job_type")
+        if job_type is not None and job_type not in {kind.name for kind in load_kinds()}:
+            raise UnknownKind(job_type, "/query/type")  # a typo would otherwise list nothing, silently
         return self._jobs.list(tenant, **criteria)
 
     def cancel(self, tenant: str, job_id: str) -> Job:
