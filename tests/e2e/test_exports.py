@@ -256,3 +256,19 @@ def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):
     assert fresh.client.get(f"/destinations/{created['id']}").status == 404
     refused = fresh.client.post("/destinations", destination_body(sftp, password=None))
     assert refused.status == 422 and PASSWORD not in refused.body.decode()
+
+
+def test_a_create_sent_again_with_its_idempotency_key_makes_nothing_twice(fresh, sftp, local_stack):
+    segment = {"name": "Rome", "dataType": "Customers", "filter": {"location.settlement": "Rome"}}
+    profile = {**destination_body(sftp), "name": "nightly"}
+    # The profile first: the plan (one profile by default) counts every destination.
+    for path, body in (("/export-profiles", profile), ("/segments", segment), ("/destinations", destination_body(sftp))):
+        key = {"Idempotency-Key": f"create {path}"}
+        first = fresh.client.post(path, body, headers=key)
+        again = fresh.client.post(path, body, headers=key)
+        assert (first.status, again.status) == (201, 200), (path, first.body, again.body)
+        assert again.json()["id"] == first.json()["id"] and again.headers["location"] == first.headers["location"]
+        other = fresh.client.post(path, {**body, "name": "another"}, headers=key)
+        assert other.status == 422 and other.json()["type"] == "/problems/idempotency-key-reused", (path, other.body)
+    assert len(fresh.client.get("/segments").json()["items"]) == 1
+    assert len(fresh.client.get("/destinations").json()["items"]) == 2  # one destination, one profile

@@ -118,7 +118,7 @@ IdempotencyKey = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255}),
     Header(
         alias="Idempotency-Key",
-        description="Any 1 to 255 characters of yours: a repeat with the same key and body answers the first job; "
+        description="Any 1 to 255 characters of yours: a repeat with the same key and body answers what the first created; "
         "with another body 422; while the first is still being created 409. Kept 24 h.",
     ),
 ]

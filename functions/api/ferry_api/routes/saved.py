@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from ferry.exports.segments import SegmentIn
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.openapi import BODY_PROBLEMS, ok, problems
+from ferry_api.idempotent import created_once
+from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -41,10 +42,22 @@ def _tenant() -> str:
     return request.tenant_of(router.current_event)
 
 
-@router.post("/segments", summary="Save a named filter on one data type", tags=["Segments"], operation_id="createSegment", responses={201: ok("The segment", schema={"type": "object"}), **problems(*BODY_PROBLEMS)})
-def create_segment(segment: Annotated[SegmentIn, Body()]):
-    created = runtime.segments.create(_tenant(), segment)
-    return json_answer(201, vars(created), {"Location": f"/segments/{created.id}"})
+_REPEAT = "A repeat with the same Idempotency-Key and body: what the first one created"
+_CREATE_PROBLEMS = problems(*CREATE_PROBLEMS)
+
+
+@router.post(
+    "/segments",
+    summary="Save a named filter on one data type",
+    tags=["Segments"],
+    operation_id="createSegment",
+    responses={201: ok("The segment", schema={"type": "object"}), 200: ok(_REPEAT, schema={"type": "object"}), **_CREATE_PROBLEMS},
+)
+def create_segment(segment: Annotated[SegmentIn, Body()], idempotency_key: IdempotencyKey = None):
+    made, created = created_once(
+        router.current_event, "segment", segment.model_dump(mode="json"), lambda tenant, new_id: runtime.segments.create(tenant, segment, new_id), runtime.segments.get
+    )
+    return json_answer(201 if created else 200, vars(made), {"Location": f"/segments/{made.id}"})
 
 
 @router.get("/segments", summary="List segments", tags=["Segments"], operation_id="listSegments", responses={200: ok("The segments", schema={"type": "object"}), **problems()})
@@ -63,10 +76,22 @@ def delete_segment(segment_id: str):
     return json_answer(204, "")
 
 
-@router.post("/destinations", summary="Register a destination (s3, sftp, ftp, ftps); secrets are write-only", tags=["Destinations"], operation_id="createDestination", responses={201: ok("The destination, secrets masked", schema={"type": "object"}), **problems(*BODY_PROBLEMS)})
-def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)]):
-    created = runtime.destinations.create(_tenant(), destination)
-    return json_answer(201, created, {"Location": f"/destinations/{created['id']}"})
+@router.post(
+    "/destinations",
+    summary="Register a destination (s3, sftp, ftp, ftps); secrets are write-only",
+    tags=["Destinations"],
+    operation_id="createDestination",
+    responses={201: ok("The destination, secrets masked", schema={"type": "object"}), 200: ok(_REPEAT, schema={"type": "object"}), **_CREATE_PROBLEMS},
+)
+def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)], idempotency_key: IdempotencyKey = None):
+    made, created = created_once(
+        router.current_event,
+        "destination",
+        destination,
+        lambda tenant, new_id: runtime.destinations.create(tenant, destination, new_id),
+        runtime.destinations.get,
+    )
+    return json_answer(201 if created else 200, made, {"Location": f"/destinations/{made['id']}"})
 
 
 @router.get("/destinations", summary="List destinations", tags=["Destinations"], operation_id="listDestinations", responses={200: ok("The destinations, secrets masked", schema={"type": "object"}), **problems()})

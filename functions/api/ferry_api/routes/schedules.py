@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.openapi import BODY_PROBLEMS, ok, problems
+from ferry_api.idempotent import created_once
+from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -23,10 +24,26 @@ def _tenant() -> str:
     return request.tenant_of(router.current_event)
 
 
-@router.post("/export-profiles", summary="Create an export profile (a destination; as many as the plan allows)", tags=[TAG], operation_id="createExportProfile", responses={201: ok("The profile, secrets masked", schema=OBJECT), **problems(*BODY_PROBLEMS)})
-def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _PROFILE}})]):
-    created = runtime.scheduled_exports.create_profile(_tenant(), profile)
-    return json_answer(201, created, {"Location": f"/export-profiles/{created['id']}"})
+@router.post(
+    "/export-profiles",
+    summary="Create an export profile (a destination; as many as the plan allows)",
+    tags=[TAG],
+    operation_id="createExportProfile",
+    responses={
+        201: ok("The profile, secrets masked", schema=OBJECT),
+        200: ok("A repeat with the same Idempotency-Key and body: the profile the first one created", schema=OBJECT),
+        **problems(*CREATE_PROBLEMS),
+    },
+)
+def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _PROFILE}})], idempotency_key: IdempotencyKey = None):
+    made, created = created_once(
+        router.current_event,
+        "export-profile",
+        profile,
+        lambda tenant, new_id: runtime.scheduled_exports.create_profile(tenant, profile, new_id),
+        runtime.destinations.get,
+    )
+    return json_answer(201 if created else 200, made, {"Location": f"/export-profiles/{made['id']}"})
 
 
 @router.get("/export-profiles", summary="List export profiles", tags=[TAG], operation_id="listExportProfiles", responses={200: ok("The profiles", schema=OBJECT), **problems()})

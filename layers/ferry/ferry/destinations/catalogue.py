@@ -51,14 +51,14 @@ class Destinations:
         self._opener = opener  # (tenant, config, secrets, timeouts) -> Destination
         self._clock = clock
 
-    def create(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
+    def create(self, tenant: str, given: dict[str, Any], destination_id: str | None = None) -> dict[str, Any]:
         config, secrets, name = self._parse(given, keep=None)
         if len(self._saved.list(tenant, KIND)) >= MAX_PER_TENANT:
             raise InvalidRequest(
                 f"A tenant keeps at most {MAX_PER_TENANT} destinations; delete one first.", [FieldError("", f"at most {MAX_PER_TENANT} destinations")]
             )
         now = rfc3339(self._clock.now())
-        destination_id = new_ulid(int(self._clock.now().timestamp() * 1000))
+        destination_id = destination_id or new_ulid(int(self._clock.now().timestamp() * 1000))
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
         record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now}
         self._saved.put(tenant, KIND, destination_id, record, new=True)

@@ -46,7 +46,7 @@ class Segments:
         self._saved = saved
         self._clock = clock
 
-    def create(self, tenant: str, given: SegmentIn) -> Segment:
+    def create(self, tenant: str, given: SegmentIn, segment_id: str | None = None) -> Segment:
         try:
             data_type = named(given.dataType)
         except UnsupportedImport as exc:
@@ -56,7 +56,7 @@ class Segments:
         except InvalidFilter as exc:
             raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(exc.path, str(exc))]) from exc
         now = self._clock.now()
-        segment = Segment(new_ulid(int(now.timestamp() * 1000)), given.name, data_type.name, given.description, checked, rfc3339(now))
+        segment = Segment(segment_id or new_ulid(int(now.timestamp() * 1000)), given.name, data_type.name, given.description, checked, rfc3339(now))
         self._saved.put(tenant, KIND, segment.id, asdict(segment), new=True)
         return segment
 

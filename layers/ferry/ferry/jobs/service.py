@@ -14,6 +14,7 @@ from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind, UnknownKind, load_kinds
 from ferry.jobs.model import Attachment, Job, JobStatus
+from ferry.jobs.idempotent import create_once
 from ferry.jobs.lifecycle import announce_ended
 from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
 
@@ -77,31 +78,19 @@ class JobService:
         if submission.kind.check_references is not None:
             submission.kind.check_references(submission.tenant, submission.args, self._references)
         now = self._clock.now()
-        job_id = new_ulid(int(now.timestamp() * 1000))
-        key = submission.idempotency_key
-        if key is not None:
-            claim = self._idempotency.claim(submission.tenant, key, _fingerprint(submission), job_id)
-            if claim.job_id is not None:
-                return self._jobs.get(submission.tenant, claim.job_id), False
-            if claim.abandoned_job_id is not None:
-                # A request with this key crashed after claiming it; if it stored its job, that job is the answer.
-                try:
-                    job = self._jobs.get(submission.tenant, claim.abandoned_job_id)
-                except JobNotFound:
-                    pass
-                else:
-                    self._idempotency.complete(submission.tenant, key, job.id)
-                    return job, False
-        try:
-            job = self._create_and_launch(submission, job_id, now)
-        except Exception:
-            if key is not None:
-                self._idempotency.release(submission.tenant, key)
-            raise
-        if key is not None:
-            self._idempotency.complete(submission.tenant, key, job.id)
-        observability.job_submitted(job)
-        return job, True
+        tenant = submission.tenant
+        job, created = create_once(
+            self._idempotency,
+            tenant,
+            submission.idempotency_key,
+            _fingerprint(submission),
+            new_ulid(int(now.timestamp() * 1000)),
+            lambda job_id: self._create_and_launch(submission, job_id, now),
+            lambda job_id: self._jobs.get(tenant, job_id),
+        )
+        if created:
+            observability.job_submitted(job)
+        return job, created
 
     def _create_and_launch(self, submission: Submission, job_id: str, now: datetime) -> Job:
         lane = submission.kind.lane

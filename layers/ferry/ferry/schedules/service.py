@@ -128,7 +128,7 @@ class ScheduledExports:
 
     # --- profiles: destinations, as many as the plan allows -------------------------------------------
 
-    def create_profile(self, tenant: str, given: dict[str, Any]) -> dict[str, Any]:
+    def create_profile(self, tenant: str, given: dict[str, Any], profile_id: str | None = None) -> dict[str, Any]:
         plan = self._settings.get(tenant).plan
         if len(self._destinations.list(tenant)) >= PLAN_PROFILES[plan]:
             limit = PLAN_PROFILES[plan]
@@ -136,7 +136,7 @@ class ScheduledExports:
                 f"The {plan} plan allows {limit} export profile{'s' if limit > 1 else ''}; delete one or change the plan.",
                 [FieldError("", f"at most {limit} profiles on {plan}")],
             )
-        return self._destinations.create(tenant, given)
+        return self._destinations.create(tenant, given, profile_id)
 
     def delete_profile(self, tenant: str, profile_id: str) -> None:
         using = [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id]
