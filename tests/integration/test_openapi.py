@@ -73,7 +73,7 @@ SUCCESS = {
     ("post", "/uploads"): {"201"},
     ("get", "/openapi.json"): {"200"},
 }
-CREATING = [("post", "/jobs"), ("post", "/api/jobs"), ("post", "/import"), ("post", "/export/jobs")]
+CREATING = [("post", "/jobs"), ("post", "/api/jobs"), ("post", "/import"), ("post", "/export/jobs"), ("post", "/segments"), ("post", "/destinations"), ("post", "/export-profiles")]
 PUBLIC = [("get", "/openapi.json")]
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
