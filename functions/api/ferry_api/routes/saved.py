@@ -42,6 +42,9 @@ def _tenant() -> str:
     return request.tenant_of(router.current_event)
 
 
+_SEGMENT_EXAMPLES = {
+    "customers": {"summary": "Customers of one city", "value": {"name": "Kyiv customers", "dataType": "Customers", "filter": {"location.settlement": "Kyiv"}}},
+}
 _REPEAT = "A repeat with the same Idempotency-Key and body: what the first one created"
 _CREATE_PROBLEMS = problems(*CREATE_PROBLEMS)
 
@@ -53,7 +56,7 @@ _CREATE_PROBLEMS = problems(*CREATE_PROBLEMS)
     operation_id="createSegment",
     responses={201: ok("The segment", schema={"type": "object"}), 200: ok(_REPEAT, schema={"type": "object"}), **_CREATE_PROBLEMS},
 )
-def create_segment(segment: Annotated[SegmentIn, Body()], idempotency_key: IdempotencyKey = None):
+def create_segment(segment: Annotated[SegmentIn, Body(openapi_examples=_SEGMENT_EXAMPLES)], idempotency_key: IdempotencyKey = None):
     made, created = created_once(
         router.current_event, "segment", segment.model_dump(mode="json"), lambda tenant, new_id: runtime.segments.create(tenant, segment, new_id), runtime.segments.get
     )

@@ -23,7 +23,7 @@ KIND = "segment"
 
 
 class SegmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Kyiv customers", "dataType": "Customers", "filter": {"location.settlement": "Kyiv"}}]})
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     dataType: str = Field(max_length=100)
