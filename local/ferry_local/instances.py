@@ -52,7 +52,9 @@ class InvocationError(Exception):
 
 
 class Instance(Protocol):
-    alive: bool
+    @property
+    def alive(self) -> bool:
+        """Whether it can take an event: not closed, and (a process) not exited, while idle too."""
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any: ...
 
@@ -103,8 +105,13 @@ class ProcessInstance:
             stdout=subprocess.PIPE,
             env=env,
         )
-        self.alive = True
+        self._alive = True
         self._initialized = False
+
+    @property
+    def alive(self) -> bool:
+        # A process that died between events (killed, out of memory) is gone: Lambda never hands it the next event.
+        return self._alive and self._process.poll() is None
 
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any:
         try:
@@ -140,12 +147,12 @@ class ProcessInstance:
         return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
     def _died(self) -> None:
-        self.alive = False
+        self._alive = False
         code = self._process.wait(timeout=5)
         raise InvocationError("Runtime.ExitError", f"Runtime exited with error: exit status {code}")
 
     def close(self) -> None:
-        self.alive = False
+        self._alive = False
         if self._process.poll() is None:
             try:
                 self._process.stdin.close()
@@ -207,8 +214,12 @@ class FunctionPool:
                 self._changed.wait()
             if self._closed:
                 raise InvocationError("ResourceNotFoundException", f"Function {self.name} is shut down")
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                instance = self._idle.pop()
+                if instance.alive:
+                    return instance
+                self._count -= 1  # it died while idle: the event gets a new instance
+                instance.close()
             self._count += 1
         try:
             return self.new_instance()  # a cold start, outside the lock: other events go on meanwhile

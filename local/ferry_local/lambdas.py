@@ -24,6 +24,8 @@ from urllib.parse import unquote
 from ferry_local.context import LambdaContext
 from ferry_local.instances import FunctionPool, InvocationError
 
+# What Lambda says when an instance ended mid-invocation: it ran out of time, or its runtime died (killed, out of memory).
+_CRASHES = {"Sandbox.Timedout": "Task timed out", "Runtime.ExitError": "Runtime exited with error: signal: killed"}
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,19 @@ class Faults:
     """Test-only: make the next invocations of a worker step fail, or run slowly.
 
     A crash after running answers `Sandbox.Timedout`, what Lambda reports when a function
-    ran out of time: the work was done (rows written), but Step Functions never got the
-    result. A failure before running answers an error of the given type without running
-    the step, as when the function cannot reach its store. A delay makes the step take
-    longer, so that a test can act while it runs.
+    ran out of time (or `Runtime.ExitError`, when its process was killed): the work was
+    done (rows written), but Step Functions never got the result. A failure before
+    running answers an error of the given type without running the step, as when the
+    function cannot reach its store. A delay makes the step take longer, so that a test
+    can act while it runs.
     """
 
     def __init__(self, crashes: dict[str, int] | None = None) -> None:
         self._lock = threading.Lock()
         self._armed: list[Fault] = [Fault(step, times, False, "Sandbox.Timedout") for step, times in (crashes or {}).items()]
 
-    def crash_after(self, step: str, times: int) -> None:
-        self.arm(Fault(step, times, False, "Sandbox.Timedout"))
+    def crash_after(self, step: str, times: int, error_type: str = "Sandbox.Timedout") -> None:
+        self.arm(Fault(step, times, False, error_type))
 
     def fail_before(self, step: str, times: int, error_type: str, chunk: int | None = None) -> None:
         self.arm(Fault(step, times, True, error_type, chunk))
@@ -113,7 +116,7 @@ class LambdaInvocations:
                     raise InvocationError(fault.error_type, f"{fault.error_type} injected before the handler ran")
             result = self._pools[name].invoke(payload, context)
             if fault := self._faults.take(payload, before=False):
-                raise InvocationError(fault.error_type, f"RequestId: {context.aws_request_id} Error: Task timed out (injected after the handler ran)")
+                raise InvocationError(fault.error_type, f"RequestId: {context.aws_request_id} Error: {_CRASHES.get(fault.error_type, fault.error_type)} (injected after the handler ran)")
         except InvocationError as exc:
             # Lambda writes this to the function's log; here the console is the log.
             log.warning("%s failed: %s: %s", name, exc.error_type, exc.message)

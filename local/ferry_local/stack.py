@@ -104,9 +104,10 @@ class LocalStack:
     def chunk_rows(self) -> int:
         return int(self.stack.parameters["ChunkRows"])
 
-    def inject_crash(self, step: str, times: int = 1) -> None:
-        """The next `times` worker invocations whose payload has this `step` do their work, then answer `Sandbox.Timedout`."""
-        self.faults.crash_after(step, times)
+    def inject_crash(self, step: str, times: int = 1, error_type: str = "Sandbox.Timedout") -> None:
+        """The next `times` worker invocations whose payload has this `step` do their work, then answer `error_type`
+        (`Sandbox.Timedout`: out of time; `Runtime.ExitError`: the instance's process was killed)."""
+        self.faults.crash_after(step, times, error_type)
 
     def inject_failure(self, step: str, times: int, error_type: str = "StoreUnavailable", chunk: int | None = None) -> None:
         """The next `times` worker invocations of `step` (of chunk number `chunk`, if given) fail with `error_type` without running."""

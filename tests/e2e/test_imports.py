@@ -79,6 +79,16 @@ def test_a_chunk_that_crashes_after_writing_is_retried_without_duplicates(client
     assert len(entities.get(Collection(tenant_a, "Customers"), [r["vendorId"] for r in rows])) == 50
 
 
+def test_a_chunk_whose_worker_is_killed_after_writing_is_retried_and_counted(client, local_stack, tenant_a, entities):
+    rows = [customer(210_000 + n) for n in range(50)]
+    local_stack.inject_crash(step="run_chunk", times=1, error_type="Runtime.ExitError")  # the process died (OOM, kill -9)
+    job = client.wait(client.import_rows("Customers", "Create", rows), timeout=120)
+    # The rows were written before the process died; Step Functions retries the chunk as after a timeout.
+    assert job["status"] == "finished", job
+    assert (job["progress"]["succeeded"], job["progress"]["failed"]) == (50, 0)
+    assert len(entities.get(Collection(tenant_a, "Customers"), [r["vendorId"] for r in rows])) == 50
+
+
 def test_seed_examples_with_null_are_refused_naming_the_position(client):
     bodies = sorted(p for p in SEED_BODIES.iterdir() if b"NULL" in p.read_bytes())
     assert bodies, "the seed's NULL examples are missing from tests/fixtures/seed_004"

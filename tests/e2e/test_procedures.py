@@ -189,3 +189,25 @@ def test_a_run_killed_mid_way_holds_the_lane_until_its_lease_expires(fresh, erp,
     assert fresh.client.wait(after.json()["jobId"], timeout=120)["status"] == "finished"
     local_stack.invoke("SweeperFunction", {"older_than_seconds": 0})  # the killed job is ended by the sweeper, as every 5 minutes in AWS
     assert fresh.client.get(f"/jobs/{killed}").json()["status"] == "failed"
+
+
+def test_a_run_the_sweeper_ended_no_longer_holds_the_lane(fresh, erp, local_stack):
+    # The execution dies (here: stopped by an operator) with the job still running and the lease held.
+    local_stack.slow_down("run_part", times=1, seconds=3)
+    stopped = start(fresh.client, "FullImportFromErp").json()["jobId"]
+    sfn = local_stack.session.client("stepfunctions")
+    execution = f"{local_stack.stack.arn('ProcedureStateMachine').replace(':stateMachine:', ':execution:')}:{stopped}"
+    sfn.stop_execution(executionArn=execution)
+    deadline = time.monotonic() + 30  # moto marks it ABORTED once its interpreter notices
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert start(fresh.client, "ExportToErp").status == 409
+
+    local_stack.invoke("SweeperFunction", {"older_than_seconds": 0})
+
+    assert fresh.client.get(f"/jobs/{stopped}").json()["status"] == "failed"
+    # No command runs any more: the next one is accepted, not told that the failed job is running.
+    after = start(fresh.client, "ExportToErp")
+    assert after.status == 202, after.json()
+    assert fresh.client.wait(after.json()["jobId"], timeout=120)["status"] == "finished"

@@ -179,3 +179,25 @@ def test_an_instances_init_has_its_own_time_apart_from_the_functions_timeout(tmp
         assert not instance.alive
     finally:
         instance.close()
+
+
+def test_an_instance_that_died_while_idle_is_replaced_before_the_next_event(tmp_path):
+    import os
+    import signal
+    from pathlib import Path
+
+    from ferry_local.context import LambdaContext
+    from ferry_local.instances import ProcessInstance
+
+    (tmp_path / "pid.py").write_text("import os\n\ndef handler(event, context):\n    return os.getpid()\n")
+    pool = FunctionPool("fn", lambda: ProcessInstance("pid.handler", {}, [tmp_path]), max_instances=1)
+    try:
+        first = pool.invoke({}, LambdaContext("fn", "arn", "r1", 128, 10))
+        os.kill(first, signal.SIGKILL)  # killed between events (the OOM killer, an operator)
+        while Path(f"/proc/{first}/stat").read_text().split()[2] != "Z":  # exited, not yet reaped
+            pass
+        # Lambda hands the next event to a new environment, never to the dead one.
+        second = pool.invoke({}, LambdaContext("fn", "arn", "r2", 128, 10))
+        assert second != first
+    finally:
+        pool.close()

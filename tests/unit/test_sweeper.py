@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from ferry.core.errors import InvalidTransition
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.sweeper import Sweeper
+from ferry.testing import InMemoryLeases, StillClock
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -52,7 +53,7 @@ def test_jobs_whose_execution_ended_or_never_started_end_failed_with_the_reason(
         job("finished", JobStatus.FINISHED, timedelta(hours=1)),
     )
     executions = Executions({"running-aborted": "ABORTED", "cancelling-timed-out": "TIMED_OUT", "still-running": "RUNNING", "finished": "SUCCEEDED"})
-    swept = Sweeper(jobs, executions, Clock()).sweep(older_than=timedelta(minutes=2))
+    swept = Sweeper(jobs, executions, InMemoryLeases(StillClock(NOW)), Clock()).sweep(older_than=timedelta(minutes=2))
     assert sorted(s.job.id for s in swept) == ["cancelling-timed-out", "pending-never-launched", "running-aborted"]
     assert jobs.jobs["running-aborted"].status is JobStatus.FAILED
     assert "ended ABORTED while the job was still running" in jobs.jobs["running-aborted"].output
@@ -67,4 +68,17 @@ def test_a_job_that_ends_on_its_own_meanwhile_is_left_alone():
             raise InvalidTransition(job_id, to.value, "finished")
 
     jobs = EndsMeanwhile(job("racing", JobStatus.RUNNING, timedelta(hours=1)))
-    assert Sweeper(jobs, Executions({"racing": "SUCCEEDED"}), Clock()).sweep(timedelta(minutes=2)) == []
+    assert Sweeper(jobs, Executions({"racing": "SUCCEEDED"}), InMemoryLeases(StillClock(NOW)), Clock()).sweep(timedelta(minutes=2)) == []
+
+
+def test_a_swept_job_lets_go_of_its_lane_and_of_no_other_jobs():
+    swept = Job("dead-run", "acme", "procedure", JobStatus.RUNNING, {"procedure": "ExportToErp"}, NOW - timedelta(minutes=5), NOW)
+    leases = InMemoryLeases(StillClock(NOW))
+    leases.acquire("acme", "procedures", "dead-run", 20 * 60)
+    leases.acquire("other", "procedures", "another-tenants-run", 20 * 60)
+
+    Sweeper(Jobs(swept), Executions({"dead-run": "ABORTED"}), leases, Clock()).sweep(timedelta(minutes=2))
+
+    # The next command is not refused as if the failed job still ran; the other tenant's lease stays.
+    assert leases.acquire("acme", "procedures", "next-run", 20 * 60) is None
+    assert leases.acquire("other", "procedures", "next-run", 20 * 60) == "another-tenants-run"

@@ -13,7 +13,7 @@ from ferry.wiring import Runtime
 from ferry.core.settings import Settings
 
 runtime = Runtime(Settings.from_env(os.environ))
-sweeper = Sweeper(runtime.jobs, runtime.launcher, runtime.clock)
+sweeper = Sweeper(runtime.jobs, runtime.launcher, runtime.leases, runtime.clock)
 
 # A job younger than this may still be between its creation and its launch.
 DEFAULT_OLDER_THAN_S = 120

@@ -4,7 +4,9 @@ A job's execution can end without the job ending: the execution was stopped by
 hand, it timed out, MarkFailed itself kept failing, or the launch never happened
 because the API crashed between storing the job and starting it. The sweeper asks,
 for every unended job older than a grace period, whether its execution still runs;
-when it does not (ended, or not found), the job ends failed with that reason.
+when it does not (ended, or not found), the job ends failed with that reason, and
+lets go of its kind's lane: a dead run's lease would refuse the next job, naming
+this one as running, until it expired.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import Any, Protocol
 
 from ferry.core.clock import Clock
 from ferry.core.errors import InvalidTransition
+from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import Job, JobStatus
+from ferry.jobs.ports import Leases
 
 
 class Executions(Protocol):
@@ -36,9 +40,10 @@ class Swept:
 
 
 class Sweeper:
-    def __init__(self, jobs: UnendedJobs, executions: Executions, clock: Clock) -> None:
+    def __init__(self, jobs: UnendedJobs, executions: Executions, leases: Leases, clock: Clock) -> None:
         self._jobs = jobs
         self._executions = executions
+        self._leases = leases
         self._clock = clock
 
     def sweep(self, older_than: timedelta) -> list[Swept]:
@@ -54,5 +59,8 @@ class Sweeper:
                 self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=reason)
             except InvalidTransition:
                 continue  # it ended on its own meanwhile
+            lane = kind_of(job.type).lane
+            if lane is not None:
+                self._leases.release(job.tenant, lane, job.id)  # only if this job still holds it
             swept.append(Swept(job, reason))
         return swept
