@@ -168,6 +168,17 @@ def test_create_retried_after_a_crash_halfway_writes_the_rest(store):
     assert stored(store) == {r.key: as_stored(r.doc, r.key, T1) for r in batch}
 
 
+def test_what_a_writer_wrote_from_a_range_of_its_rows_is_counted(store):
+    batch = rows(*(customer(i) for i in range(10)), first=100)  # rows 100-109 of job1's input
+    store.write_batch(CUSTOMERS, Action.CREATE, batch[:4], writer="job1", now=T1)  # a batch that broke off
+    store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(50), first=104), writer="job2", now=T1)
+    store.write_batch(Collection("globex", "Customers"), Action.CREATE, batch, writer="job1", now=T1)
+    assert store.count_written(CUSTOMERS, "job1", range(100, 110)) == 4
+    assert store.count_written(CUSTOMERS, "job1", range(102, 103)) == 1
+    assert store.count_written(CUSTOMERS, "job1", range(104, 110)) == 0  # job2's row 104 is not job1's
+    assert store.count_written(CUSTOMERS, "job3", range(0, 1000)) == 0
+
+
 def test_a_key_created_by_an_earlier_row_of_the_same_writer_is_a_duplicate(store):
     store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(1)), writer="job1", now=T1)
     refused = store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(1, name="x"), first=5), writer="job1", now=T1)

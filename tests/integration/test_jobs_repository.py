@@ -127,6 +127,10 @@ def test_chunk_counts_overwrite_so_a_retry_counts_once(repo):
     assert (progress.total, progress.processed, progress.succeeded, progress.failed) == (25, 20, 19, 1)
     assert progress.percent == 80.0
     assert repo.get("acme", job.id).running_output == "rows 11-20"
+    # A chunk lost through its retries is counted for what it wrote, and stays known as lost.
+    repo.record_chunk("acme", job.id, 2, ChunkCounts(3, 3, 0, lost=True), "chunk 2 failed after writing 3 of its rows")
+    chunks = repo.get("acme", job.id).chunks
+    assert (chunks["2"].lost, chunks["1"].lost, repo.get("acme", job.id).progress.succeeded) == (True, False, 22)
 
 
 def test_a_chunk_that_wrote_after_the_job_ended_is_still_counted(repo):

@@ -35,6 +35,21 @@ class CrashAfterHalf:
         return self.store.write_batch(coll, action, rows, writer=writer, now=now)
 
 
+class AlwaysBreaksOff(CrashAfterHalf):
+    """A store that writes half of every batch of chunk rows from `first_row` on, then goes away: every retry too."""
+
+    def __init__(self, store: SqliteEntityStore, first_row: int) -> None:
+        super().__init__(store)
+        self.first_row = first_row
+
+    def write_batch(self, coll, action, rows, *, writer, now):
+        self.crashed = not (rows and rows[0].row == self.first_row)
+        return super().write_batch(coll, action, rows, writer=writer, now=now)
+
+    def count_written(self, coll, writer, rows):
+        return self.store.count_written(coll, writer, rows)
+
+
 @pytest.fixture
 def parts(tmp_path):
     clock = StillClock()
@@ -229,6 +244,28 @@ def test_fail_after_the_map_failed_names_the_chunk(parts):
     done = jobs.get("acme", job.id)
     assert done.status is JobStatus.FAILED
     assert done.output.startswith("The chunks step failed: 1 of 2 chunks failed: chunk 1 (rows 11-20).")
+
+
+@pytest.mark.parametrize("ending", ["fail", "finish"])
+def test_rows_a_chunk_wrote_before_failing_through_its_retries_are_counted(parts, ending):
+    jobs, files, store = parts
+    job = submit(jobs, files, [customer(n) for n in range(20)], action="Create")
+    runner = runner_of(jobs, files, AlwaysBreaksOff(store, first_row=10), chunk_rows=10)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
+    first, second = chunks_of(runner.plan("acme", job.id), files)
+    runner.run_chunk("acme", job.id, first)
+    for _ in range(4):  # the try and its 3 retries, each writing half before the store goes away
+        with pytest.raises(ConnectionError):
+            runner.run_chunk("acme", job.id, second)
+    if ending == "fail":
+        runner.fail("acme", job.id, "chunks", "States.ExceedToleratedFailureThreshold: a chunk failed")
+    else:
+        assert runner.finish("acme", job.id) is JobStatus.FAILED
+    done = jobs.get("acme", job.id)
+    assert done.status is JobStatus.FAILED
+    assert done.progress.succeeded == store.count(Collection("acme", "Customers")) == 15  # never less than what is stored
+    assert "chunk 1 (rows 11-20: ConnectionError: the store went away mid-batch; 5 of them written)" in done.output, done.output
+    assert "15 of 20 Customers rows imported" in done.output
 
 
 def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):

@@ -248,7 +248,9 @@ class JobsTable:
         Whatever the job's status: rows a chunk wrote are counted even when the job
         was cancelled or failed meanwhile, so the counts always equal what was written.
         """
-        self._record(tenant, job_id, {}, running_output, ("chunks", str(chunk), vars(counts)))
+        # `lost` only where true: the job item holds every chunk's counts and stays small.
+        stored = {k: v for k, v in vars(counts).items() if k != "lost" or v}
+        self._record(tenant, job_id, {}, running_output, ("chunks", str(chunk), stored))
 
     def record_chunk_failure(self, tenant: str, job_id: str, chunk: int, reason: str) -> None:
         """Note why an attempt of a chunk failed, for the job's final reason if the chunk never succeeds."""

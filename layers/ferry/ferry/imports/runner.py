@@ -216,6 +216,7 @@ class ImportRunner:
         missing = _unrecorded_chunks(job)
         if missing:
             # The Map ended without every chunk's counts: rows were never imported. Never call that finished.
+            job = self._count_what_lost_chunks_wrote(job, missing)
             ended, summary = JobStatus.FAILED, f"{_missing_reason(job, missing, self._manifest(job))} {_counts(job)}"
         else:
             ended = JobStatus.FAILED if job.progress.total and job.progress.succeeded == 0 else JobStatus.FINISHED
@@ -239,15 +240,32 @@ class ImportRunner:
         missing = _unrecorded_chunks(job) if step == "chunks" and not job.status.ended else []
         if missing:
             # A failed Map says only that some chunk failed; the job names which, and why.
+            job = self._count_what_lost_chunks_wrote(job, missing)
             reason = f"{_missing_reason(job, missing, self._manifest(job))} ({reason}) {_counts(job)}"
         return self._lifecycle.fail(tenant, job_id, step, reason)
+
+    def _count_what_lost_chunks_wrote(self, job: Job, missing: list[int]) -> Job:
+        """Count the rows that chunks failed through their retries wrote all the same, so the job's counts equal what it wrote.
+
+        An attempt can write part of its batch before it fails (MongoDB's unordered bulk write
+        that broke off, a worker that died before recording); the store knows them by writer and row.
+        """
+        data_type, _ = resolve(job.args["dataType"], job.args["actionType"])
+        coll = Collection(job.tenant, data_type.name)
+        for chunk in self._manifest(job):
+            if chunk.number in missing:
+                first = chunk.first_row - 1
+                written = self._store.count_written(coll, job.id, range(first, first + chunk.rows))
+                lost = ChunkCounts(processed=written, succeeded=written, failed=0, lost=True)
+                self._jobs.record_chunk(job.tenant, job.id, chunk.number, lost, f"chunk {chunk.number} failed after writing {written} of its rows")
+        return self._jobs.get(job.tenant, job.id)
 
     def _manifest(self, job: Job) -> list[ChunkRef]:
         return [ChunkRef(**item) for item in json.loads(self._files.get(files.manifest_key(job)))]
 
     def _rejected_rows(self, job: Job) -> tuple[list[str] | None, list[errors_csv.RejectedRow]]:
         columns, rejected = None, []
-        for chunk in sorted(int(c) for c in job.chunks):
+        for chunk in sorted(int(c) for c, counts in job.chunks.items() if not counts.lost):  # a lost chunk left no outcome
             outcome = json.loads(self._files.get(files.outcome_key(job, chunk)))
             columns = columns or outcome.get("columns")
             rejected.extend(errors_csv.RejectedRow.from_json(r) for r in outcome["rejected"])
@@ -268,7 +286,7 @@ def _copy(source: BinaryIO, target: BinaryIO) -> None:
 
 
 def _unrecorded_chunks(job: Job) -> list[int]:
-    return [n for n in range(job.chunk_count or 0) if str(n) not in job.chunks]
+    return [n for n in range(job.chunk_count or 0) if str(n) not in job.chunks or job.chunks[str(n)].lost]
 
 
 def _missing_reason(job: Job, missing: list[int], manifest: list[ChunkRef]) -> str:
@@ -276,7 +294,9 @@ def _missing_reason(job: Job, missing: list[int], manifest: list[ChunkRef]) -> s
     for chunk in [c for c in manifest if c.number in missing][:5]:
         why = job.chunk_failures.get(str(chunk.number))
         rows = f"rows {chunk.first_row}-{chunk.first_row + chunk.rows - 1}"
-        named.append(f"chunk {chunk.number} ({rows}" + (f": {why})" if why else ")"))
+        counted = job.chunks.get(str(chunk.number))
+        written = f"; {counted.succeeded} of them written" if counted and counted.succeeded else ""
+        named.append(f"chunk {chunk.number} ({rows}" + (f": {why}" if why else "") + f"{written})")
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     return f"{len(missing)} of {job.chunk_count} chunks failed: {', '.join(named)}{more}."
 

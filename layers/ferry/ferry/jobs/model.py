@@ -55,6 +55,8 @@ class ChunkCounts:
     processed: int
     succeeded: int
     failed: int
+    # A chunk that failed through its retries: its counts are what its attempts left in the store.
+    lost: bool = False
 
 
 @dataclass(frozen=True)

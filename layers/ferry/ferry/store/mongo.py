@@ -239,5 +239,10 @@ class MongoEntityStore:
         with self._reachable():
             return collection.count_documents(where)
 
+    def count_written(self, coll: Collection, writer: str, rows: range) -> int:
+        collection = self._collection(coll.data_type)
+        with self._reachable():
+            return collection.count_documents({"_tenant": coll.tenant, "_writer": writer, "_row": {"$gte": rows.start, "$lt": rows.stop}})
+
     def close(self) -> None:
         self._client.close()

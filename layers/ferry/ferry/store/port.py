@@ -106,6 +106,13 @@ class EntityStore(Protocol):
 
     def count(self, coll: Collection, filter: dict[str, Any] | None = None) -> int: ...
 
+    def count_written(self, coll: Collection, writer: str, rows: range) -> int:
+        """How many documents `writer` (a job) last wrote from its input rows in `rows` (0-based positions).
+
+        What a batch that failed through its retries left in the store: an unordered bulk write
+        may have written part of it before the store went away.
+        """
+
     def close(self) -> None: ...
 
 

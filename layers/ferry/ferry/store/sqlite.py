@@ -298,6 +298,13 @@ class SqliteEntityStore:
         with self._session(coll.data_type) as (conn, table):
             return conn.execute(f"SELECT count(*) FROM {table} WHERE tenant = ? AND {where}", [coll.tenant, *params]).fetchone()[0]
 
+    def count_written(self, coll: Collection, writer: str, rows: range) -> int:
+        with self._session(coll.data_type) as (conn, table):
+            cursor = conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE tenant = ? AND writer = ? AND row >= ? AND row < ?", (coll.tenant, writer, rows.start, rows.stop)
+            )
+            return int(cursor.fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
