@@ -126,3 +126,22 @@ def test_an_unknown_field_is_refused_naming_it():
 def test_the_file_is_named_as_seed_003_says():
     assert file_name({"dataType": "Customers", "prefix": "p-"}, NOW) == "p-Customers_20261122.zip"
     assert file_name({"dataType": "Customers", "dateInName": False}, NOW) == "Customers.zip"
+
+
+def test_lists_of_objects_are_exported_as_json_not_left_out(parts):
+    # RelationshipDebts is its id and two lists of debts: an export of every field must carry the debts.
+    jobs, files, store, _, _, runner = parts
+    debts = {"relationshipId": "000000402", "Debts": [{"CurrencyId": "980", "Sum": 23415.55}], "OverdueDebts": [{"CurrencyId": "980", "Sum": 3326}, {"CurrencyId": "840", "Sum": -1.5}]}
+    store.write_batch(Collection("acme", "RelationshipDebts"), Action.REPLACE, [WriteRow(0, "000000402", debts, "000000402")], writer="J1", now="2026-11-21T00:00:00.000Z")
+    job = start(jobs, {"dataType": "RelationshipDebts"})
+    runner.export("acme", job.id)
+    assert rows_of(files.get(jobs.get("acme", job.id).details["result_key"])) == [
+        ["relationshipId", "Debts", "OverdueDebts"],
+        ["000000402", '{"CurrencyId":"980","Sum":23415.55}', '{"CurrencyId":"980","Sum":3326}, {"CurrencyId":"840","Sum":-1.5}'],
+    ]
+    spread = start(jobs, {"dataType": "RelationshipDebts", "fields": ["relationshipId", "OverdueDebts"], "multiValue": "spread"})
+    runner.export("acme", spread.id)
+    assert rows_of(files.get(jobs.get("acme", spread.id).details["result_key"])) == [
+        ["relationshipId", "OverdueDebts 1", "OverdueDebts 2"],
+        ["000000402", '{"CurrencyId":"980","Sum":3326}', '{"CurrencyId":"840","Sum":-1.5}'],
+    ]

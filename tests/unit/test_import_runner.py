@@ -61,15 +61,15 @@ def runner_of(jobs, files, store, chunk_rows: int) -> ImportRunner:
     return ImportRunner(jobs, files, store, Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), clock), clock, chunk_rows, FetchPolicy(max_bytes=1 << 20, timeout_s=5))
 
 
-def submit(jobs, files, rows, action="Create", data_type="Customers") -> Job:
+def submit(jobs, files, rows, action="Create", data_type="Customers", kind="import_json", content=None) -> Job:
     now = datetime.now(UTC)
     job_id = new_ulid()
     job = Job(
-        id=job_id, tenant="acme", type="import_json", status=JobStatus.PENDING,
+        id=job_id, tenant="acme", type=kind, status=JobStatus.PENDING,
         args={"dataType": data_type, "actionType": action}, created_at=now, updated_at=now,
         input_key=input_key("acme", job_id),
     )
-    files.put(job.input_key, json.dumps(rows).encode())
+    files.put(job.input_key, json.dumps(rows).encode() if content is None else content)
     jobs.create(job)
     return job
 
@@ -279,3 +279,25 @@ def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):
     assert all(len(e.field) <= 200 and len(e.message) <= 500 for e in done.errors)
     report = files.get(done.errors_key).decode()
     assert report.count("x" * 5000) >= 100  # the full names are in the report
+
+
+
+
+def test_the_errors_file_of_json_rows_imports_again_as_a_csv_once_fixed(parts):
+    # Fixed and imported again, the errors file must store the rows as they were sent: the nested
+    # location whole (dotted columns), the list of price tiers as its two items (not one JSON text).
+    jobs, files, store = parts
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    sent = {
+        "Customers": customer(1, name="", tradeNetworkId="TN1"),
+        "Relationships": {"vendorId": "R1", "name": "", "priceTiers": ["T1", "T2"], "active": True, "limit": 5.5},
+    }
+    for data_type, row in sent.items():
+        rejected = submit(jobs, files, [row], data_type=data_type)
+        assert run_all(runner, files, rejected) is JobStatus.FAILED
+        errors = files.get(jobs.get("acme", rejected.id).errors_key).decode()
+        fixed = errors.replace(f"{row['vendorId']},,", f"{row['vendorId']},Fixed,")
+        again = submit(jobs, files, [], data_type=data_type, kind="import_csv", content=fixed.encode())
+        assert run_all(runner, files, again) is JobStatus.FINISHED
+        stored = store.get(Collection("acme", data_type), [row["vendorId"]])[row["vendorId"]]
+        assert {k: v for k, v in stored.items() if not k.startswith("_")} == {**row, "name": "Fixed"}

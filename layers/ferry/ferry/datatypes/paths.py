@@ -9,7 +9,8 @@ so a column means exactly what the schema says:
 - a list of scalars is one leaf of type "array", written in one cell with its items
   separated by ARRAY_SEPARATOR ("A1|A2|A3");
 - a list of objects (Relationships' `debts`, ProductImages' `images`) has no place
-  in a flat row and is absent.
+  in a flat row read by an import and is absent; an export, which only writes, asks
+  for it too (`lists_of_objects`) and writes its items as JSON.
 """
 from __future__ import annotations
 
@@ -27,25 +28,28 @@ _NUMBERS = frozenset({"number", "integer"})
 
 
 @cache
-def field_paths(model: type) -> Mapping[str, str]:
+def field_paths(model: type, *, lists_of_objects: bool = False) -> Mapping[str, str]:
     """Every dotted leaf path of `model` mapped to "string", "number", "integer", "boolean" or "array".
 
+    With `lists_of_objects`, a list of objects is an "array" leaf too (an export's column).
     Read-only, and computed once per model: building the JSON Schema is the costly part.
     """
     schema = TypeAdapter(model).json_schema()
     paths: dict[str, str] = {}
-    _collect(schema, schema.get("$defs", {}), "", paths)
+    _collect(schema, schema.get("$defs", {}), "", paths, lists_of_objects)
     return MappingProxyType(paths)
 
 
-def _collect(schema: dict[str, Any], defs: dict[str, Any], prefix: str, paths: dict[str, str]) -> None:
+def _collect(schema: dict[str, Any], defs: dict[str, Any], prefix: str, paths: dict[str, str], lists_of_objects: bool) -> None:
     for name, field in schema.get("properties", {}).items():
         path = f"{prefix}{name}"
         field = _resolved(field, defs)
         if field.get("type") == "object":
-            _collect(field, defs, f"{path}.", paths)
+            _collect(field, defs, f"{path}.", paths, lists_of_objects)
         elif (kind := _leaf_type(field, defs)) is not None:
             paths[path] = kind
+        elif lists_of_objects and field.get("type") == "array":
+            paths[path] = "array"
 
 
 def _resolved(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

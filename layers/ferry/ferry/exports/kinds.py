@@ -85,7 +85,7 @@ def _check(args: ExportArgs) -> dict[str, Any]:
         data_type = named(args.dataType)
     except UnsupportedImport as exc:
         raise InvalidRequest(str(exc), [FieldError("/args/dataType", str(exc))]) from exc
-    known = field_paths(data_type.model)
+    known = field_paths(data_type.model, lists_of_objects=True)
     unknown = [f for f in args.fields if f not in known]
     if unknown:
         pointers = [FieldError(f"/args/fields/{args.fields.index(f)}", f"no field {shown(f)} in {data_type.name}") for f in unknown]

@@ -87,7 +87,7 @@ class ExportRunner:
         data_type = named(args["dataType"])
         collection = Collection(job.tenant, data_type.name)
         query_filter = self._filter(job)
-        paths = args.get("fields") or list(field_paths(data_type.model))
+        paths = args.get("fields") or list(field_paths(data_type.model, lists_of_objects=True))
         started = time.time()
         try:
             total = min(self._store.count(collection, query_filter), args.get("limit") or float("inf"))
@@ -181,7 +181,7 @@ class ExportRunner:
 
     def _widths(self, collection: Collection, query_filter: dict[str, Any], data_type: DataType, paths: list[str]) -> dict[str, int]:
         """The most items each list field holds: a spread field gets that many columns."""
-        lists = [p for p in paths if field_paths(data_type.model).get(p) == "array"]
+        lists = [p for p in paths if field_paths(data_type.model, lists_of_objects=True).get(p) == "array"]
         widths = dict.fromkeys(lists, 0)
         if not lists:
             return widths

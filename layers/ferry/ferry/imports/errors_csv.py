@@ -1,9 +1,11 @@
 """The rejected rows of an import as a CSV a user can fix and import again.
 
 One line per rejected row: the row as it was sent first (a CSV file's own columns
-and cells; a JSON row's top-level fields, nested values as JSON), then where it was
-and why it was refused. The error columns are prefixed, so they never clash with the
-file's own, and an import of the fixed file reports them once as ignored columns.
+and cells; a JSON row's fields as a CSV import reads them back: a nested object's in
+dotted columns, a list of values in one cell joined with `|`, a list of objects as
+JSON, null as an empty cell), then where it was and why it was refused. The error
+columns are prefixed, so they never clash with the file's own, and an import of the
+fixed file reports them once as ignored columns.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.datatypes.paths import ARRAY_SEPARATOR
 from ferry.jobs.model import JobError
 
 ERROR_COLUMNS = ["error_row", "error_field", "error_code", "error_message"]
@@ -44,21 +47,21 @@ def rejected_rows(errors: list[JobError], data_of: Callable[[int], Any]) -> list
 def render(columns: list[str] | None, rejected: list[RejectedRow]) -> bytes:
     """The errors file; `columns` is a CSV file's header, None for JSON rows (their fields are the columns)."""
     if columns is None:
+        flat = [_flat(r.data) if isinstance(r.data, dict) else {} for r in rejected]
         found: dict[str, None] = {}
-        for r in rejected:
-            if isinstance(r.data, dict):
-                found.update(dict.fromkeys(r.data))
+        for fields in flat:
+            found.update(dict.fromkeys(fields))
         columns = list(found)
-        cells_of = _json_cells(columns)
+        cells = [[_cell(fields.get(c)) for c in columns] for fields in flat]
     else:
-        cells_of = _record_cells(len(columns))
+        cells = [_record_cells(len(columns))(r.data) for r in rejected]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*columns, *ERROR_COLUMNS])
-    for r in rejected:
+    for r, row_cells in zip(rejected, cells):
         writer.writerow(
             [
-                *cells_of(r.data),
+                *row_cells,
                 r.row,
                 "; ".join(e.field or "" for e in r.errors),
                 "; ".join(e.code for e in r.errors),
@@ -68,13 +71,27 @@ def render(columns: list[str] | None, rejected: list[RejectedRow]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _json_cells(columns: list[str]) -> Callable[[Any], list[str]]:
-    def cells(data: Any) -> list[str]:
-        row = data if isinstance(data, dict) else {}
-        # Absent and null are empty cells, as a CSV writes them; nested values are JSON.
-        return ["" if row.get(c) is None else row[c] if isinstance(row[c], str) else json.dumps(row[c], ensure_ascii=False) for c in columns]
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A JSON row's values by dotted path, as a CSV import's headers name them ("location.settlement")."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
 
-    return cells
+
+def _cell(value: Any) -> str:
+    # Absent and null are empty cells, as a CSV writes them.
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and not any(isinstance(item, (dict, list)) for item in value):
+        # A list of values is one cell with its items separated as a CSV import splits them.
+        return ARRAY_SEPARATOR.join(_cell(item) for item in value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _record_cells(width: int) -> Callable[[Any], list[str]]:
