@@ -182,8 +182,10 @@ def test_what_a_writer_wrote_from_a_range_of_its_rows_is_counted(store):
 def test_a_key_created_by_an_earlier_row_of_the_same_writer_is_a_duplicate(store):
     store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(1)), writer="job1", now=T1)
     refused = store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(1, name="x"), first=5), writer="job1", now=T1)
-    assert [(r.row, r.code) for r in refused] == [(5, "duplicate_key")]
+    assert [(r.row, r.code, r.message) for r in refused] == [(5, "duplicate_key", "an earlier row of this import has the same key")]
     assert stored(store)["C1"]["name"] == "Customer 1"
+    other = store.write_batch(CUSTOMERS, Action.CREATE, rows(customer(1, name="y")), writer="job2", now=T1)
+    assert [(r.code, r.message) for r in other] == [("duplicate_key", "a document with this key exists")]
 
 
 def test_a_key_twice_in_one_create_batch_rejects_the_second_also_on_retry(store):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferry.store.port import Collection
+from tests.e2e.conftest import E2E_CHUNK_ROWS
 from tests.e2e.rows import customer
 
 SEED_BODIES = Path(__file__).parent.parent / "fixtures" / "seed_004"
@@ -52,6 +53,28 @@ def test_create_refuses_existing_keys_and_duplicates_within_the_payload(client):
     job = client.wait(client.import_rows("Customers", "Create", [customer(20), customer(21), customer(21)]))
     assert (job["progress"]["succeeded"], job["progress"]["failed"]) == (1, 2)
     assert [(e["row"], e["code"]) for e in job["errors"]] == [(1, "duplicate_key"), (3, "duplicate_key")]
+
+
+@pytest.mark.parametrize("action", ["Create", "CreateOrUpdate"])
+def test_a_key_in_several_chunks_is_written_in_file_order_though_chunks_run_at_once(client, tenant_a, entities, action):
+    base = {"Create": 230_000, "CreateOrUpdate": 240_000}[action]
+    rows = [customer(base + n) for n in range(3 * E2E_CHUNK_ROWS)]
+    key = base + 5
+    # The key in the first, second and third chunks, its address only in the first row.
+    rows[5] = customer(key, name="first")
+    rows[E2E_CHUNK_ROWS + 5] = {"vendorId": rows[5]["vendorId"], "name": "second"}
+    rows[2 * E2E_CHUNK_ROWS + 5] = {"vendorId": rows[5]["vendorId"], "name": "last"}
+    job = client.wait(client.import_rows("Customers", action, rows), timeout=120)
+    stored = entities.get(Collection(tenant_a, "Customers"), [rows[5]["vendorId"]])[rows[5]["vendorId"]]
+    if action == "Create":
+        assert stored["name"] == "first"
+        assert [(e["row"], e["message"]) for e in job["errors"]] == [
+            (E2E_CHUNK_ROWS + 6, "an earlier row of this import has the same key"),
+            (2 * E2E_CHUNK_ROWS + 6, "an earlier row of this import has the same key"),
+        ]
+    else:
+        assert job["status"] == "finished" and job["errors"] == []
+        assert stored["name"] == "last" and stored["location"] == rows[5]["location"]  # as if written one after another
 
 
 def test_ten_thousand_rows_twice_change_nothing_the_second_time(client, tenant_a, entities):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ferry.core.ids import new_ulid
-from ferry.imports.runner import ChunkRef, ImportRunner
+from ferry.imports.runner import ChunkNotReady, ChunkRef, ImportRunner
 from ferry.imports.sources.url import FetchPolicy
 from ferry.jobs.files import input_key
 from ferry.jobs.lifecycle import Lifecycle
@@ -266,6 +266,24 @@ def test_rows_a_chunk_wrote_before_failing_through_its_retries_are_counted(parts
     assert done.progress.succeeded == store.count(Collection("acme", "Customers")) == 15  # never less than what is stored
     assert "chunk 1 (rows 11-20: ConnectionError: the store went away mid-batch; 5 of them written)" in done.output, done.output
     assert "15 of 20 Customers rows imported" in done.output
+
+
+def test_rows_of_one_key_in_several_chunks_are_written_in_file_order_whatever_order_the_chunks_run(parts):
+    jobs, files, store = parts
+    rows = [customer(n) for n in range(30)]
+    rows[5], rows[25] = customer(99, name="first"), customer(99, name="last")  # chunks 0 and 2 share a key
+    job = submit(jobs, files, rows, action="CreateOrUpdate")
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
+    first, second, third = chunks_of(runner.plan("acme", job.id), files)
+    assert [list(c.after) for c in (first, second, third)] == [[], [], [0]]
+    with pytest.raises(ChunkNotReady, match="chunk 2 waits for chunk 0"):
+        runner.run_chunk("acme", job.id, third)  # the Map started it first: it waits, writing nothing
+    assert store.count(Collection("acme", "Customers")) == 0
+    for chunk in (second, first, third):
+        runner.run_chunk("acme", job.id, chunk)
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    assert store.get(Collection("acme", "Customers"), ["C0000099"])["C0000099"]["name"] == "last"
 
 
 def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
@@ -46,6 +46,15 @@ class UnreadableInput(Exception):
     """The job's file cannot be read at all: the job fails at once, with this reason."""
 
 
+class ChunkNotReady(Exception):
+    """A chunk holds rows of keys that an earlier chunk also holds, and that chunk has not been recorded yet.
+
+    The state machine retries it with a backoff (its Retry names this class): the rows of one
+    key are written in their order in the file, as the action's semantics say, though the
+    chunks run several at a time.
+    """
+
+
 @dataclass(frozen=True)
 class ChunkRef:
     """One item of the chunk manifest: the only source of a chunk's file and first row."""
@@ -54,6 +63,8 @@ class ChunkRef:
     key: str
     first_row: int  # 1-based, in the job's input
     rows: int
+    # The earlier chunks that hold rows of the same keys: this one is written after them.
+    after: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,8 @@ class ImportRunner:
         data_type, _ = resolve(job.args["dataType"], job.args["actionType"])
         manifest: list[dict[str, Any]] = []
         total = 0
+        # Which chunk last held each key (by its hash: a collision only makes a chunk wait needlessly).
+        last_chunk_of: dict[int, int] = {}
         with self._files.open(job.input_key) as raw:
             table = self._read(job, raw, data_type)
             while True:
@@ -99,7 +112,9 @@ class ImportRunner:
                     batch = list(islice(table.rows, self._chunk_rows))
                 if not batch:
                     break
-                chunk = ChunkRef(len(manifest), files.chunk_key(job, len(manifest)), total + 1, len(batch))
+                number = len(manifest)
+                after = _earlier_chunks_of_the_same_keys(data_type, (row for row, _ in batch), number, last_chunk_of)
+                chunk = ChunkRef(number, files.chunk_key(job, number), total + 1, len(batch), after)
                 content: Any = [row for row, _ in batch]
                 if table.columns is not None:
                     content = {"rows": content, "columns": table.columns, "records": [record for _, record in batch]}
@@ -155,6 +170,9 @@ class ImportRunner:
         job = self._jobs.get(tenant, job_id)
         if job.status is not JobStatus.RUNNING:
             return False
+        waiting = [n for n in chunk.after if str(n) not in job.chunks]
+        if waiting:
+            raise ChunkNotReady(f"chunk {chunk.number} waits for chunk {', '.join(map(str, waiting))}, which holds earlier rows of the same keys")
         begun = time.monotonic()
         try:
             counts, outcome = self._write_chunk(job, chunk)
@@ -283,6 +301,21 @@ def _checked(rows: Iterator[Any]) -> Iterator[Any]:
 def _copy(source: BinaryIO, target: BinaryIO) -> None:
     while block := source.read(1 << 20):
         target.write(block)
+
+
+def _earlier_chunks_of_the_same_keys(data_type: DataType, rows: Iterable[Any], number: int, last_chunk_of: dict[int, int]) -> tuple[int, ...]:
+    """The earlier chunks holding keys of these rows (the latest each: they wait in turn); notes these rows' keys as chunk `number`'s."""
+    key_of = data_type.key_of
+    after: set[int] = set()
+    for row in rows:
+        if not isinstance(row, dict):
+            continue  # refused whole: it writes nothing
+        key = hash(key_of(row))
+        earlier = last_chunk_of.get(key)
+        if earlier is not None and earlier != number:
+            after.add(earlier)
+        last_chunk_of[key] = number
+    return tuple(sorted(after))
 
 
 def _unrecorded_chunks(job: Job) -> list[int]:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from ferry.store.port import RowRejected, WriteRow
 
 
-def duplicate(row: WriteRow, earlier_in_batch: bool = False) -> RowRejected:
-    reason = "an earlier row of this import has the same key" if earlier_in_batch else "a document with this key exists"
+def duplicate(row: WriteRow, earlier_in_import: bool = False) -> RowRejected:
+    reason = "an earlier row of this import has the same key" if earlier_in_import else "a document with this key exists"
     return RowRejected(row.row, row.key, "duplicate_key", reason)
 
 

@@ -107,7 +107,7 @@ class MongoEntityStore:
         seen: set[str] = set()
         for row in rows:
             if row.key in seen:
-                rejected.append(duplicate(row, earlier_in_batch=True))
+                rejected.append(duplicate(row, earlier_in_import=True))
             else:
                 seen.add(row.key)
                 first.append(row)
@@ -129,8 +129,12 @@ class MongoEntityStore:
                     {"_id": 0, "_key": 1, "_writer": 1, "_row": 1},
                 )
             }
-            # A document this writer wrote for this very row is an earlier attempt of this batch.
-            rejected += [duplicate(row) for row in clashes if owners.get(row.key) != (writer, row.row)]
+            for row in clashes:
+                owner = owners.get(row.key)
+                # A document this writer wrote for this very row is an earlier attempt of this batch; for
+                # another of its rows, an earlier row of this import (its chunks write a key in row order).
+                if owner != (writer, row.row):
+                    rejected.append(duplicate(row, earlier_in_import=owner is not None and owner[0] == writer))
         return rejected
 
     def _update(self, collection: Any, tenant: str, rows: Sequence[WriteRow], writer: str, now: str) -> list[RowRejected]:

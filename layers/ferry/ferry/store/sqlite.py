@@ -149,7 +149,7 @@ class SqliteEntityStore:
         first: dict[str, WriteRow] = {}
         for row in rows:
             if row.key in first:
-                rejected.append(duplicate(row, earlier_in_batch=True))
+                rejected.append(duplicate(row, earlier_in_import=True))
             else:
                 first[row.key] = row
         owners = self._owners(conn, table, tenant, list(first))
@@ -159,7 +159,8 @@ class SqliteEntityStore:
             if owner is None:
                 fresh.append((tenant, key, row.set_key, writer, row.row, now, _document_json(row.doc)))
             elif owner != (writer, row.row):
-                rejected.append(duplicate(row))
+                # The same writer's: an earlier row of this import (its chunks write a key in row order).
+                rejected.append(duplicate(row, earlier_in_import=owner[0] == writer))
         conn.executemany(self._insert_sql(table), fresh)
         return rejected
 
