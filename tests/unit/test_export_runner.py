@@ -93,6 +93,16 @@ def test_filters_and_segments_combine(parts):
     assert rows_of(files.get(jobs.get("acme", job.id).details["result_key"])) == [["vendorId"], ["C003"]]
 
 
+def test_a_filter_and_a_segment_each_within_the_limit_export_together_though_larger_than_one_may_be(parts):
+    # Each was accepted (at most 32 KB of JSON): their conjunction is the export's query, not a filter to keep.
+    jobs, files, _, segments, _, runner = parts
+    many = [f"X{n:05d}" for n in range(2500)]  # ~22 KB of JSON each
+    segment = segments.create("acme", SegmentIn(name="Not these", dataType="Customers", filter={"vendorId": {"$nin": many}}))
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id], "filter": {"name": {"$nin": many}}})
+    assert runner.export("acme", job.id), jobs.get("acme", job.id).output
+    assert len(rows_of(files.get(jobs.get("acme", job.id).details["result_key"]))) == 6
+
+
 def test_a_refusing_destination_fails_the_job_naming_the_phase(parts):
     jobs, _, _, _, destination, runner = parts
     destination.refuse = "auth"
