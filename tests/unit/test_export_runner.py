@@ -15,7 +15,7 @@ from ferry.exports.runner import ExportFailed, ExportRunner, file_name
 from ferry.exports.segments import SegmentIn, Segments
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
-from ferry.store.port import Action, Collection, WriteRow
+from ferry.store.port import Action, Collection, StoreUnavailable, WriteRow
 from ferry.store.sqlite import SqliteEntityStore
 from ferry.testing import InMemoryLeases, RecordingEvents, InMemoryFiles, InMemoryJobs, InMemorySavedItems, StillClock
 
@@ -101,6 +101,20 @@ def test_a_filter_and_a_segment_each_within_the_limit_export_together_though_lar
     job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id], "filter": {"name": {"$nin": many}}})
     assert runner.export("acme", job.id), jobs.get("acme", job.id).output
     assert len(rows_of(files.get(jobs.get("acme", job.id).details["result_key"]))) == 6
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the attempt's zip, left unclosed in its spool
+def test_an_unavailable_store_is_raised_as_itself_for_the_state_machine_to_retry_not_as_a_failed_export(parts, monkeypatch):
+    # StoreUnavailable (a failover, a rotated password read again) is in every task's Retry; ExportFailed is not.
+    jobs, files, store, _, _, runner = parts
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "multiValue": "spread"})
+    real = {name: getattr(store, name) for name in ("count", "values")}
+    for name in real:
+        monkeypatch.setattr(store, name, lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("MongoDB refused the credentials")))
+        with pytest.raises(StoreUnavailable):
+            runner.export("acme", job.id)
+        monkeypatch.setattr(store, name, real[name])
+    assert runner.export("acme", job.id) and jobs.get("acme", job.id).status is JobStatus.RUNNING
 
 
 def test_a_refusing_destination_fails_the_job_naming_the_phase(parts):
