@@ -117,6 +117,19 @@ def test_an_unavailable_store_is_raised_as_itself_for_the_state_machine_to_retry
     assert runner.export("acme", job.id) and jobs.get("acme", job.id).status is JobStatus.RUNNING
 
 
+def test_a_segment_that_is_gone_fails_the_export_and_a_segment_that_could_not_be_read_is_raised_as_it_is(parts, monkeypatch):
+    jobs, _, _, segments, _, runner = parts
+    segment = segments.create("acme", SegmentIn(name="Kyiv", dataType="Customers", filter={"location.settlement": "Kyiv"}))
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id]})
+    monkeypatch.setattr(segments, "get", lambda *a: (_ for _ in ()).throw(TimeoutError("the table is throttled")))
+    with pytest.raises(TimeoutError):  # the worker names an AWS one AwsBusy, which is retried
+        runner.export("acme", job.id)
+    monkeypatch.undo()
+    segments.delete("acme", segment.id)
+    with pytest.raises(ExportFailed, match="segment"):
+        runner.export("acme", job.id)
+
+
 def test_a_refusing_destination_fails_the_job_naming_the_phase(parts):
     jobs, _, _, _, destination, runner = parts
     destination.refuse = "auth"
