@@ -224,6 +224,8 @@ def test_a_claim_left_in_progress_by_a_crashed_request_is_taken_over_after_its_l
     with pytest.raises(IdempotencyKeyInUse):
         records.claim("acme", "k2", "hash-a", "JOB2")
     clock.moment += timedelta(seconds=2)
+    with pytest.raises(IdempotencyKeyReused):  # another body never takes it over (it would be answered JOB1)
+        records.claim("acme", "k2", "hash-b", "JOB2")
     assert records.claim("acme", "k2", "hash-a", "JOB2") == Claim(job_id=None, abandoned_job_id="JOB1")
 
 

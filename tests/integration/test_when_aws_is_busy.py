@@ -61,6 +61,11 @@ except Exception as exc:
     print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}))
 """
 
+# A step that did its work: what meets the throttled table is the announcement of the job's end that follows it.
+_WORKER_ANNOUNCING = _WORKER.replace(
+    "context = ", "import ferry_worker.handler as handler\nhandler.STEPS[('import_json', 'start')] = lambda event, runtime: {}\ncontext = ", 1
+)
+
 
 class _Throttled(BaseHTTPRequestHandler):
     calls = 0
@@ -127,6 +132,33 @@ def test_a_worker_step_that_meets_a_throttled_table_raises_the_name_the_state_ma
     for machine in (REPO / "statemachines").glob("*.asl.json"):
         text = machine.read_text()
         assert text.count('"AwsBusy"') == text.count('"StoreUnavailable"') >= 4, machine.name
+
+
+def test_the_announcement_after_a_step_that_meets_a_throttled_table_raises_the_name_retried_too(throttling_endpoint):
+    # Not the raw ClientError, which the step's Catch would take for a failure of the job.
+    failure = _answer(throttling_endpoint, _WORKER_ANNOUNCING)
+    assert failure["errorType"] == "AwsBusy" and "GetItem" in failure["errorMessage"], failure
+
+
+def test_a_throttled_secret_read_is_busy_though_powertools_wraps_it():
+    # A destination's secrets are read through Powertools parameters, which raise GetParameterError in place of the SDK's.
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from botocore.stub import Stubber
+
+    from ferry.aws.busy import described, is_busy
+    from ferry.aws.secrets import SecretsManagerSecrets
+
+    client = boto3.client("secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    secrets = SecretsManagerSecrets(client, "ferry/")
+    with Stubber(client) as stub:
+        stub.add_client_error("get_secret_value", "ThrottlingException", "Rate exceeded")
+        stub.add_client_error("get_secret_value", "ResourceNotFoundException", "no such secret")
+        with pytest.raises(Exception) as throttled:
+            secrets.get("acme/destination/01D")
+        assert is_busy(throttled.value) and described(throttled.value) == "ThrottlingException on GetSecretValue"
+        with pytest.raises(parameters.GetParameterError):  # anything else as before
+            secrets.get("acme/destination/01D")
 
 
 def test_a_throttled_keys_table_is_a_503_to_retry_not_the_gateways_bare_500(throttling_endpoint):

@@ -15,7 +15,7 @@ from ferry.exports.runner import ExportFailed, ExportRunner, file_name
 from ferry.exports.segments import SegmentIn, Segments
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import Job, JobStatus
-from ferry.store.port import Action, Collection, WriteRow
+from ferry.store.port import Action, Collection, StoreUnavailable, WriteRow
 from ferry.store.sqlite import SqliteEntityStore
 from ferry.testing import InMemoryLeases, RecordingEvents, InMemoryFiles, InMemoryJobs, InMemorySavedItems, StillClock
 
@@ -91,6 +91,43 @@ def test_filters_and_segments_combine(parts):
     job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id], "filter": {"vendorId": {"$ne": "C001"}}})
     runner.export("acme", job.id)
     assert rows_of(files.get(jobs.get("acme", job.id).details["result_key"])) == [["vendorId"], ["C003"]]
+
+
+def test_a_filter_and_a_segment_each_within_the_limit_export_together_though_larger_than_one_may_be(parts):
+    # Each was accepted (at most 32 KB of JSON): their conjunction is the export's query, not a filter to keep.
+    jobs, files, _, segments, _, runner = parts
+    many = [f"X{n:05d}" for n in range(2500)]  # ~22 KB of JSON each
+    segment = segments.create("acme", SegmentIn(name="Not these", dataType="Customers", filter={"vendorId": {"$nin": many}}))
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id], "filter": {"name": {"$nin": many}}})
+    assert runner.export("acme", job.id), jobs.get("acme", job.id).output
+    assert len(rows_of(files.get(jobs.get("acme", job.id).details["result_key"]))) == 6
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the attempt's zip, left unclosed in its spool
+def test_an_unavailable_store_is_raised_as_itself_for_the_state_machine_to_retry_not_as_a_failed_export(parts, monkeypatch):
+    # StoreUnavailable (a failover, a rotated password read again) is in every task's Retry; ExportFailed is not.
+    jobs, files, store, _, _, runner = parts
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "multiValue": "spread"})
+    real = {name: getattr(store, name) for name in ("count", "values")}
+    for name in real:
+        monkeypatch.setattr(store, name, lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("MongoDB refused the credentials")))
+        with pytest.raises(StoreUnavailable):
+            runner.export("acme", job.id)
+        monkeypatch.setattr(store, name, real[name])
+    assert runner.export("acme", job.id) and jobs.get("acme", job.id).status is JobStatus.RUNNING
+
+
+def test_a_segment_that_is_gone_fails_the_export_and_a_segment_that_could_not_be_read_is_raised_as_it_is(parts, monkeypatch):
+    jobs, _, _, segments, _, runner = parts
+    segment = segments.create("acme", SegmentIn(name="Kyiv", dataType="Customers", filter={"location.settlement": "Kyiv"}))
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"], "segments": [segment.id]})
+    monkeypatch.setattr(segments, "get", lambda *a: (_ for _ in ()).throw(TimeoutError("the table is throttled")))
+    with pytest.raises(TimeoutError):  # the worker names an AWS one AwsBusy, which is retried
+        runner.export("acme", job.id)
+    monkeypatch.undo()
+    segments.delete("acme", segment.id)
+    with pytest.raises(ExportFailed, match="segment"):
+        runner.export("acme", job.id)
 
 
 def test_a_refusing_destination_fails_the_job_naming_the_phase(parts):

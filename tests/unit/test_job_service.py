@@ -94,6 +94,16 @@ def test_an_upload_is_taken_by_reference_and_a_missing_or_oversized_one_refused(
         big.submit(submission("import_csv", csv_args, NewAttachment("c.csv", "text/csv", upload_id="X")))
 
 
+def test_an_url_that_cannot_be_parsed_is_refused_naming_the_file_not_a_500(parts):
+    service, jobs, _, launcher = parts
+    csv_args = {"dataType": "Customers", "actionType": "Create"}
+    for url in ("http://[::1/rows.csv", "https://[not-an-address]/rows.csv"):
+        with pytest.raises(InvalidRequest) as refused:
+            service.submit(submission("import_csv", csv_args, NewAttachment("rows.csv", "text/csv", url=url)))
+        assert [e.pointer for e in refused.value.errors] == ["/attachment/file"]
+    assert jobs.list("acme")[0] == [] and launcher.launched == []
+
+
 def test_an_url_attachment_is_left_for_the_worker_to_fetch(parts):
     service, *_ = parts
     job, _ = service.submit(submission("import_dovuti", {}, NewAttachment("d.csv", "text/csv", url="https://example.org/d.csv")))

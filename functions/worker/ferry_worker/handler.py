@@ -46,12 +46,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise ValueError(f"no step {step!r} for job kind {job['kind']!r}")
     try:
         result = function(event, runtime)
+        if step in ENDING_STEPS:
+            runtime.lifecycle.announce(job["tenant"], job["id"])  # its reads and its publish meet the same limits
     except Exception as exc:
         if is_busy(exc):
             # botocore's own class names vary by service and code: one name for the state machines' Retry.
             raise AwsBusy(f"AWS stayed busy: {described(exc)}") from exc
         raise
     metrics.add_metric(name=f"Steps{step.title().replace('_', '')}", unit="Count", value=1)
-    if step in ENDING_STEPS:
-        runtime.lifecycle.announce(job["tenant"], job["id"])
     return result

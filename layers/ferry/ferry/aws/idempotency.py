@@ -46,9 +46,11 @@ class IdempotencyTable:
                     "lease_until": now + int(CLAIM_LEASE.total_seconds()),
                     "expires_at": now + int(KEY_LIFETIME.total_seconds()),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR (#state = :in_progress AND lease_until < :now)",
+                # A crashed request's claim is taken over by the same request only: another body is refused (422) below,
+                # never answered with what the crashed one created.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR (#state = :in_progress AND lease_until < :now AND request_hash = :hash)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":now": now, ":in_progress": "in_progress"},
+                ExpressionAttributeValues={":now": now, ":in_progress": "in_progress", ":hash": request_hash},
                 ReturnValues="ALL_OLD",
             )
             old = answer.get("Attributes") or {}

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
+from ferry.aws.busy import is_busy
+
 # A changed credential is seen within this many seconds by warm functions.
 CACHE_SECONDS = 60
 
@@ -30,7 +32,14 @@ class SecretsManagerSecrets:
         self._provider.clear_cache()
 
     def get(self, name: str) -> dict[str, str]:
-        return json.loads(self._provider.get(self._name(name), max_age=CACHE_SECONDS, force_fetch=False))
+        try:
+            text = self._provider.get(self._name(name), max_age=CACHE_SECONDS, force_fetch=False)
+        except parameters.GetParameterError as exc:
+            # Powertools raises this in place of the SDK's error: a throttled read is raised as it is, seen as busy.
+            if exc.__context__ is not None and is_busy(exc.__context__):
+                raise exc.__context__ from None
+            raise
+        return json.loads(text)
 
     def delete(self, name: str) -> None:
         try:

@@ -91,7 +91,7 @@ def _check(args: ExportArgs) -> dict[str, Any]:
         pointers = [FieldError(f"/args/fields/{args.fields.index(f)}", f"no field {shown(f)} in {data_type.name}") for f in unknown]
         raise InvalidRequest(f"{data_type.name} has no field {', '.join(shown(f) for f in unknown)}; it has {', '.join(known)}.", pointers)
     try:
-        checked = filters.validate(args.filter)
+        checked = filters.validate_kept(args.filter)
     except InvalidFilter as exc:
         raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(f"/args{exc.path}", str(exc))]) from exc
     stored = args.model_dump(mode="json", exclude_none=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ferry.core import observability
 from ferry.core.clock import Clock, parse_rfc3339, rfc3339
-from ferry.core.errors import InvalidTransition
+from ferry.core.errors import InvalidTransition, NotFound
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.paths import field_paths
 from ferry.datatypes.registry import named
@@ -29,7 +29,7 @@ from ferry.jobs import files
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import MAX_MESSAGE_CHARS, ChunkCounts, Job, JobStatus, bounded
 from ferry.jobs.ports import FileStore, JobStore
-from ferry.store.port import Collection, EntityStore, Query
+from ferry.store.port import Collection, EntityStore, Query, StoreUnavailable
 
 PAGE_ROWS = 10_000
 _SPOOL_BYTES = 64 * 1024 * 1024  # the zip stays in memory up to this, then goes to /tmp
@@ -92,6 +92,8 @@ class ExportRunner:
         try:
             total = min(self._store.count(collection, query_filter), args.get("limit") or float("inf"))
             widths = self._widths(collection, query_filter, data_type, paths) if args.get("multiValue") == "spread" else {}
+        except StoreUnavailable:
+            raise  # the state machine retries the step (a failover, a rotated password), as any other step's
         except Exception as exc:
             raise ExportFailed("query", f"{type(exc).__name__}: {exc}") from exc
         labels = {p: data_type.label(p) for p in paths} if args.get("headers") == "labels" else None
@@ -155,7 +157,7 @@ class ExportRunner:
         for segment_id in args.get("segments", []):
             try:
                 parts.append(self._segments.get(job.tenant, segment_id).filter)
-            except Exception as exc:
+            except NotFound as exc:  # deleted since; a throttled read is the worker's to retry (AwsBusy)
                 raise ExportFailed("query", f"segment {segment_id!r}: {exc}") from exc
         if args.get("changedSince"):
             parts.append({"_updated_at": {"$gte": rfc3339(parse_rfc3339(args["changedSince"]))}})
@@ -171,6 +173,8 @@ class ExportRunner:
             begun = time.time()
             try:
                 page = self._store.values(collection, Query(filter=query_filter, fields=paths, limit=PAGE_ROWS, after=after))
+            except StoreUnavailable:
+                raise  # retried, as above
             except Exception as exc:
                 raise ExportFailed("query", f"{type(exc).__name__}: {exc}") from exc
             if page.rows:

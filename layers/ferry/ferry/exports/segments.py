@@ -52,7 +52,7 @@ class Segments:
         except UnsupportedImport as exc:
             raise InvalidRequest(str(exc), [FieldError("/dataType", str(exc))]) from exc
         try:
-            checked = filters.validate(given.filter)
+            checked = filters.validate_kept(given.filter)
         except InvalidFilter as exc:
             raise InvalidRequest(f"The filter is refused: {exc}.", [FieldError(exc.path, str(exc))]) from exc
         now = self._clock.now()

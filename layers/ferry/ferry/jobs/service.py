@@ -179,12 +179,17 @@ def _check_attachment(submission: Submission) -> None:
         raise InvalidRequest(f"A {kind.name} job needs an attachment ({media}).", [FieldError("/attachment", "required")])
     if kind.attachment is AttachmentRule.NONE and new is not None:
         raise InvalidRequest(f"A {kind.name} job takes no attachment.", [FieldError("/attachment", "not allowed")])
-    if new is not None and new.url is not None and "@" in urlsplit(new.url).netloc:
-        # The worker would refuse it anyway; refused now, the password is neither stored nor shown in the job.
-        raise InvalidRequest(
-            "attachment.file is a URL with a user name or password in it: refused; give a URL that needs none, or upload the file.",
-            [FieldError("/attachment/file", "no user name or password in the URL")],
-        )
+    if new is not None and new.url is not None:
+        try:
+            netloc = urlsplit(new.url).netloc
+        except ValueError as exc:  # a bracketed host that is no IPv6 address
+            raise InvalidRequest(f"attachment.file is not a URL that can be fetched: {exc}.", [FieldError("/attachment/file", "not a valid URL")]) from None
+        if "@" in netloc:
+            # The worker would refuse it anyway; refused now, the password is neither stored nor shown in the job.
+            raise InvalidRequest(
+                "attachment.file is a URL with a user name or password in it: refused; give a URL that needs none, or upload the file.",
+                [FieldError("/attachment/file", "no user name or password in the URL")],
+            )
     if new is not None and new.content is not None and kind.check_inline is not None:
         kind.check_inline(new.content)
 
