@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from ferry.destinations.catalogue import without_secrets
+
 from ferry_api import request
 from ferry_api.answers import json_answer
 from ferry_api.idempotent import created_once
@@ -39,7 +41,7 @@ def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sf
     made, created = created_once(
         router.current_event,
         "export-profile",
-        profile,
+        without_secrets(profile),  # no digest of a password kept with the key: a weak one could be guessed from it
         lambda tenant, new_id: runtime.scheduled_exports.create_profile(tenant, profile, new_id),
         runtime.destinations.get,
     )

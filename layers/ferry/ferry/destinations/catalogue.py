@@ -36,6 +36,11 @@ _OWN_FIELDS = ("name",)
 # Shown by a read, never taken from a request: a client sending back what it read must not be refused for it.
 _SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id")
 
+def without_secrets(given: dict[str, Any]) -> dict[str, Any]:
+    """What a request for a destination asks, its secrets left out: the part an Idempotency-Key's record may keep a digest of."""
+    return {k: v for k, v in given.items() if k not in _SECRET_FIELDS}
+
+
 # The adapter for a destination; the wiring's connect only to addresses it vetted (a customer's server must be public).
 Opener = Callable[[str, Any, DestinationSecrets, Timeouts], Destination]
 
