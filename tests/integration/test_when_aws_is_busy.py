@@ -161,5 +161,25 @@ def test_a_throttled_secret_read_is_busy_though_powertools_wraps_it():
             secrets.get("acme/destination/01D")
 
 
+def test_a_throttled_read_of_the_mongodb_secret_is_busy_not_unreadable(monkeypatch):
+    # Read again when the store reconnects after a rotation: a throttled read must be retried, not fail the job.
+    from aws_lambda_powertools.utilities import parameters
+    from botocore.exceptions import ClientError
+
+    from ferry.aws import secrets
+    from ferry.aws.busy import is_busy
+
+    def throttled(*args, **kwargs):
+        try:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetSecretValue")
+        except ClientError as exc:
+            raise parameters.GetParameterError(str(exc))
+
+    monkeypatch.setattr(secrets.parameters, "get_secret", throttled)
+    with pytest.raises(ClientError) as raised:
+        secrets.mongodb_uri("prod/mongodb-uri")
+    assert is_busy(raised.value)
+
+
 def test_a_throttled_keys_table_is_a_503_to_retry_not_the_gateways_bare_500(throttling_endpoint):
     _is_busy_problem(_answer(throttling_endpoint, _AUTHORIZER))

@@ -35,9 +35,7 @@ class SecretsManagerSecrets:
         try:
             text = self._provider.get(self._name(name), max_age=CACHE_SECONDS, force_fetch=False)
         except parameters.GetParameterError as exc:
-            # Powertools raises this in place of the SDK's error: a throttled read is raised as it is, seen as busy.
-            if exc.__context__ is not None and is_busy(exc.__context__):
-                raise exc.__context__ from None
+            _raise_if_busy(exc)
             raise
         return json.loads(text)
 
@@ -47,6 +45,12 @@ class SecretsManagerSecrets:
         except self._client.exceptions.ResourceNotFoundException:
             pass
         self._provider.clear_cache()
+
+
+def _raise_if_busy(exc: parameters.GetParameterError) -> None:
+    """Powertools raises GetParameterError in place of the SDK's error: a throttled read is raised as it is, seen as busy."""
+    if exc.__context__ is not None and is_busy(exc.__context__):
+        raise exc.__context__ from None
 
 
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
@@ -62,6 +66,7 @@ def mongodb_uri(secret_id: str) -> str:
         # Read when the store connects, which is when a rotated password must be seen: never from the cache.
         text = parameters.get_secret(secret_id, force_fetch=True)
     except parameters.GetParameterError as exc:
+        _raise_if_busy(exc)  # a reconnect's read that AWS throttles is retried with the step, not a failed job
         raise MongoDbSecretUnreadable(f"cannot read the MongoDB secret {secret_id} (FERRY_MONGODB_SECRET, the template's MongoDbSecret): {exc}") from exc
     if not isinstance(text, str) or not text.strip().startswith(MONGODB_SCHEMES):
         # The value itself is never shown: it holds a password.
