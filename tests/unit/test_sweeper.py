@@ -82,3 +82,13 @@ def test_a_swept_job_lets_go_of_its_lane_and_of_no_other_jobs():
     # The next command is not refused as if the failed job still ran; the other tenant's lease stays.
     assert leases.acquire("acme", "procedures", "next-run", 20 * 60) is None
     assert leases.acquire("other", "procedures", "next-run", 20 * 60) == "another-tenants-run"
+
+
+def test_a_lease_that_cannot_be_let_go_of_never_stops_the_sweep():
+    class Unreachable(InMemoryLeases):
+        def release(self, tenant, lane, holder):
+            raise ConnectionError("DynamoDB is unreachable")
+
+    dead = [Job(f"dead-{n}", "acme", "procedure", JobStatus.RUNNING, {"procedure": "ExportToErp"}, NOW - timedelta(minutes=5), NOW) for n in range(2)]
+    swept = Sweeper(Jobs(*dead), Executions({}), Unreachable(StillClock(NOW)), Clock()).sweep(timedelta(minutes=2))
+    assert sorted(s.job.id for s in swept) == ["dead-0", "dead-1"]  # both ended, both to be announced

@@ -118,6 +118,12 @@ def job_failed(job: Job, step: str, reason: str) -> None:
 
 
 @_never_fails
+def lease_kept(job: Job, lane: str, reason: str) -> None:
+    """A lane's lease could not be let go of for an ended job: the lane stays busy until the lease expires."""
+    logger.warning("lease kept", extra=_keys(job) | {"lane": lane, "reason": _loggable(reason)})
+
+
+@_never_fails
 def announce_failed(job: Job, reason: str) -> None:
     """A job ended but its `Job Ended` could not be published: its mails and a schedule's history will miss it."""
     logger.warning("job ended unannounced", extra=_keys(job) | {"status": job.status.value, "reason": _loggable(reason)})

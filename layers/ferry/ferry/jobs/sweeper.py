@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ferry.core import observability
 from ferry.core.clock import Clock
 from ferry.core.errors import InvalidTransition
 from ferry.jobs.kinds import kind_of
@@ -59,8 +60,11 @@ class Sweeper:
                 self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=reason)
             except InvalidTransition:
                 continue  # it ended on its own meanwhile
+            swept.append(Swept(job, reason))
             lane = kind_of(job.type).lane
             if lane is not None:
-                self._leases.release(job.tenant, lane, job.id)  # only if this job still holds it
-            swept.append(Swept(job, reason))
+                try:
+                    self._leases.release(job.tenant, lane, job.id)  # only if this job still holds it
+                except Exception as exc:  # noqa: BLE001 - its lease expires on its own; the other jobs are still swept
+                    observability.lease_kept(job, lane, f"{type(exc).__name__}: {exc}")
         return swept
