@@ -71,6 +71,10 @@ NOW = "2026-11-22T12:00:00Z"
 API_IMPORT_BAR_MS = 250
 # The local stack's functions log from WARNING up here: their INFO lines (each job's life) would bury the figures.
 QUIET = {"LogLevel": "WARNING"}
+# The same for the work run in this process, with the metrics namespace the template gives the functions
+# (without one, Powertools refuses each chunk's metrics and says so on every chunk).
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
 
 API_ENV = {
     "FERRY_JOBS_TABLE": "jobs",
