@@ -6,11 +6,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from ferry.destinations.catalogue import without_secrets
 from ferry.exports.segments import SegmentIn
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.idempotent import created_once
+from ferry_api.idempotent import created_once, destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 
@@ -88,13 +87,7 @@ def delete_segment(segment_id: str):
     responses={201: ok("The destination, secrets masked", schema={"type": "object"}), 200: ok(_REPEAT, schema={"type": "object"}), **_CREATE_PROBLEMS},
 )
 def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)], idempotency_key: IdempotencyKey = None):
-    made, created = created_once(
-        router.current_event,
-        "destination",
-        without_secrets(destination),  # no digest of a password kept with the key: a weak one could be guessed from it
-        lambda tenant, new_id: runtime.destinations.create(tenant, destination, new_id),
-        runtime.destinations.get,
-    )
+    made, created = destination_created_once(router.current_event, "destination", destination, runtime.destinations.create)
     return json_answer(201 if created else 200, made, {"Location": f"/destinations/{made['id']}"})
 
 

@@ -6,11 +6,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from ferry.destinations.catalogue import without_secrets
-
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.idempotent import created_once
+from ferry_api.idempotent import destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 
@@ -38,13 +36,7 @@ def _tenant() -> str:
     },
 )
 def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _PROFILE}})], idempotency_key: IdempotencyKey = None):
-    made, created = created_once(
-        router.current_event,
-        "export-profile",
-        without_secrets(profile),  # no digest of a password kept with the key: a weak one could be guessed from it
-        lambda tenant, new_id: runtime.scheduled_exports.create_profile(tenant, profile, new_id),
-        runtime.destinations.get,
-    )
+    made, created = destination_created_once(router.current_event, "export-profile", profile, runtime.scheduled_exports.create_profile)
     return json_answer(201 if created else 200, made, {"Location": f"/export-profiles/{made['id']}"})
 
 
