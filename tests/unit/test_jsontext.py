@@ -17,6 +17,7 @@ from ferry.core.jsontext import JsonRefused, parse
         (b"[1e400]", "number out of range", 1, 3),
         (b"[-1e400]", "number out of range", 1, 4),
         (b"[9223372036854775808]", "number out of range", 1, 2),
+        (b"[-9223372036854775808]", "number out of range", 1, 3),  # at its digits
         (b"\xff", "not UTF-8", 1, 1),
         (b'"\\ud800"', "unexpected end of hex escape", 1, 8),
         (b'{"a":\n tru}', "expected ident", 2, 5),
@@ -38,7 +39,7 @@ def test_refusals_name_the_reason_and_the_place(text, reason, line, column):
     ("text", "value"),
     [
         (b"\xef\xbb\xbf[1]", [1]),  # a UTF-8 byte order mark is read past
-        (b'[9223372036854775807, -9223372036854775808, "123456789012345678901234567890"]', [2**63 - 1, -(2**63), "123456789012345678901234567890"]),
+        (b'[9223372036854775807, -9223372036854775807, "123456789012345678901234567890"]', [2**63 - 1, -(2**63 - 1), "123456789012345678901234567890"]),
         (b"[1e308, 2.5e-300]", [1e308, 2.5e-300]),
         (b'{"a": {"a": 1}}', {"a": {"a": 1}}),
         (b"[" * 150 + b"]" * 150, eval("[" * 150 + "]" * 150)),

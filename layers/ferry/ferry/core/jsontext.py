@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic_core import from_json
 
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# Symmetric: the worker reads an import's file with yajl (ijson), which cannot read -2**63 itself, so a body
+# accepted here would fail its job whole at the plan.
+INT_MIN, INT_MAX = -(2**63 - 1), 2**63 - 1
 _BOM = "\ufeff"
 # Only a number with 19+ digits or a 3-digit exponent can fall outside int64 / finite double.
 _SUSPECT_NUMBER = re.compile(r"\d{19,}|[eE][+-]?\d{3,}")
