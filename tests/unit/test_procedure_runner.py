@@ -13,13 +13,14 @@ from ferry.mail.notices import procedure_notice
 from ferry.procedures.catalogue import Outcome, RunContext
 from ferry.procedures.kinds import LANE, PROCEDURE_KIND
 from ferry.procedures.runner import LaneLost, ProcedureRunner
-from ferry.tenants.settings import TenantSettings
+from ferry.tenants.settings import Settings, TenantSettings
 from ferry.testing import (
     InMemoryFiles,
     InMemoryIdempotency,
     InMemoryJobs,
     InMemoryLeases,
     InMemoryReferences,
+    InMemorySavedItems,
     RecordingEvents,
     RecordingLauncher,
     StillClock,
@@ -124,6 +125,21 @@ def test_the_mail_goes_to_the_recipients_of_the_outcome(parts):
 def test_settings_refuse_what_is_not_an_address():
     with pytest.raises(Exception):
         TenantSettings.model_validate({"NotificationCenter": {"ErrorRecipients": ["not an address"]}})
+
+
+@pytest.mark.parametrize(
+    "address",
+    [".ops@example.org", "ops.@example.org", "o..ps@example.org", "o\x01ps@example.org", "op(s)@example.org", "o:ps@example.org", "ops@-example.org", "ops@example-.org"],
+)
+def test_settings_refuse_addresses_a_mail_server_would_naming_the_field(address):
+    with pytest.raises(InvalidRequest) as refused:
+        Settings(InMemorySavedItems()).put("acme", {"NotificationCenter": {"ErrorRecipients": ["ops@example.org", address]}})
+    assert [e.pointer for e in refused.value.errors] == ["/NotificationCenter/ErrorRecipients/1"]
+
+
+def test_settings_take_dotted_tagged_and_hyphenated_addresses():
+    addresses = ["first.last+erp@mail.example.co.uk", "o'brien_ops@my-erp.example.org"]
+    assert Settings(InMemorySavedItems()).put("acme", {"NotificationCenter": {"InfoRecipients": addresses}}).NotificationCenter.InfoRecipients == addresses
 
 
 def test_every_refused_row_counts_though_only_some_are_named(parts):

@@ -12,8 +12,13 @@ from ferry.destinations.port import check_path
 from ferry.jobs.ports import SavedItems
 
 KIND, ID = "settings", "tenant"
-# An address a mail server takes: one @, a dotted domain, no spaces or angle brackets (no display names).
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# An address a mail server takes (RFC 5321's dot-atom): one @, dots only between characters of the
+# local part, which holds no spaces, controls or specials (no display names, no quoting); a dotted
+# domain whose labels neither start nor end with a hyphen. One mail goes to all the recipients of an
+# outcome, so an address SES refuses would lose it for every one of them.
+_ATOM = r"[^@\s<>()\[\]\\,;:\".\x00-\x1f\x7f]+"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"^{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+$")
 
 
 def _address(value: str) -> str:
