@@ -153,6 +153,36 @@ def test_every_refused_row_counts_though_only_some_are_named(parts):
     assert (progress.processed, progress.succeeded, progress.failed) == (5000, 1000, 4000)
 
 
+def test_a_procedure_whose_items_all_failed_is_failed_and_names_what_went_wrong(parts):
+    service, jobs, _, events, lifecycle, runner, steps, _ = parts
+    settings = TenantSettings.model_validate({"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}})
+    steps["ExportToErp"].outcome = Outcome("Orders: 0 written to the ERP, 0 already there, 3 refused by it.", {"written": 0, "refused": 3}, 3, ["order A: no such account", "order B: no such item"])
+    job = submit(service, "ExportToErp")
+    runner.start("acme", job.id)
+    runner.run_part("acme", job.id, "ExportToErp")
+    assert runner.finish("acme", job.id) is JobStatus.FAILED
+    failed = jobs.get("acme", job.id)
+    assert [(e.code, e.message) for e in failed.errors] == [("ExportToErp", "order A: no such account"), ("ExportToErp", "order B: no such item")]
+    assert failed.error_count == 3 and failed.output == "ExportToErp: Orders: 0 written to the ERP, 0 already there, 3 refused by it."
+    lifecycle.announce("acme", job.id)
+    mail = procedure_notice(events.ended[-1], settings)
+    assert mail.to == ["ops@example.org"] and mail.subject == "[Ferry] ExportToErp failed"
+    assert "3 items failed; the first 2:\n- order A: no such account\n- order B: no such item\n" in mail.body
+
+
+def test_a_procedure_with_some_items_failed_finishes_and_names_them(parts):
+    service, jobs, _, events, lifecycle, runner, steps, _ = parts
+    settings = TenantSettings.model_validate({"NotificationCenter": {"InfoRecipients": ["erp@example.org"]}})
+    steps["ExportToErp"].outcome = Outcome("Orders: 2 written to the ERP, 0 already there, 1 refused by it.", {"written": 2, "refused": 1}, 1, ["order C: no such item"])
+    job = submit(service, "ExportToErp")
+    runner.start("acme", job.id)
+    runner.run_part("acme", job.id, "ExportToErp")
+    assert runner.finish("acme", job.id) is JobStatus.FINISHED
+    assert [e.message for e in jobs.get("acme", job.id).errors] == ["order C: no such item"]
+    lifecycle.announce("acme", job.id)
+    assert "\n1 item failed:\n- order C: no such item\n" in procedure_notice(events.ended[-1], settings).body
+
+
 def test_a_retried_console_submit_finds_its_job_and_a_refused_one_frees_the_lane(parts):
     _, jobs, leases, _, lifecycle, _, _, _ = parts
     started = datetime(2026, 11, 22, 3, 0, 1, tzinfo=UTC)

@@ -50,4 +50,9 @@ def procedure_notice(job: dict[str, Any], settings: TenantSettings) -> Mail | No
         "",
         ("Failure (step and reason): " if failed else "Summary: ") + (job.get("output") or "-"),
     ]
+    problems = [e["message"] for e in job.get("errors") or []]
+    if problems:
+        # The items that failed without failing the run (a refused row, an image): the first of them, in words.
+        count = max(job.get("error_count") or 0, len(problems))
+        lines += ["", f"{count} item{'s' if count != 1 else ''} failed" + (f"; the first {len(problems)}:" if len(problems) < count else ":")] + [f"- {p}" for p in problems]
     return Mail(list(recipients), f"[Ferry] {procedure} {outcome}", "\n".join(lines) + "\n")

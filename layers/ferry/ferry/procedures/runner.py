@@ -16,7 +16,7 @@ from typing import Any
 from ferry.core import observability
 from ferry.core.errors import InvalidTransition
 from ferry.jobs.lifecycle import Lifecycle
-from ferry.jobs.model import MAX_OUTPUT_CHARS, ChunkCounts, JobStatus, bounded
+from ferry.jobs.model import MAX_OUTPUT_CHARS, ChunkCounts, JobError, JobStatus, bounded, errors_for_job
 from ferry.jobs.ports import JobStore, Leases
 from ferry.procedures.catalogue import PROCEDURES, Outcome, Part, RunContext
 from ferry.procedures.kinds import LANE, PROCEDURE_KIND
@@ -84,15 +84,23 @@ class ProcedureRunner:
                 return self._lifecycle.end_cancelled(job, "Cancelled between parts.")
             parts = PROCEDURES[job.args["procedure"]].parts
             summary = " ".join(f"{p}: {job.details.get(p, {}).get('summary', 'not run')}" for p in parts)
+            # What went wrong with some items (the first of each part), where a job's errors are shown; the mail names them too.
+            problems = [JobError(p, problem) for p in parts for problem in job.details.get(p, {}).get("problems", [])]
             # What the parts did is the job's size: counts add up, as for any job.
             self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts))
+            # As for any job, one whose items all failed (every image refused, every row) is failed, not finished.
+            ended = JobStatus.FAILED if job.progress.processed and job.progress.succeeded == 0 else JobStatus.FINISHED
             try:
-                self._jobs.transition(tenant, job_id, JobStatus.FINISHED, output=bounded(summary, MAX_OUTPUT_CHARS))
+                self._jobs.transition(
+                    tenant, job_id, ended, output=bounded(summary, MAX_OUTPUT_CHARS), errors=errors_for_job(problems), error_count=job.progress.failed
+                )
             except InvalidTransition as exc:
                 if exc.current != JobStatus.CANCELLING.value:
                     raise
                 return self._lifecycle.end_cancelled(self._jobs.get(tenant, job_id), "Cancelled between parts.")
-            return JobStatus.FINISHED
+            if ended is JobStatus.FAILED:
+                observability.job_failed(job, "finish", summary)
+            return ended
         finally:
             self._leases.release(tenant, LANE, job_id)
 
