@@ -35,7 +35,7 @@ class Part:
         self.runs.append(run.job_id)
         run.report("working")
         if self.fails:
-            raise ConnectionError(f"{self.name}: the ERP did not answer")
+            raise ConnectionError("the ERP did not answer")  # as a real part's error: it does not say which part it is
         return self.outcome or Outcome(f"{self.name} did 3 things.", {"rows": 3})
 
 
@@ -94,9 +94,22 @@ def test_a_failed_part_fails_the_job_naming_it_and_frees_the_lane(parts):
     runner.start("acme", job.id)
     with pytest.raises(ConnectionError):
         runner.run_part("acme", job.id, "LoadFromIntegrator")
-    assert runner.fail("acme", job.id, "parts", "ConnectionError: LoadFromIntegrator: the ERP did not answer") is JobStatus.FAILED
+    assert runner.fail("acme", job.id, "parts", "ConnectionError: the ERP did not answer") is JobStatus.FAILED
     assert steps["SyncDataCreation"].runs == []
-    assert jobs.get("acme", job.id).output == "The parts step failed: ConnectionError: LoadFromIntegrator: the ERP did not answer"
+    assert jobs.get("acme", job.id).output == "The parts step failed: LoadFromIntegrator: ConnectionError: the ERP did not answer"
+    assert ("acme", LANE) not in leases.held
+
+
+def test_a_composite_whose_second_part_failed_names_that_part(parts):
+    service, jobs, leases, _, _, runner, steps, _ = parts
+    steps["SyncDataCreation"].fails = True
+    job = submit(service, "LoadFromIntegratorAndPrepareSyncData")
+    runner.start("acme", job.id)
+    runner.run_part("acme", job.id, "LoadFromIntegrator")
+    with pytest.raises(ConnectionError):
+        runner.run_part("acme", job.id, "SyncDataCreation")
+    assert runner.fail("acme", job.id, "parts", "ConnectionError: the ERP did not answer") is JobStatus.FAILED
+    assert jobs.get("acme", job.id).output == "The parts step failed: SyncDataCreation: ConnectionError: the ERP did not answer"
     assert ("acme", LANE) not in leases.held
 
 
@@ -118,7 +131,7 @@ def test_the_mail_goes_to_the_recipients_of_the_outcome(parts):
     runner.fail("acme", failed.id, "parts", "ConnectionError: the ERP did not answer")
     lifecycle.announce("acme", failed.id)
     mail = procedure_notice(events.ended[-1], settings)
-    assert mail.to == ["ops@example.org"] and "The parts step failed: ConnectionError" in mail.body
+    assert mail.to == ["ops@example.org"] and "The parts step failed: ExportToErp: ConnectionError" in mail.body
     assert procedure_notice(events.ended[-1], TenantSettings()) is None  # nobody to tell
 
 

@@ -106,6 +106,11 @@ class ProcedureRunner:
 
     def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
         try:
+            if step == "parts":
+                # The Map says only that a part failed: it is the first that recorded nothing (a composite's parts run in order).
+                job = self._jobs.get(tenant, job_id)
+                failed = next((p for p in PROCEDURES[job.args["procedure"]].parts if p not in job.details), None)
+                reason = f"{failed}: {reason}" if failed else reason
             return self._lifecycle.fail(tenant, job_id, step, reason)
         finally:
             self._leases.release(tenant, LANE, job_id)
