@@ -150,6 +150,14 @@ def test_settings_refuse_addresses_a_mail_server_would_naming_the_field(address)
     assert [e.pointer for e in refused.value.errors] == ["/NotificationCenter/ErrorRecipients/1"]
 
 
+def test_settings_saved_before_the_stricter_check_are_still_read():
+    saved = InMemorySavedItems()
+    saved.put("acme", "settings", "tenant", {"NotificationCenter": {"ErrorRecipients": [".ops@example.org"], "InfoRecipients": []}}, new=True)
+    assert Settings(saved).get("acme").NotificationCenter.ErrorRecipients == [".ops@example.org"]  # a read never fails on it
+    with pytest.raises(InvalidRequest):  # given again, it is checked
+        Settings(saved).put("acme", {"NotificationCenter": {"ErrorRecipients": [".ops@example.org"]}})
+
+
 def test_settings_take_dotted_tagged_and_hyphenated_addresses():
     addresses = ["first.last+erp@mail.example.co.uk", "o'brien_ops@my-erp.example.org"]
     assert Settings(InMemorySavedItems()).put("acme", {"NotificationCenter": {"InfoRecipients": addresses}}).NotificationCenter.InfoRecipients == addresses

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo
 
 from ferry.core.clock import time_zone
 from ferry.core.errors import FieldError, InvalidRequest
@@ -21,7 +21,18 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"^{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+$")
 
 
-def _address(value: str) -> str:
+# Settings saved before a check was made stricter are read as they were saved (a read must never fail on
+# them); the stricter check applies when they are given again.
+_STORED = {"stored": True}
+
+
+def _saved_earlier(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _address(value: str, info: ValidationInfo) -> str:
+    if _saved_earlier(info):
+        return value
     if len(value) > 254 or not _ADDRESS.match(value):
         raise ValueError("must be an e-mail address like name@example.org")
     return value
@@ -30,9 +41,9 @@ def _address(value: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 
 
-def _key_bytes(value: str) -> str:
+def _key_bytes(value: str, info: ValidationInfo) -> str:
     # S3's limit for a key, in bytes: 1024 characters of another script would be up to 4 KB.
-    if len(value.encode()) > 1024:
+    if not _saved_earlier(info) and len(value.encode()) > 1024:
         raise ValueError("at most 1024 bytes in UTF-8")
     return value
 
@@ -99,7 +110,7 @@ class Settings:
         self._saved = saved
 
     def get(self, tenant: str) -> TenantSettings:
-        return TenantSettings.model_validate(self._saved.get(tenant, KIND, ID) or {})
+        return TenantSettings.model_validate(self._saved.get(tenant, KIND, ID) or {}, context=_STORED)
 
     def put(self, tenant: str, given: dict[str, Any]) -> TenantSettings:
         try:
