@@ -77,6 +77,17 @@ def test_a_key_in_several_chunks_is_written_in_file_order_though_chunks_run_at_o
         assert stored["name"] == "last" and stored["location"] == rows[5]["location"]  # as if written one after another
 
 
+def test_a_chunk_whose_answer_is_lost_after_it_was_recorded_leaves_the_later_rows_of_its_keys_standing(client, local_stack, tenant_a, entities):
+    # Two chunks of the same keys: chunk 1 waits for chunk 0, which writes, records its counts, then "times out".
+    rows = [customer(250_000 + n % 100, name=f"row {n}") for n in range(2 * E2E_CHUNK_ROWS)]
+    local_stack.inject_crash(step="run_chunk", times=1)  # chunk 1 raises ChunkNotReady until then: chunk 0 takes it
+    job = client.wait(client.import_rows("Customers", "CreateOrUpdate", rows), timeout=120)
+    assert job["status"] == "finished" and job["progress"]["succeeded"] == 2 * E2E_CHUNK_ROWS, job
+    stored = entities.get(Collection(tenant_a, "Customers"), [r["vendorId"] for r in rows[:100]])
+    # The retried chunk 0 must not have written its rows again over chunk 1's, the later ones.
+    assert {doc["name"] for doc in stored.values()} == {f"row {n}" for n in range(2 * E2E_CHUNK_ROWS - 100, 2 * E2E_CHUNK_ROWS)}
+
+
 def test_ten_thousand_rows_twice_change_nothing_the_second_time(client, tenant_a, entities):
     rows = [customer(100_000 + n) for n in range(10_000)]
     first = client.wait(client.import_rows("Customers", "CreateOrUpdate", rows), timeout=120)

@@ -170,6 +170,10 @@ class ImportRunner:
         job = self._jobs.get(tenant, job_id)
         if job.status is not JobStatus.RUNNING:
             return False
+        if str(chunk.number) in job.chunks:
+            # An earlier attempt wrote and recorded it, then its answer was lost (a Lambda timed out or killed): the
+            # chunks after it may have written later rows of its keys since, which running it again would overwrite.
+            return True
         waiting = [n for n in chunk.after if str(n) not in job.chunks]
         if waiting:
             raise ChunkNotReady(f"chunk {chunk.number} waits for chunk {', '.join(map(str, waiting))}, which holds earlier rows of the same keys")
