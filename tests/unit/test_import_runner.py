@@ -307,6 +307,21 @@ def test_a_chunk_run_again_after_its_counts_were_recorded_leaves_the_later_chunk
     assert jobs.get("acme", job.id).progress.succeeded == 20
 
 
+def test_a_chunk_that_only_waited_for_a_failed_one_says_so(parts):
+    jobs, files, store = parts
+    rows = [customer(n) for n in range(20)]
+    rows[15] = customer(5, name="again")  # chunk 1 holds a key of chunk 0
+    job = submit(jobs, files, rows, action="CreateOrUpdate")
+    runner = runner_of(jobs, files, store, chunk_rows=10)
+    Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(StillClock()), StillClock()).start("acme", job.id)
+    chunks_of(runner.plan("acme", job.id), files)
+    jobs.record_chunk_failure("acme", job.id, 0, "StoreUnavailable: SQLite is busy")
+    runner.fail("acme", job.id, "chunks", "States.ExceedToleratedFailureThreshold: a chunk failed")
+    output = jobs.get("acme", job.id).output
+    assert "chunk 0 (rows 1-10: StoreUnavailable: SQLite is busy)" in output
+    assert "chunk 1 (rows 11-20: it waited for chunk 0, which holds earlier rows of the same keys)" in output, output
+
+
 def test_the_job_keeps_a_bounded_error_report_whatever_the_rows(parts):
     jobs, files, store = parts
     rows = [customer(n, **{f"{n}{'x' * 5000}": 1}) for n in range(100)]

@@ -330,6 +330,8 @@ def _missing_reason(job: Job, missing: list[int], manifest: list[ChunkRef]) -> s
     named = []
     for chunk in [c for c in manifest if c.number in missing][:5]:
         why = job.chunk_failures.get(str(chunk.number))
+        if why is None and (waited := [n for n in chunk.after if n in missing]):
+            why = f"it waited for chunk {', '.join(map(str, waited))}, which holds earlier rows of the same keys"
         rows = f"rows {chunk.first_row}-{chunk.first_row + chunk.rows - 1}"
         counted = job.chunks.get(str(chunk.number))
         written = f"; {counted.succeeded} of them written" if counted and counted.succeeded else ""
