@@ -97,8 +97,9 @@ class UnknownKind(InvalidRequest):
         super().__init__(f"Unknown job type {shown(name)}; GET /job-types lists them: {known}.", [FieldError(pointer, f"one of: {known}")])
 
 
-def kind_of(name: str) -> JobKind:
+def kind_of(name: str, pointer: str = "/type") -> JobKind:
+    """The kind named `name`; UnknownKind, naming the request's field at `pointer`, for any other name."""
     load_kinds()
     if name not in _KINDS:
-        raise UnknownKind(name)
+        raise UnknownKind(name, pointer)
     return _KINDS[name]
