@@ -238,8 +238,9 @@ class ImportRunner:
         missing = _unrecorded_chunks(job)
         if missing:
             # The Map ended without every chunk's counts: rows were never imported. Never call that finished.
-            job = self._count_what_lost_chunks_wrote(job, missing)
-            ended, summary = JobStatus.FAILED, f"{_missing_reason(job, missing, self._manifest(job))} {_counts(job)}"
+            manifest = self._manifest(job)
+            job = self._count_what_lost_chunks_wrote(job, missing, manifest)
+            ended, summary = JobStatus.FAILED, f"{_missing_reason(job, missing, manifest)} {_counts(job)}"
         else:
             ended = JobStatus.FAILED if job.progress.total and job.progress.succeeded == 0 else JobStatus.FINISHED
             summary = _counts(job)
@@ -262,11 +263,12 @@ class ImportRunner:
         missing = _unrecorded_chunks(job) if step == "chunks" and not job.status.ended else []
         if missing:
             # A failed Map says only that some chunk failed; the job names which, and why.
-            job = self._count_what_lost_chunks_wrote(job, missing)
-            reason = f"{_missing_reason(job, missing, self._manifest(job))} ({reason}) {_counts(job)}"
+            manifest = self._manifest(job)
+            job = self._count_what_lost_chunks_wrote(job, missing, manifest)
+            reason = f"{_missing_reason(job, missing, manifest)} ({reason}) {_counts(job)}"
         return self._lifecycle.fail(tenant, job_id, step, reason)
 
-    def _count_what_lost_chunks_wrote(self, job: Job, missing: list[int]) -> Job:
+    def _count_what_lost_chunks_wrote(self, job: Job, missing: list[int], manifest: list[ChunkRef]) -> Job:
         """Count the rows that chunks failed through their retries wrote all the same, so the job's counts equal what it wrote.
 
         An attempt can write part of its batch before it fails (MongoDB's unordered bulk write
@@ -274,7 +276,7 @@ class ImportRunner:
         """
         data_type, _ = resolve(job.args["dataType"], job.args["actionType"])
         coll = Collection(job.tenant, data_type.name)
-        for chunk in self._manifest(job):
+        for chunk in manifest:
             if chunk.number in missing:
                 first = chunk.first_row - 1
                 written = self._store.count_written(coll, job.id, range(first, first + chunk.rows))
