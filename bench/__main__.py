@@ -10,8 +10,9 @@
     SQLite, 1.0 for MongoDB). Median of 3 runs, pinned to one CPU.
 (b) API cold import: `import ferry_api.app` timed inside fresh interpreters that see only
     what Lambda has (the runtime's boto3 and the layer's requirements; the developer's tools,
-    pyOpenSSL among them, are refused), with the environment the handler reads at import set
-    to dummy values. Median of 5 after one warm-up: once with the .pyc files (shipped), once
+    pyOpenSSL among them, are refused), with the ApiFunction's environment from template.yaml
+    and dummy credentials, after the standard-library modules Lambda's runtime has imported
+    before the handler. Median of 5 after one warm-up: once with the .pyc files (shipped), once
     with the layer's and the function's modules compiled from source (none shipped). Bar:
     250 ms with .pyc, and no pandas, numpy, pymongo or aws_xray_sdk imported.
 
@@ -76,16 +77,10 @@ QUIET = {"LogLevel": "WARNING"}
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
 
-API_ENV = {
-    "FERRY_JOBS_TABLE": "jobs",
-    "FERRY_API_KEYS_TABLE": "keys",
-    "FERRY_FILES_BUCKET": "files",
-    "FERRY_STATE_MACHINES": "import=arn:aws:states:us-east-1:123456789012:stateMachine:x",
-    "FERRY_SQLITE_PATH": "/tmp/ferry-bench-unused.sqlite3",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "x",
-    "AWS_SECRET_ACCESS_KEY": "x",
-}
+# The API's child runs with the ApiFunction's environment from template.yaml, deployed with a MongoDB secret as in
+# AWS, and dummy credentials: nothing is called at import.
+API_DEPLOYED_WITH = {"MongoDbSecret": "ferry/bench/mongodb"}
+DUMMY_AWS_ENV = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
 
 
 # --- (a) import throughput ---------------------------------------------------------------------
@@ -309,6 +304,9 @@ RUNTIME_DISTRIBUTIONS = ("boto3",)
 LAYER_REQUIREMENTS = REPO / "layers/ferry/requirements.txt"
 OWN_PACKAGES = ("ferry", "ferry_api")
 UNWANTED_IN_API = ("pandas", "numpy", "pymongo", "aws_xray_sdk")
+# The standard library's modules Lambda's Python runtime has imported before it imports the handler: those of
+# awslambdaric's bootstrap, marshaller and log utilities (github.com/aws/aws-lambda-python-runtime-interface-client).
+RUNTIME_MODULES = ("decimal", "enum", "importlib", "json", "logging", "math", "os", "time", "traceback")
 
 # The child refuses the packages Lambda would not have (the developer's tools: pytest, moto, pyOpenSSL...), so
 # that the libraries take the code path they take there (botocore imports pyOpenSSL when it finds it). With
@@ -342,6 +340,8 @@ class LambdaPackages:
 
 
 sys.meta_path.insert(0, LambdaPackages)
+for module in config["runtime_modules"]:
+    __import__(module)
 start = time.perf_counter()
 import ferry_api.app
 seconds = time.perf_counter() - start
@@ -395,14 +395,22 @@ def lambda_import_config(from_source: bool) -> dict[str, Any]:
             layer_modules.append(module)
         elif not names & runtime:
             blocked.append(module)
-    return {"blocked": sorted(blocked), "from_source": sorted(layer_modules) if from_source else [], "unwanted": list(UNWANTED_IN_API)}
+    return {
+        "blocked": sorted(blocked),
+        "from_source": sorted(layer_modules) if from_source else [],
+        "runtime_modules": list(RUNTIME_MODULES),
+        "unwanted": list(UNWANTED_IN_API),
+    }
 
 
 def child_env() -> dict[str, str]:
-    """A clean environment: no real AWS, Ferry, MongoDB or Powertools settings leak in; dummy ones go in."""
-    leaking = ("AWS_", "FERRY_", "MONGODB_", "POWERTOOLS_", "PYTHON")
+    """A clean environment: no real AWS, Ferry, MongoDB, Powertools or pydantic settings leak in; the API function's go in."""
+    from ferry_local.template import Stack
+
+    leaking = ("AWS_", "FERRY_", "MONGODB_", "POWERTOOLS_", "PYDANTIC_", "PYTHON")
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaking)}
-    env.update(API_ENV)
+    env.update(Stack.from_template(REPO / "template.yaml", parameter_overrides=API_DEPLOYED_WITH).function("ApiFunction").environment)
+    env.update(DUMMY_AWS_ENV)
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in SOURCE_PATHS)
     return env
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema
 
+from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import REGISTRY, SEED_004
 from ferry.jobs.kinds import load_kinds
 from ferry.jobs.model import JobStatus
@@ -35,10 +36,8 @@ def _enum(values: list[str], description: str | None = None) -> Any:
     return Field(json_schema_extra={"enum": values}, description=description)
 
 
-class Documented(BaseModel):
+class Documented(LazyModel):
     """A shape the OpenAPI document shows; built (~2 ms each) when the document is, never by a request."""
-
-    model_config = ConfigDict(defer_build=True)
 
 
 # --- Problems --------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ferry.core.errors import FieldError, InvalidRequest, JobNotFound
+from ferry.core.lazy_model import LazyModel
 from ferry.exports.kinds import EXPORT
 from ferry.jobs.model import Job
 from ferry.jobs.service import Submission
@@ -24,26 +25,26 @@ TAG = "Export jobs (seed 001)"
 MESSAGE_CANCELLING = "Export job has been marked for cancelling"
 
 
-class SegmentRef(BaseModel):
+class SegmentRef(LazyModel):
     model_config = ConfigDict(extra="ignore")  # segmentNs and status mean nothing here
 
     segmentId: str = Field(min_length=1, max_length=100)
 
 
-class ExportFilter(BaseModel):
+class ExportFilter(LazyModel):
     model_config = ConfigDict(extra="ignore")  # segmentQualificationTime, emptyProfiles: no meaning here
 
     segments: list[SegmentRef] = Field(default_factory=list, max_length=20)
     fromIngestTimestamp: datetime | None = None
 
 
-class SchemaRef(BaseModel):
+class SchemaRef(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=100, description="The data type")
 
 
-class DestinationRef(BaseModel):
+class DestinationRef(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     datasetId: str | None = Field(default=None, max_length=100, description="A destination's id (POST /destinations); none: the files bucket")
@@ -56,7 +57,7 @@ _EXPORT_EXAMPLE = {
 }
 
 
-class ExportJobRequest(BaseModel):
+class ExportJobRequest(LazyModel):
     """Seed 001's export job; `mergePolicy` and `additionalFields` are accepted and mean nothing here."""
 
     model_config = ConfigDict(

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ferry.core.clock import rfc3339
+from ferry.core.lazy_model import LazyModel
 from ferry.jobs.service import MAX_UPLOAD_BYTES
 from ferry_api import request
 from ferry_api.answers import json_answer
@@ -20,7 +21,7 @@ router = Router()
 _EXAMPLE = {"name": "customers.csv", "mime_type": "text/csv"}
 
 
-class UploadRequest(BaseModel):
+class UploadRequest(LazyModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     name: str = Field(min_length=1, max_length=255, description="The file's name (for you; the job's attachment names it again)")

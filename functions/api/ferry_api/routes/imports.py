@@ -5,8 +5,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
+from ferry.core.lazy_model import LazyModel
 from ferry.core.observability import metrics
 from ferry.datatypes.registry import SEED_004, describe
 from ferry.imports.kinds import IMPORT_JSON, check_import_pair, encode_rows
@@ -41,7 +42,7 @@ _EXAMPLE = {
 }
 
 
-class ImportRequest(BaseModel):
+class ImportRequest(LazyModel):
     """Seed 004: a bulk import of rows of one data type."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})

@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from ferry.core.errors import FieldError, InvalidRequest, NotFound
+from ferry.core.lazy_model import LazyModel
 from ferry.imports.errors_csv import ERROR_COLUMNS
 from ferry.jobs.kinds import kind_of, load_kinds
 from ferry.jobs.model import Job, JobStatus
@@ -37,7 +38,7 @@ INLINE_RESPONSE_LIMIT = 5_000_000
 _BARE_URL = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?(/\S*)?$")
 
 
-class AttachmentIn(BaseModel):
+class AttachmentIn(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255, description="The file's name")
@@ -48,7 +49,7 @@ class AttachmentIn(BaseModel):
     )
 
 
-class JobRequest(BaseModel):
+class JobRequest(LazyModel):
     """A job of any kind (GET /job-types lists them with the JSON Schema of their args)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [k.example for k in load_kinds() if k.example]})

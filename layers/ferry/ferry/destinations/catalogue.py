@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
@@ -30,11 +30,12 @@ KIND = "destination"
 # Each destination holds a secret (Secrets Manager bills each one): a tenant keeps at most this many.
 MAX_PER_TENANT = 100
 MASK = "********"
-_CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig)
+_CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig, config=ConfigDict(defer_build=True))  # as LazyModel
 _SECRET_FIELDS = ("password", "private_key")
 _OWN_FIELDS = ("name",)
 # Shown by a read, never taken from a request: a client sending back what it read must not be refused for it.
 _SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id")
+
 
 def without_secrets(given: dict[str, Any]) -> dict[str, Any]:
     """What a request for a destination asks, its secrets left out: the part an Idempotency-Key's record may keep a digest of."""

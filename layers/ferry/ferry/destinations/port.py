@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from ferry.core.lazy_model import LazyModel
 
 # "read" is a Source's only: a fetch that broke off after the file was opened.
 Step = Literal["dns", "connect", "host_key", "auth", "permission", "write", "read"]
@@ -49,7 +51,7 @@ def _path_parts(value: str) -> list[str]:
     return [p for p in value.split("/") if p and p != "."]
 
 
-class _Config(BaseModel):
+class _Config(LazyModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -175,7 +177,7 @@ class FtpConfig(_Server):
 DestinationConfig = Annotated[S3Config | SftpConfig | FtpConfig, Field(discriminator="type")]
 
 
-class DestinationSecrets(BaseModel):
+class DestinationSecrets(LazyModel):
     """The secret part of a destination: stored apart from its config, never shown back."""
 
     # A refused value never reaches an error message or a log.

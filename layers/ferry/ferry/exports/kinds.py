@@ -13,9 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
+from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.paths import field_paths
 from ferry.datatypes.registry import REGISTRY, UnsupportedImport, named
 from ferry.jobs.kinds import AttachmentRule, JobKind, register
@@ -38,7 +39,7 @@ def _file_prefix(value: str) -> str:
 FilePrefix = Annotated[str, AfterValidator(_file_prefix)]
 
 
-class ExportArgs(BaseModel):
+class ExportArgs(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     dataType: Annotated[str, Field(max_length=100), WithJsonSchema({"type": "string", "enum": sorted(REGISTRY)})]

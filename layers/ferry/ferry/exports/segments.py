@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
 from ferry.core.ids import new_ulid
+from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.jobs.ports import SavedItems
 from ferry.store import filters
@@ -22,7 +23,7 @@ from ferry.store.port import InvalidFilter
 KIND = "segment"
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)

@@ -10,10 +10,11 @@ import codecs
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ferry.core import jsontext
 from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest
+from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.registry import REGISTRY, UnsupportedImport, resolve
 from ferry.jobs.kinds import AttachmentRule, JobKind, register
@@ -54,7 +55,7 @@ def _no_blank(value: Any) -> Any:
     return None if value == "" else value
 
 
-class ImportArgs(BaseModel):
+class ImportArgs(LazyModel):
     """Args of an import: which data type, and what to do with each row."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +64,7 @@ class ImportArgs(BaseModel):
     actionType: ActionName = Field(description="Create, Update, CreateOrUpdate or Replace, as the data type allows")
 
 
-class CsvOptions(BaseModel):
+class CsvOptions(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     delimiter: Annotated[Literal[",", ";", "\t"] | None, BeforeValidator(_no_blank)] = Field(

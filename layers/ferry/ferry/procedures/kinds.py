@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
+from ferry.core.lazy_model import LazyModel
 from ferry.jobs.kinds import AttachmentRule, JobKind, register
 from ferry.procedures.catalogue import ERP_TABLES, PROCEDURES
 
@@ -14,7 +15,7 @@ PROCEDURE = "procedure"
 LANE = "procedures"
 
 
-class ProcedureArgs(BaseModel):
+class ProcedureArgs(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     procedure: Annotated[str, Field(max_length=100), WithJsonSchema({"type": "string", "enum": list(PROCEDURES)})]

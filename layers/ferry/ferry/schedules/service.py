@@ -17,11 +17,12 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.ids import new_ulid
 from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, ServiceUnavailable, shown
+from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
 from ferry.exports.kinds import EXPORT, FilePrefix, scheduled_export_args
@@ -51,14 +52,14 @@ class Tick:
     postponed: list[dict[str, str]] = field(default_factory=list)
 
 
-class Period(BaseModel):
+class Period(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     daysBefore: int = Field(default=0, ge=0, le=3660, description="Appointments from this many days before the run")
     daysAfter: int = Field(default=30, ge=0, le=3660, description="...to this many days after it")
 
 
-class ExportConfigIn(BaseModel):
+class ExportConfigIn(LazyModel):
     """One data area's automatic export."""
 
     model_config = ConfigDict(

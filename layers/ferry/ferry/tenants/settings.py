@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo
 
 from ferry.core.clock import time_zone
 from ferry.core.errors import FieldError, InvalidRequest
+from ferry.core.lazy_model import LazyModel
 from ferry.destinations.port import check_path
 from ferry.jobs.ports import SavedItems
 
@@ -48,7 +49,7 @@ def _key_bytes(value: str, info: ValidationInfo) -> str:
     return value
 
 
-class Recipients(BaseModel):
+class Recipients(LazyModel):
     """Seed 000's NotificationCenter: who is mailed by outcome."""
 
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +58,7 @@ class Recipients(BaseModel):
     InfoRecipients: list[Address] = Field(default_factory=list, max_length=50, description="Mailed when a procedure succeeds")
 
 
-class _ImportFile(BaseModel):
+class _ImportFile(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     dataType: str = Field(max_length=100)
@@ -93,7 +94,7 @@ ImportFile = Annotated[
 ]
 
 
-class TenantSettings(BaseModel):
+class TenantSettings(LazyModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"NotificationCenter": {"ErrorRecipients": ["ops@example.org"], "InfoRecipients": ["erp@example.org"]}}]})
 
     NotificationCenter: Recipients = Field(default_factory=Recipients)
