@@ -14,10 +14,11 @@ from ferry.jobs.ports import SavedItems
 
 KIND, ID = "settings", "tenant"
 # An address a mail server takes (RFC 5321's dot-atom): one @, dots only between characters of the
-# local part, which holds no spaces, controls or specials (no display names, no quoting); a dotted
-# domain whose labels neither start nor end with a hyphen. One mail goes to all the recipients of an
-# outcome, so an address SES refuses would lose it for every one of them.
-_ATOM = r"[^@\s<>()\[\]\\,;:\".\x00-\x1f\x7f]+"
+# local part, which holds RFC 5322's ASCII atext only (no spaces, controls, specials, quoting or other
+# scripts: SES sends to 7-bit addresses, an international domain in its xn-- form); a dotted domain whose
+# labels neither start nor end with a hyphen. One mail goes to all the recipients of an outcome, so an
+# address SES refuses would lose it for every one of them.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"^{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+$")
 
@@ -35,7 +36,7 @@ def _address(value: str, info: ValidationInfo) -> str:
     if _saved_earlier(info):
         return value
     if len(value) > 254 or not _ADDRESS.match(value):
-        raise ValueError("must be an e-mail address like name@example.org")
+        raise ValueError("must be an e-mail address like name@example.org, in ASCII (an international domain as xn--...)")
     return value
 
 
