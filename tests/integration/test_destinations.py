@@ -372,6 +372,53 @@ def test_sftp_without_posix_rename_the_old_file_is_replaced_all_the_same(sftp_se
     assert (folder / "customers.zip").read_bytes() == b"new"
 
 
+def test_sftp_a_rename_the_server_never_answers_fails_at_the_timeout_naming_it_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
+    import asyncio
+    import time
+
+    from ferry.destinations.port import Timeouts
+
+    answer = threading.Event()  # the server holds the rename until the test has looked
+    rename = asyncssh.SFTPServer.posix_rename
+
+    async def stalled(self, oldpath, newpath):
+        while not answer.is_set():
+            await asyncio.sleep(0.05)
+        return rename(self, oldpath, newpath)
+
+    monkeypatch.setattr(asyncssh.SFTPServer, "posix_rename", stalled)
+    (folder / "customers.zip").write_bytes(b"old")
+    timeouts = Timeouts(connect_s=5.0, operation_s=2.0)
+    destination = SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted, timeouts)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            destination.put("customers.zip", io.BytesIO(b"new"))
+        waited = time.monotonic() - started
+        listing = _listing(folder)
+    finally:
+        answer.set()
+
+    assert "rename" in failed.value.reason and "timed out" in failed.value.reason, failed.value.reason
+    assert "remove" not in failed.value.reason  # a silent server is not taken for one without posix-rename
+    assert waited < 2 * timeouts.operation_s, waited
+    assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old"
+
+
+def test_sftp_a_rename_refused_for_another_reason_is_not_worked_around_and_keeps_the_old_file(sftp_server, folder, monkeypatch):
+    def refused(self, oldpath, newpath):
+        raise asyncssh.SFTPFailure("quota exceeded")
+
+    monkeypatch.setattr(asyncssh.SFTPServer, "posix_rename", refused)
+    (folder / "customers.zip").write_bytes(b"old")
+
+    with pytest.raises(DestinationFailed) as failed:
+        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted).put("customers.zip", io.BytesIO(b"new"))
+
+    assert "rename" in failed.value.reason and "quota exceeded" in failed.value.reason, failed.value.reason
+    assert _listing(folder) == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old"
+
+
 # -- FTP(S): the certificate, servers that will not rename over a file ----------------
 
 

@@ -161,6 +161,25 @@ def test_unended_jobs_of_every_tenant_are_found_until_they_end(repo):
     assert found == {running.id, pending.id}
 
 
+def test_ended_jobs_are_found_until_their_end_is_announced(repo):
+    old = datetime.now(UTC) - timedelta(hours=1)
+    running, failed, finished = make_job("acme", at=old), make_job("globex", at=old), make_job("acme", at=old)
+    for job in (running, failed, finished):
+        repo.create(job)
+    repo.transition("acme", running.id, JobStatus.RUNNING)
+    repo.transition("globex", failed.id, JobStatus.FAILED, output="The launch step failed: ConnectionError: unreachable")
+    repo.transition("acme", finished.id, JobStatus.RUNNING)
+    repo.transition("acme", finished.id, JobStatus.FINISHED)
+    a_while_ago = datetime.now(UTC) - timedelta(minutes=5)
+    assert {j.id for j in repo.unannounced(created_before=a_while_ago)} == {failed.id, finished.id}
+    assert repo.mark_announced("acme", finished.id)
+    repo.unmark_announced("globex", failed.id)  # a publish that failed
+    assert {j.id for j in repo.unannounced(created_before=a_while_ago)} == {failed.id}
+    assert {j.id for j in repo.unended(created_before=a_while_ago)} == {running.id}
+    assert repo.mark_announced("globex", failed.id)
+    assert list(repo.unannounced(created_before=a_while_ago)) == []
+
+
 def test_list_pages_newest_first_with_a_cursor(repo):
     base = datetime(2026, 11, 1, tzinfo=UTC)
     ids = []

@@ -147,20 +147,29 @@ def test_a_job_that_could_not_be_launched_is_counted_failed(emf):
     assert (document["kind"], document["JobsFailed"]) == ("import_json", [1.0])
 
 
-def test_a_job_that_could_not_be_launched_nor_announced_is_still_counted_and_told(emf, operator_log):
+def test_a_job_that_could_not_be_launched_nor_announced_is_told_and_counted_once_the_sweeper_announces_it(emf, operator_log):
+    from datetime import timedelta
+
+    from ferry.jobs.lifecycle import announce_ended
     from ferry.jobs.service import JobService
+    from ferry.jobs.sweeper import Sweeper
     from ferry.testing import InMemoryFiles, InMemoryIdempotency, InMemoryJobs, InMemoryReferences, RecordingLauncher
     from tests.unit.test_job_service import rows_file, submission
 
     clock, launcher, events = StillClock(), RecordingLauncher(), RecordingEvents()
-    service = JobService(InMemoryJobs(clock), InMemoryFiles(), launcher, events, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
+    jobs = InMemoryJobs(clock)
+    service = JobService(jobs, InMemoryFiles(), launcher, events, InMemoryIdempotency(), InMemoryReferences(), InMemoryLeases(clock), clock)
     launcher.fail = events.fail = True
     with pytest.raises(ServiceUnavailable):
         service.submit(submission(attachment=rows_file({"vendorId": "1"})))
-    [document] = [d for d in emf() if "JobsFailed" in d]
-    assert document["JobsFailed"] == [1.0]
     warnings = {line["message"]: line for line in operator_log() if line["level"] == "WARNING"}
     assert warnings["job ended unannounced"]["reason"] == "ConnectionError: EventBridge is unreachable"
+    clock.advance(minutes=5)
+    sweeper = Sweeper(jobs, launcher, InMemoryLeases(clock), lambda tenant, job_id: announce_ended(jobs, events, tenant, job_id), clock)
+    sweeper.sweep(timedelta(minutes=2))
+    sweeper.sweep(timedelta(minutes=2))
+    [document] = [d for d in emf() if "JobsFailed" in d]  # counted with its announced end, once
+    assert document["JobsFailed"] == [1.0]
 
 
 def test_a_reason_that_quotes_the_rows_is_logged_without_them(parts, operator_log):

@@ -12,9 +12,11 @@ from ferry.core.clock import parse_rfc3339
 from ferry.core.errors import Conflict
 from ferry.datatypes.registry import named
 from ferry.destinations.catalogue import Destinations
+from ferry.jobs.lifecycle import announce_ended
 from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.resource import job_resource
 from ferry.jobs.service import JobService
+from ferry.jobs.sweeper import Sweeper
 from ferry.mail.notices import Mail
 from ferry.schedules.service import ScheduledExports
 from ferry.tenants.settings import Settings
@@ -121,9 +123,43 @@ def test_a_night_that_could_not_be_launched_is_recorded_deactivated_and_mailed_o
     assert tick.started == [] and [r["tenant"] for r in tick.refused] == ["acme"]
     [ended] = events.ended  # what EventBridge delivers back to the scheduler
     scheduled.ended({**ended, "tenant": "acme"})
-    assert len(mailer.sent) == 1 and "could not be started" in mailer.sent[0].body
+    assert len(mailer.sent) == 1 and "Phase: launch" in mailer.sent[0].body and "Step Functions is unreachable" in mailer.sent[0].body
     assert scheduled.config("acme", "Customers")["active"] is False
     assert [(h["id"], h["ok"]) for h in scheduled.history("acme")] == [(ended["id"], False)]
+
+
+def test_a_night_that_could_neither_be_launched_nor_announced_ends_failed_naming_the_launch_once_the_sweeper_announces_it():
+    launcher, events = RecordingLauncher(), RecordingEvents()
+    scheduled, jobs, _, settings, mailer, clock = make_world(launcher, events)
+    configure(scheduled, settings, "acme")
+    launcher.fail = events.fail = True  # AWS out of reach for a moment: no execution, and no Job Ended of its failure
+    assert [r["tenant"] for r in scheduled.tick(NIGHT).refused] == ["acme"]
+    assert events.ended == [] and scheduled.history("acme") == []
+    sweeper = Sweeper(jobs, launcher, InMemoryLeases(clock), lambda tenant, job_id: announce_ended(jobs, events, tenant, job_id), clock)
+
+    def deliver() -> None:
+        """EventBridge hands every Job Ended published so far to the scheduler (at least once)."""
+        for ended in events.ended:
+            scheduled.ended({**ended, "tenant": "acme"})
+
+    clock.advance(minutes=5)  # the sweeper's next run
+    sweeper.sweep(timedelta(minutes=2))
+    deliver()
+    [night] = scheduled.history("acme")
+    assert night["ok"] is False and night["details"]["status"] == "failed"
+    assert night["details"]["failure"] == {"phase": "launch", "reason": "ConnectionError: Step Functions is unreachable"}
+    config = scheduled.config("acme", "Customers")
+    assert config["active"] is False and config["lastFailure"] == night["details"]["failure"]
+    [mail] = mailer.sent
+    assert "Phase: launch" in mail.body and "Step Functions is unreachable" in mail.body
+
+    clock.advance(minutes=5)
+    sweeper.sweep(timedelta(minutes=2))  # announced once...
+    deliver()  # ...and a repeated delivery is the same night
+    assert len(events.ended) == 1 and len(mailer.sent) == 1 and len(scheduled.history("acme")) == 1
+    launcher.fail = False
+    clock.advance(hours=1)
+    assert scheduled.tick(clock.now()).started == []  # deactivated until saved active again
 
 
 def test_appointments_take_their_window_from_the_tenants_own_date(world):

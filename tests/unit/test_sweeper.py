@@ -19,9 +19,20 @@ class Clock:
 class Jobs:
     def __init__(self, *jobs: Job) -> None:
         self.jobs = {job.id: job for job in jobs}
+        self.announced: list[str] = []
 
     def unended(self, created_before: datetime) -> list[Job]:
         return [j for j in self.jobs.values() if not j.status.ended and j.created_at < created_before]
+
+    def unannounced(self, created_before: datetime) -> list[Job]:
+        return [j for j in self.jobs.values() if j.status.ended and j.id not in self.announced and j.created_at < created_before]
+
+    def announce(self, tenant: str, job_id: str) -> bool:
+        """Lifecycle.announce: publishes `Job Ended` once, for an ended job."""
+        if not self.jobs[job_id].status.ended or job_id in self.announced:
+            return False
+        self.announced.append(job_id)
+        return True
 
     def transition(self, tenant: str, job_id: str, to: JobStatus, **fields: object) -> Job:
         job = self.jobs[job_id]
@@ -53,7 +64,7 @@ def test_jobs_whose_execution_ended_or_never_started_end_failed_with_the_reason(
         job("finished", JobStatus.FINISHED, timedelta(hours=1)),
     )
     executions = Executions({"running-aborted": "ABORTED", "cancelling-timed-out": "TIMED_OUT", "still-running": "RUNNING", "finished": "SUCCEEDED"})
-    swept = Sweeper(jobs, executions, InMemoryLeases(StillClock(NOW)), Clock()).sweep(older_than=timedelta(minutes=2))
+    swept = Sweeper(jobs, executions, InMemoryLeases(StillClock(NOW)), jobs.announce, Clock()).sweep(older_than=timedelta(minutes=2))
     assert sorted(s.job.id for s in swept) == ["cancelling-timed-out", "pending-never-launched", "running-aborted"]
     assert jobs.jobs["running-aborted"].status is JobStatus.FAILED
     assert "ended ABORTED while the job was still running" in jobs.jobs["running-aborted"].output
@@ -68,7 +79,7 @@ def test_a_job_that_ends_on_its_own_meanwhile_is_left_alone():
             raise InvalidTransition(job_id, to.value, "finished")
 
     jobs = EndsMeanwhile(job("racing", JobStatus.RUNNING, timedelta(hours=1)))
-    assert Sweeper(jobs, Executions({"racing": "SUCCEEDED"}), InMemoryLeases(StillClock(NOW)), Clock()).sweep(timedelta(minutes=2)) == []
+    assert Sweeper(jobs, Executions({"racing": "SUCCEEDED"}), InMemoryLeases(StillClock(NOW)), jobs.announce, Clock()).sweep(timedelta(minutes=2)) == []
 
 
 def test_a_swept_job_lets_go_of_its_lane_and_of_no_other_jobs():
@@ -77,7 +88,8 @@ def test_a_swept_job_lets_go_of_its_lane_and_of_no_other_jobs():
     leases.acquire("acme", "procedures", "dead-run", 20 * 60)
     leases.acquire("other", "procedures", "another-tenants-run", 20 * 60)
 
-    Sweeper(Jobs(swept), Executions({"dead-run": "ABORTED"}), leases, Clock()).sweep(timedelta(minutes=2))
+    jobs = Jobs(swept)
+    Sweeper(jobs, Executions({"dead-run": "ABORTED"}), leases, jobs.announce, Clock()).sweep(timedelta(minutes=2))
 
     # The next command is not refused as if the failed job still ran; the other tenant's lease stays.
     assert leases.acquire("acme", "procedures", "next-run", 20 * 60) is None
@@ -90,5 +102,35 @@ def test_a_lease_that_cannot_be_let_go_of_never_stops_the_sweep():
             raise ConnectionError("DynamoDB is unreachable")
 
     dead = [Job(f"dead-{n}", "acme", "procedure", JobStatus.RUNNING, {"procedure": "ExportToErp"}, NOW - timedelta(minutes=5), NOW) for n in range(2)]
-    swept = Sweeper(Jobs(*dead), Executions({}), Unreachable(StillClock(NOW)), Clock()).sweep(timedelta(minutes=2))
-    assert sorted(s.job.id for s in swept) == ["dead-0", "dead-1"]  # both ended, both to be announced
+    jobs = Jobs(*dead)
+    swept = Sweeper(jobs, Executions({}), Unreachable(StillClock(NOW)), jobs.announce, Clock()).sweep(timedelta(minutes=2))
+    assert sorted(s.job.id for s in swept) == ["dead-0", "dead-1"]
+    assert sorted(jobs.announced) == ["dead-0", "dead-1"]  # both ended, both announced
+
+
+def test_a_job_whose_end_was_never_announced_is_announced_once_and_a_publish_that_fails_never_stops_the_sweep():
+    # Ended (a launch that failed, a MarkFailed whose publish kept failing) while EventBridge was out of reach:
+    # nothing else will ever publish its Job Ended, and a scheduled night, a procedure's mails wait on it.
+    class EventBridgeDownFor(Jobs):
+        def __init__(self, unreachable: set[str], *jobs: Job) -> None:
+            super().__init__(*jobs)
+            self.unreachable = unreachable
+
+        def announce(self, tenant: str, job_id: str) -> bool:
+            if job_id in self.unreachable:
+                raise ConnectionError("EventBridge is unreachable")
+            return super().announce(tenant, job_id)
+
+    jobs = EventBridgeDownFor(
+        {"unlucky"},
+        job("unlucky", JobStatus.FAILED, timedelta(minutes=10)),
+        job("never-launched", JobStatus.FAILED, timedelta(minutes=10)),
+        job("finished-unannounced", JobStatus.FINISHED, timedelta(hours=1)),
+        job("ended-a-moment-ago", JobStatus.FAILED, timedelta(seconds=30)),  # its own announcement may still be on its way
+    )
+    sweeper = Sweeper(jobs, Executions({}), InMemoryLeases(StillClock(NOW)), jobs.announce, Clock())
+    assert sweeper.sweep(timedelta(minutes=2)) == []  # nothing was left running
+    assert sorted(jobs.announced) == ["finished-unannounced", "never-launched"]
+    jobs.unreachable.clear()
+    sweeper.sweep(timedelta(minutes=2))
+    assert sorted(jobs.announced) == ["finished-unannounced", "never-launched", "unlucky"]  # each once

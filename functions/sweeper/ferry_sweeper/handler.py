@@ -13,7 +13,7 @@ from ferry.wiring import Runtime
 from ferry.core.settings import Settings
 
 runtime = Runtime(Settings.from_env(os.environ))
-sweeper = Sweeper(runtime.jobs, runtime.launcher, runtime.leases, runtime.clock)
+sweeper = Sweeper(runtime.jobs, runtime.launcher, runtime.leases, runtime.lifecycle.announce, runtime.clock)
 
 # A job younger than this may still be between its creation and its launch.
 DEFAULT_OLDER_THAN_S = 120
@@ -26,6 +26,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     swept = sweeper.sweep(older_than)
     for found in swept:
         logger.warning("job ended by the sweeper", extra={"tenant": found.job.tenant, "job_id": found.job.id, "reason": found.reason})
-        runtime.lifecycle.announce(found.job.tenant, found.job.id)
     metrics.add_metric(name="JobsSwept", unit="Count", value=len(swept))
     return {"swept": [found.job.id for found in swept]}

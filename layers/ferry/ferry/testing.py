@@ -134,6 +134,9 @@ class InMemoryJobs:
     def unended(self, created_before: datetime) -> Iterable[Job]:
         return [j for j in self._jobs.values() if not j.status.ended and j.created_at < created_before]
 
+    def unannounced(self, created_before: datetime) -> Iterable[Job]:
+        return [j for key, j in self._jobs.items() if j.status.ended and key not in self._announced and j.created_at < created_before]
+
 
 def _fields(fields: dict[str, Any]) -> dict[str, Any]:
     """What the DynamoDB adapter stores as dicts comes back here as the model's own types."""

@@ -4,7 +4,8 @@ Layout (one table, see template.yaml JobsTable):
   pk = "T#<tenant>"  sk = "JOB#<job id>"      the job
   pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.aws.idempotency)
   status_pk = "T#<tenant>#S#<status>"          GSI by_status: a tenant's jobs in one status
-  active = "A" while the job has not ended        GSI by_activity (sparse): every tenant's unended jobs, for the sweeper
+  active = "A" while the job has not ended,       GSI by_activity (sparse): every tenant's jobs the sweeper looks after
+           "U" once ended until its Job Ended is published
 Job ids are ULIDs, so sk order is creation order and created_after/before are key ranges.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ferry.jobs.model import (
 STATUS_INDEX = "by_status"
 ACTIVITY_INDEX = "by_activity"
 ACTIVE = "A"
+UNANNOUNCED = "U"
 
 
 def tenant_pk(tenant: str) -> str:
@@ -126,8 +128,7 @@ def _item_from_job(job: Job) -> dict[str, Any]:
         "created_at": rfc3339(job.created_at),
         "updated_at": rfc3339(job.updated_at),
     }
-    if not job.status.ended:
-        item["active"] = ACTIVE
+    item["active"] = UNANNOUNCED if job.status.ended else ACTIVE
     if job.attachment:
         item["attachment"] = {k: v for k, v in vars(job.attachment).items() if v is not None}
     if job.input_key:
@@ -175,17 +176,17 @@ class JobsTable:
             values["terminated_at"] = rfc3339(now)
             values["running_output"] = None
             values["expires_at"] = int((now + self._retention).timestamp())
+            # It stays in the sparse by_activity index the sweeper reads until its end is announced.
+            values["active"] = UNANNOUNCED
         sets, names, expr_values = _assignments(values)
         allowed = sorted(s.value for s in sources_of(to))
         for i, status in enumerate(allowed):
             expr_values[f":from{i}"] = status
         names["#status"] = "status"
-        # An ended job leaves the sparse by_activity index the sweeper reads.
-        remove = " REMOVE active" if to in ENDED else ""
         try:
             result = self._table.update_item(
                 Key=self._key(tenant, job_id),
-                UpdateExpression="SET " + ", ".join(sets) + remove,
+                UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(pk) AND #status IN ("
                 + ", ".join(f":from{i}" for i in range(len(allowed)))
                 + ")",
@@ -209,7 +210,7 @@ class JobsTable:
         try:
             self._table.update_item(
                 Key=self._key(tenant, job_id),
-                UpdateExpression="SET announced_at = :now",
+                UpdateExpression="SET announced_at = :now REMOVE active",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(announced_at)",
                 ExpressionAttributeValues={":now": rfc3339(self._clock.now())},
             )
@@ -221,7 +222,12 @@ class JobsTable:
 
     def unmark_announced(self, tenant: str, job_id: str) -> None:
         try:
-            self._table.update_item(Key=self._key(tenant, job_id), UpdateExpression="REMOVE announced_at", ConditionExpression="attribute_exists(pk)")
+            self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression="SET active = :unannounced REMOVE announced_at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":unannounced": UNANNOUNCED},
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -303,9 +309,16 @@ class JobsTable:
 
     def unended(self, created_before: datetime) -> Iterator[Job]:
         """Every tenant's jobs that have not ended and were created before `created_before`, oldest first."""
+        return self._by_activity(ACTIVE, created_before)
+
+    def unannounced(self, created_before: datetime) -> Iterator[Job]:
+        """Every tenant's jobs that ended, created before `created_before`, whose Job Ended was never published."""
+        return self._by_activity(UNANNOUNCED, created_before)
+
+    def _by_activity(self, activity: str, created_before: datetime) -> Iterator[Job]:
         params: dict[str, Any] = {
             "IndexName": ACTIVITY_INDEX,
-            "KeyConditionExpression": Key("active").eq(ACTIVE) & Key("sk").lt("JOB#" + ulid_floor(int(created_before.timestamp() * 1000))),
+            "KeyConditionExpression": Key("active").eq(activity) & Key("sk").lt("JOB#" + ulid_floor(int(created_before.timestamp() * 1000))),
         }
         while True:
             answer = self._table.query(**params)

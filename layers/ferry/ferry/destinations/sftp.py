@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 import paramiko
+from paramiko.sftp import SFTP_OP_UNSUPPORTED
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -87,6 +88,28 @@ def load_private_key(pem: str) -> paramiko.PKey:
     raise DestinationFailed("auth", "The private key is of a type SFTP servers do not take: use RSA, ECDSA or Ed25519.")
 
 
+class _SftpClient(paramiko.SFTPClient):
+    """paramiko's client, but an "operation unsupported" answer is an OSError with errno EOPNOTSUPP.
+
+    paramiko gives it no errno, like a timeout or any other failure; only this answer means the
+    server lacks an extension, and a timeout taken for it would start a fallback on a stuck session.
+    """
+
+    def _convert_status(self, msg: paramiko.Message) -> None:
+        code, text = msg.get_int(), msg.get_text()
+        if code == SFTP_OP_UNSUPPORTED:
+            raise OSError(errno.EOPNOTSUPP, text)
+        status = paramiko.Message()
+        status.add_int(code)
+        status.add_string(text)
+        status.rewind()
+        super()._convert_status(status)
+
+
+class _Unanswered(DestinationFailed):
+    """The server left a request unanswered past the timeout: its session is stuck behind it (servers answer in order)."""
+
+
 def _why(exc: BaseException) -> str:
     """An OS or protocol error in a few words: the server's text, never a trace."""
     if isinstance(exc, (socket.timeout, TimeoutError)):
@@ -106,14 +129,21 @@ class SftpDestination:
 
     def put(self, name: str, stream: BinaryIO) -> str:
         check_name(name)
-        with self._session() as sftp:
-            temporary = self._path(temporary_name())
-            try:
-                self._write(sftp, temporary, stream)
-                self._rename(sftp, temporary, self._path(name))
-            except BaseException:
-                self._discard(sftp, temporary)
-                raise
+        temporary = self._path(temporary_name())
+        try:
+            with self._session() as sftp:
+                try:
+                    self._write(sftp, temporary, stream)
+                    self._rename(sftp, temporary, self._path(name))
+                except _Unanswered:
+                    raise
+                except BaseException:
+                    self._discard(sftp, temporary)
+                    raise
+        except _Unanswered:
+            # A remove sent on the stuck session would wait behind the request the server never answered.
+            self._discard_in_a_new_session(temporary)
+            raise
         return remote_location("sftp", self._config.host, self._config.port, self._config.folder, name)
 
     def remove(self, name: str) -> None:
@@ -149,7 +179,7 @@ class SftpDestination:
         transport = self._logged_in()
         try:
             try:
-                sftp = paramiko.SFTPClient.from_transport(transport)
+                sftp = _SftpClient.from_transport(transport)
             except _ERRORS as exc:
                 raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(exc)}.") from None
             sftp.get_channel().settimeout(self._timeouts.operation_s)
@@ -289,12 +319,12 @@ class SftpDestination:
             sftp.posix_rename(source, target)
             return
         except OSError as exc:
-            if exc.errno is not None:
+            if exc.errno != errno.EOPNOTSUPP:
                 raise self._rename_failed(exc) from None
         except (paramiko.SSHException, EOFError) as exc:
             raise self._rename_failed(exc) from None
-        # The server lacks the extension; plain SFTP rename refuses to replace a file, so
-        # the old file goes first. A reader may find no file for a moment, never half a one.
+        # The server answered that it lacks the extension; plain SFTP rename refuses to replace a
+        # file, so the old file goes first. A reader may find no file for a moment, never half a one.
         try:
             self._remove(sftp, target)
             sftp.rename(source, target)
@@ -302,6 +332,12 @@ class SftpDestination:
             raise self._rename_failed(exc) from None
 
     def _rename_failed(self, exc: BaseException) -> DestinationFailed:
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return _Unanswered(
+                "write",
+                f"{self._where()} did not answer the rename of the written file into place in {self._config.folder} "
+                f"within {self._timeouts.operation_s:g} s: timed out.",
+            )
         step = "permission" if isinstance(exc, OSError) and exc.errno == errno.EACCES else "write"
         return DestinationFailed(step, f"{self._where()} refused to rename the written file into place in {self._config.folder}: {_why(exc)}.")
 
@@ -321,4 +357,12 @@ class SftpDestination:
         try:
             sftp.remove(path)
         except _ERRORS:
+            pass
+
+    def _discard_in_a_new_session(self, path: str) -> None:
+        """Best effort, as `_discard`, over a connection of its own (as bounded by the timeouts as any)."""
+        try:
+            with self._session() as sftp:
+                self._discard(sftp, path)
+        except DestinationFailed:
             pass

@@ -53,6 +53,9 @@ class JobStore(Protocol):
 
     def unended(self, created_before: datetime) -> Iterable[Job]: ...
 
+    def unannounced(self, created_before: datetime) -> Iterable[Job]:
+        """Jobs that ended but whose `Job Ended` was never published (it failed, and nothing retried it)."""
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -13,7 +13,7 @@ from ferry.core.errors import Busy, Conflict, FieldError, InvalidRequest, Invali
 from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind, kind_of
-from ferry.jobs.model import Attachment, Job, JobStatus
+from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
 from ferry.jobs.idempotent import create_once
 from ferry.jobs.lifecycle import announce_ended
 from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
@@ -112,14 +112,14 @@ class JobService:
         try:
             self._launcher.launch(job)
         except Exception as exc:
-            failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output="The job could not be started.")
-            observability.job_failed(failed, "launch", f"{type(exc).__name__}: {exc}")
+            reason = f"{type(exc).__name__}: {exc}"
+            failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=bounded(f"The launch step failed: {reason}", MAX_OUTPUT_CHARS))
+            observability.job_failed(failed, "launch", reason)
             # No execution will announce it: its subscribers (mails, a schedule's history) hear of it here.
             try:
                 announce_ended(self._jobs, self._events, job.tenant, job.id)
-            except Exception as announce_exc:  # the caller's answer is the 503 either way
+            except Exception as announce_exc:  # the caller's answer is the 503 either way; the sweeper announces it later
                 observability.announce_failed(failed, f"{type(announce_exc).__name__}: {announce_exc}")
-                observability.job_ended(failed, lambda: submission.kind.state_machine)
             raise ServiceUnavailable("The job could not be started; please retry.") from exc
         return job
 

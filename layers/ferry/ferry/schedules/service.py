@@ -11,6 +11,7 @@ technical contact with the profile, the module, the phase and the reason.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,6 +42,7 @@ TEST_RECORDS = 10
 RUN_LEASE_SECONDS = 6 * 3600  # longer than any export; a crashed run frees its configuration after it
 # The area whose configuration names a period instead of an interval, and runs every night.
 PERIOD_AREAS = ("Appointments",)
+_FAILED_STEP = re.compile(r"The (?P<step>\w+) step failed: (?P<reason>.*)", re.DOTALL)
 
 
 @dataclass
@@ -226,8 +228,9 @@ class ScheduledExports:
                 try:
                     job_id = self._start_if_due(tenant, area, at, zones)
                 except ServiceUnavailable as exc:
-                    # The run was stored and could not be launched: it ended failed, and its Job Ended
-                    # deactivates the configuration, records the night and tells the contact, once.
+                    # The run was stored and could not be launched: it ended failed, and its Job Ended (now, or
+                    # from the sweeper if EventBridge was out of reach too) deactivates the configuration,
+                    # records the night and tells the contact, once.
                     tick.refused.append({"tenant": tenant, "area": area, "reason": str(exc)})
                 except FerryError as exc:
                     failure = {"phase": "submit", "reason": str(exc)}
@@ -405,5 +408,8 @@ def _failure_of(job: dict[str, Any]) -> dict[str, str]:
     for phase in ("connect", "upload", "query", "write", "zip"):
         if f"the {phase} phase failed: " in output:
             return {"phase": phase, "reason": output.split(f"the {phase} phase failed: ", 1)[1]}
+    step = _FAILED_STEP.match(output)  # "The <step> step failed: <reason>": MarkFailed's, or the launch's
+    if step:
+        return {"phase": step["step"], "reason": step["reason"]}
     return {"phase": "export", "reason": output or job.get("status", "")}
 
