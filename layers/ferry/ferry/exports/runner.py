@@ -134,7 +134,7 @@ class ExportRunner:
             self._files.put_stream(files.result_key(job, name), spool, "application/zip")
         if done == 0:
             self._jobs.record_chunk(job.tenant, job.id, 0, ChunkCounts(0, 0, 0), "no record to export")
-        self._jobs.set_plan(job.tenant, job.id, total=done, chunk_count=1)
+        self._jobs.set_plan(job.tenant, job.id, total=done, chunk_count=1, running_output=None)  # "rows N of N" stays
         self._jobs.set_details(
             job.tenant,
             job.id,
