@@ -1,6 +1,7 @@
 """Exports through the local stack to a real SFTP server on loopback: seed 001's /export/jobs, segments, destinations."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry_local.file_servers import SftpServer
+from ferry_local.file_servers import FtpServer, SftpServer
 from tests.e2e.rows import customer
 
 pytestmark = pytest.mark.e2e
@@ -272,3 +273,67 @@ def test_a_create_sent_again_with_its_idempotency_key_makes_nothing_twice(fresh,
         assert other.status == 422 and other.json()["type"] == "/problems/idempotency-key-reused", (path, other.body)
     assert len(fresh.client.get("/segments").json()["items"]) == 1
     assert len(fresh.client.get("/destinations").json()["items"]) == 2  # one destination, one profile
+
+
+class Delivered:
+    """A destination of one type in the stack, and what is at its end under a file name."""
+
+    def __init__(self, kind: str, tmp_path, local_stack, client) -> None:
+        self.kind = kind
+        self._servers = contextlib.ExitStack()
+        self._local_stack = local_stack
+        if kind == "s3":
+            body = {"name": "ferry's bucket", "type": "s3", "prefix": "nightly"}
+        else:
+            (tmp_path / "exports").mkdir()
+            server = self._servers.enter_context(SftpServer(tmp_path, {"ferry": PASSWORD}) if kind == "sftp" else FtpServer(tmp_path, {"ferry": PASSWORD}))
+            body = destination_body(server) if kind == "sftp" else {"name": "loopback ftp", "type": "ftp", "host": "localhost", "port": server.port, "username": "ferry", "password": PASSWORD, "folder": "/exports"}
+        self._folder = tmp_path / "exports"
+        created = client.post("/destinations", body)
+        assert created.status == 201, created.body
+        self.id = created.json()["id"]
+
+    def read(self, tenant: str, name: str) -> bytes | None:
+        if self.kind != "s3":
+            path = self._folder / name
+            return path.read_bytes() if path.exists() else None
+        s3 = self._local_stack.session.client("s3")
+        try:
+            return s3.get_object(Bucket=self._local_stack.stack.physical("FilesBucket"), Key=f"exports/{tenant}/nightly/{name}")["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    def close(self) -> None:
+        self._servers.close()
+
+
+@pytest.mark.parametrize("kind", ["sftp", "ftp", "s3"])
+def test_cancelling_an_export_after_a_later_one_replaced_its_file_leaves_the_later_ones_file(fresh, tmp_path, local_stack, kind):
+    # Two exports of one data type and prefix write one file name; the older is cancelled after it delivered,
+    # and ends only after the newer delivered: its clean-up must not take away the newer one's file.
+    destination = Delivered(kind, tmp_path, local_stack, fresh.client)
+    try:
+        imported(fresh.client, [customer(n) for n in range(20)])
+        body = {"schema": {"name": "Customers"}, "destination": {"datasetId": destination.id}}
+        name = f"Customers_{datetime.now(UTC):%Y%m%d}.zip"
+        local_stack.slow_down("finish", times=1, seconds=10)  # the older export's Finish, once it delivered
+        older = fresh.client.post("/export/jobs", body).json()["id"]
+        deadline = time.monotonic() + 60
+        while destination.read(fresh.tenant, name) is None:
+            assert time.monotonic() < deadline, fresh.client.get(f"/jobs/{older}").json()
+            time.sleep(0.1)
+        assert fresh.client.delete(f"/export/jobs/{older}").status == 200
+        imported(fresh.client, [customer(n) for n in range(20, 30)])
+        newer = wait_export(fresh.client, fresh.client.post("/export/jobs", body).json()["id"])
+        assert newer["status"] == "SUCCEEDED", newer
+        assert fresh.client.get(f"/jobs/{older}").json()["status"] == "cancelling"  # it has not ended yet: the order this test is about
+        assert len(csv_in_zip(destination.read(fresh.tenant, name))) == 31
+
+        ended = fresh.client.wait(older, timeout=60)
+
+        landed = destination.read(fresh.tenant, name)
+        assert landed is not None and len(csv_in_zip(landed)) == 31  # the newer export's file, as it reports
+        assert ended["status"] == "cancelled"
+        assert ended["output"] == f"Cancelled: {name} at the destination was left as it is: it is not, or not known to be, the file this job delivered."
+    finally:
+        destination.close()

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import http.server
 import json
+import re
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -211,3 +214,65 @@ def test_a_run_the_sweeper_ended_no_longer_holds_the_lane(fresh, erp, local_stac
     after = start(fresh.client, "ExportToErp")
     assert after.status == 202, after.json()
     assert fresh.client.wait(after.json()["jobId"], timeout=120)["status"] == "finished"
+
+
+class SlowImages(http.server.ThreadingHTTPServer):
+    """An image host on loopback that takes its time over each image and has none at /missing/."""
+
+    def __init__(self, seconds: float) -> None:
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                time.sleep(seconds)
+                if self.path.startswith("/missing/"):
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png)))
+                self.end_headers()
+                self.wfile.write(png)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+def test_downloading_items_images_reports_its_progress_as_it_goes_and_its_summary_at_the_end(fresh):
+    images = SlowImages(seconds=0.5)
+    try:
+        base = f"http://localhost:{images.server_address[1]}"
+        items = [{"code": f"I{n:02d}", "imageUrl": f"{base}/{'missing' if n in (5, 17) else 'images'}/{n}.png"} for n in range(32)]
+        attachment = {"name": "items.json", "mime_type": "application/json", "file": base64.b64encode(json.dumps(items).encode()).decode()}
+        created = fresh.client.post("/jobs", {"type": "import_json", "args": {"dataType": "Items", "actionType": "CreateOrUpdate"}, "attachment": attachment})
+        assert created.status == 201, created.body
+        imported = fresh.client.wait(created.json()["id"], timeout=120)
+        assert imported["status"] == "finished", imported
+        accepted = start(fresh.client, "DownloadItemsImages")
+        assert accepted.status == 202, accepted.body
+        job_id = accepted.json()["jobId"]
+        seen: list[str | None] = []
+        deadline = time.monotonic() + 120
+        while (job := fresh.client.get(f"/jobs/{job_id}").json())["status"] not in ("finished", "failed", "cancelled"):
+            assert time.monotonic() < deadline, job
+            if not seen or seen[-1] != job["running_output"]:
+                seen.append(job["running_output"])
+            time.sleep(0.05)
+    finally:
+        images.shutdown()
+        images.server_close()
+
+    # Eight rounds of four images at 0.5 s each: a client polling sees the count grow, not only the start and the end.
+    progress = [text for text in seen if text and re.fullmatch(r"DownloadItemsImages: \d+ of 32 items, \d+ failed", text)]
+    assert len(progress) >= 3 and any(not text.startswith(("DownloadItemsImages: 0 of", "DownloadItemsImages: 32 of")) for text in progress), seen
+    counts = [int(text.split()[1]) for text in progress]
+    assert counts == sorted(counts), seen
+    summary = "30 images downloaded, 0 unchanged, 2 failed."
+    assert seen[-1] in (progress[-1], f"DownloadItemsImages: {summary}"), seen
+    assert job["status"] == "finished" and job["output"] == f"DownloadItemsImages: {summary}", job
+    assert job["running_output"] is None  # nothing runs any more: the output says what was done
+    assert job["progress"]["processed"] == 32 and job["progress"]["failed"] == 2, job
+    assert fresh.client.get(f"/api/jobs/{job_id}").json()["output"] == f"DownloadItemsImages: {summary}"

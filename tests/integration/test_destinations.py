@@ -163,11 +163,11 @@ def _listing(folder: Path) -> list[str]:
 
 
 def test_a_put_lands_the_whole_file_under_its_name_and_leaves_no_temporary_file(make, folder):
-    where = make().put("customers.zip", io.BytesIO(PAYLOAD))
+    delivery = make().put("customers.zip", io.BytesIO(PAYLOAD))
 
     assert (folder / "customers.zip").read_bytes() == PAYLOAD
     assert _listing(folder) == ["customers.zip"]
-    assert re.fullmatch(rf"(sftp|ftps?)://127\.0\.0\.1:\d+/{folder.name}/customers\.zip", where)
+    assert re.fullmatch(rf"(sftp|ftps?)://127\.0\.0\.1:\d+/{folder.name}/customers\.zip", delivery.location)
 
 
 def test_while_a_put_runs_the_file_is_only_under_a_hidden_temporary_name(make, folder):
@@ -212,14 +212,37 @@ def test_a_source_that_breaks_mid_stream_raises_its_own_error_and_leaves_no_file
     assert (folder / "customers.zip").read_bytes() == b"the previous export"
 
 
-def test_remove_removes_and_a_missing_file_is_fine(make, folder):
-    (folder / "customers.zip").write_bytes(b"x")
+def test_remove_removes_the_file_its_put_wrote_and_a_missing_file_is_fine(make, folder):
     destination = make()
+    delivery = destination.put("customers.zip", io.BytesIO(b"x"))
 
-    destination.remove("customers.zip")
-    destination.remove("customers.zip")
+    assert destination.remove("customers.zip", delivery.version) is True
+    assert destination.remove("customers.zip", delivery.version) is True
 
     assert _listing(folder) == []
+
+
+def test_remove_leaves_a_file_another_put_wrote_over_its_own(make, folder):
+    older, newer = make(), make()
+    delivered = older.put("customers.zip", io.BytesIO(b"the older export"))
+    newer.put("customers.zip", io.BytesIO(PAYLOAD))
+
+    assert older.remove("customers.zip", delivered.version) is False
+
+    assert (folder / "customers.zip").read_bytes() == PAYLOAD
+
+
+def test_remove_leaves_a_file_of_the_same_size_written_over_its_own_later(make, folder):
+    destination = make()
+    delivered = destination.put("customers.zip", io.BytesIO(b"monday's export"))
+    written = folder / "customers.zip"
+    written.write_bytes(b"friday's export")
+    later = written.stat().st_mtime + 5  # written in another second, as a later delivery is
+    os.utime(written, (later, later))
+
+    assert destination.remove("customers.zip", delivered.version) is False
+
+    assert written.read_bytes() == b"friday's export"
 
 
 def test_check_passes_on_a_good_config_and_leaves_nothing(make, folder):
@@ -504,9 +527,9 @@ def test_s3_a_put_lands_the_whole_file_and_replaces_an_old_one(s3):
     destination = open_destination(S3Config(bucket="customer-bucket", prefix="/exports/daily/"), DestinationSecrets(), _s3_destination(s3), resolve_unvetted)
 
     destination.put("customers.zip", io.BytesIO(b"yesterday"))
-    where = destination.put("customers.zip", io.BytesIO(PAYLOAD))
+    delivery = destination.put("customers.zip", io.BytesIO(PAYLOAD))
 
-    assert where == "s3://customer-bucket/exports/daily/customers.zip"
+    assert delivery.location == "s3://customer-bucket/exports/daily/customers.zip"
     assert s3.get_object(Bucket="customer-bucket", Key="exports/daily/customers.zip")["Body"].read() == PAYLOAD
     assert _keys(s3) == ["exports/daily/customers.zip"]
 
@@ -523,13 +546,42 @@ def test_s3_a_source_that_breaks_raises_its_own_error_and_writes_nothing(s3):
 
 def test_s3_check_and_remove(s3):
     destination = S3Destination(s3, "customer-bucket", "exports")
-    destination.put("customers.zip", io.BytesIO(b"x"))
+    delivery = destination.put("customers.zip", io.BytesIO(b"x"))
 
     destination.check()
-    destination.remove("customers.zip")
-    destination.remove("customers.zip")
+    assert destination.remove("customers.zip", delivery.version) is True
+    assert destination.remove("customers.zip", delivery.version) is True
 
     assert _keys(s3) == []
+
+
+def test_s3_remove_leaves_an_object_another_put_wrote_over_its_own(s3):
+    older, newer = S3Destination(s3, "customer-bucket", "exports"), S3Destination(s3, "customer-bucket", "exports")
+    delivered = older.put("customers.zip", io.BytesIO(PAYLOAD))  # the same bytes: only the put tells them apart
+    newer.put("customers.zip", io.BytesIO(PAYLOAD))
+
+    assert older.remove("customers.zip", delivered.version) is False
+
+    assert _keys(s3) == ["exports/customers.zip"]
+
+
+def test_s3_remove_leaves_an_object_written_over_its_own_between_its_read_and_its_delete(s3):
+    class WrittenOverOnceRead:
+        """The client, but another writer replaces the object right after each HEAD."""
+
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def head_object(self, **request):
+            found = s3.head_object(**request)
+            s3.put_object(Bucket=request["Bucket"], Key=request["Key"], Body=b"the newer export")
+            return found
+
+    delivered = S3Destination(s3, "customer-bucket", "exports").put("customers.zip", io.BytesIO(b"the older export"))
+
+    assert S3Destination(WrittenOverOnceRead(), "customer-bucket", "exports").remove("customers.zip", delivered.version) is False
+
+    assert s3.get_object(Bucket="customer-bucket", Key="exports/customers.zip")["Body"].read() == b"the newer export"
 
 
 def test_s3_a_bucket_that_does_not_exist_fails_at_permission(s3):

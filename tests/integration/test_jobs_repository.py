@@ -119,7 +119,7 @@ def test_chunk_counts_overwrite_so_a_retry_counts_once(repo):
     job = make_job()
     repo.create(job)
     repo.transition("acme", job.id, JobStatus.RUNNING)
-    repo.set_plan("acme", job.id, total=25, chunk_count=3)
+    repo.set_plan("acme", job.id, total=25, chunk_count=3, running_output="25 rows in 3 chunks")
     for _ in range(2):
         repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 9, 1), "rows 1-10")
     repo.record_chunk("acme", job.id, 1, ChunkCounts(10, 10, 0), "rows 11-20")
@@ -137,7 +137,7 @@ def test_a_chunk_that_wrote_after_the_job_ended_is_still_counted(repo):
     job = make_job()
     repo.create(job)
     repo.transition("acme", job.id, JobStatus.RUNNING)
-    repo.set_plan("acme", job.id, total=20, chunk_count=2)
+    repo.set_plan("acme", job.id, total=20, chunk_count=2, running_output="20 rows in 2 chunks")
     repo.transition("acme", job.id, JobStatus.CANCELLING)
     repo.record_chunk("acme", job.id, 0, ChunkCounts(10, 10, 0), "rows 1-10")
     repo.transition("acme", job.id, JobStatus.CANCELLED, output="Cancelled.")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ferry.core.ids import new_ulid
-from ferry.destinations.port import DestinationFailed
+from ferry.destinations.port import Delivery, DestinationFailed
 from ferry.exports.kinds import EXPORT
 from ferry.exports.runner import ExportFailed, ExportRunner, file_name
 from ferry.exports.segments import SegmentIn, Segments
@@ -23,20 +23,26 @@ NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 class FolderDestination:
-    """A destination that is a dict; it can be told to refuse."""
+    """A destination that is a dict, each file with the number of the put that wrote it; it can be told to refuse."""
 
     def __init__(self, refuse: str | None = None) -> None:
         self.files: dict[str, bytes] = {}
+        self._versions: dict[str, str] = {}
+        self._puts = 0
         self.refuse = refuse
 
-    def put(self, name: str, stream) -> str:
+    def put(self, name: str, stream) -> Delivery:
         if self.refuse:
             raise DestinationFailed(self.refuse, "the server said no")
-        self.files[name] = stream.read()
-        return f"mem://{name}"
+        self._puts += 1
+        self.files[name], self._versions[name] = stream.read(), str(self._puts)
+        return Delivery(f"mem://{name}", str(self._puts))
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, version: str) -> bool:
+        if name in self.files and self._versions[name] != version:
+            return False
         self.files.pop(name, None)
+        return True
 
     def check(self) -> None:
         pass
@@ -152,6 +158,25 @@ def test_a_cancelled_export_removes_what_it_delivered(parts):
     jobs.transition("acme", job.id, JobStatus.CANCELLING)
     assert runner.finish("acme", job.id) is JobStatus.CANCELLED
     assert destination.files == {}
+    assert jobs.get("acme", job.id).output == "Cancelled: no file was left at the destination."
+
+
+def test_a_cancelled_export_leaves_the_file_a_later_export_of_the_same_name_delivered(parts):
+    jobs, _, _, _, destination, runner = parts
+    older, newer = (start(jobs, {"dataType": "Customers", "destinationId": "D1", "dateInName": False}) for _ in range(2))
+    for job in (older, newer):
+        runner.export("acme", job.id)
+        runner.deliver("acme", job.id)
+    jobs.transition("acme", older.id, JobStatus.CANCELLING)
+
+    assert runner.finish("acme", older.id) is JobStatus.CANCELLED
+    assert runner.finish("acme", newer.id) is JobStatus.FINISHED
+
+    assert list(destination.files) == ["Customers.zip"]
+    assert jobs.get("acme", newer.id).output.endswith("exported as Customers.zip to mem://Customers.zip.")
+    assert jobs.get("acme", older.id).output == (
+        "Cancelled: Customers.zip at the destination was left as it is: it is not, or not known to be, the file this job delivered."
+    )
 
 
 def test_an_unknown_field_is_refused_naming_it():

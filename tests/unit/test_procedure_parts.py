@@ -27,6 +27,7 @@ from ferry.imports.sources.url import FetchPolicy
 from ferry.procedures.catalogue import RunContext
 from ferry.procedures.gazetteer import Gazetteer
 from ferry.procedures.geocoding import GeocodeAddresses
+from ferry.procedures import images
 from ferry.procedures.images import DownloadItemsImages, image_key, manifest_key
 from ferry.procedures.import_files import ImportFiles
 from ferry.procedures.sync_packages import SettingsSyncDataCreation, SyncDataCreation, package_key
@@ -164,6 +165,19 @@ def test_images_are_stored_with_their_type_and_bad_ones_are_problems(store, serv
     manifest = json.loads(files.get(manifest_key(TENANT)))
     assert set(manifest) == {"A", "B/1"}
     assert manifest["A"]["etag"] == '"a1"' and manifest["A"]["contentType"] == "image/png"
+
+
+def test_the_running_output_counts_the_items_as_each_one_ends(store, server, monkeypatch):
+    monkeypatch.setattr(images, "_REPORT_EVERY_S", 0.0)  # every item's end reported, not one a second
+    server.images = {"/a.png": Image(PNG, "image/png")}
+    put(store, "Items", [{"code": f"I{n}", "imageUrl": server.url("/a.png" if n % 3 else "/missing.png")} for n in range(7)])
+    reports: list[str] = []
+
+    downloader(store, CountingFiles())(RunContext(TENANT, "job-1", {}, reports.append))
+
+    assert reports[0] == "0 of 7 items, 0 failed"
+    assert [int(text.split()[0]) for text in reports[1:8]] == [1, 2, 3, 4, 5, 6, 7]
+    assert reports[-1] == "7 of 7 items, 3 failed"
 
 
 def test_an_unchanged_image_is_not_downloaded_or_written_again(store, server):

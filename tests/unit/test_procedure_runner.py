@@ -72,6 +72,21 @@ def test_a_composite_runs_its_parts_in_order_and_frees_the_lane(parts):
     assert [e["id"] for e in events.ended] == [job.id]
 
 
+def test_a_part_leaves_its_summary_in_the_running_output_until_the_job_ends(parts):
+    service, jobs, _, _, _, runner, _, _ = parts
+    job = submit(service, "LoadFromIntegratorAndPrepareSyncData")
+    runner.start("acme", job.id)
+
+    runner.run_part("acme", job.id, "LoadFromIntegrator")
+    assert jobs.get("acme", job.id).running_output == "LoadFromIntegrator: LoadFromIntegrator did 3 things."
+    runner.run_part("acme", job.id, "SyncDataCreation")
+    assert jobs.get("acme", job.id).running_output == "SyncDataCreation: SyncDataCreation did 3 things."
+    runner.finish("acme", job.id)
+
+    ended = jobs.get("acme", job.id)
+    assert ended.running_output is None and ended.output.endswith("SyncDataCreation: SyncDataCreation did 3 things.")
+
+
 def test_the_lane_refuses_a_second_command_until_the_first_ends_or_its_lease_expires(parts):
     service, _, _, _, _, runner, steps, clock = parts
     first = submit(service, "ExportToErp")

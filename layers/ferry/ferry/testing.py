@@ -92,8 +92,9 @@ class InMemoryJobs:
     def set_running_output(self, tenant: str, job_id: str, running_output: str) -> None:
         self._update(tenant, job_id, running_output=running_output)
 
-    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None:
-        self._update(tenant, job_id, total=total, chunk_count=chunk_count, plan_note=note, running_output=f"{total} rows in {chunk_count} chunks")
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, running_output: str | None, note: str | None = None) -> None:
+        shown = {} if running_output is None else {"running_output": running_output}
+        self._update(tenant, job_id, total=total, chunk_count=chunk_count, plan_note=note, **shown)
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None:
         chunks = {**self.get(tenant, job_id).chunks, str(chunk): counts}

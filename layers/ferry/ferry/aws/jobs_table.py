@@ -241,12 +241,16 @@ class JobsTable:
         """What the job is doing now; kept only while the job has not ended."""
         self._record(tenant, job_id, {}, running_output, only_unended=True)
 
-    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None:
-        """The job's size, once planned; `note` is what the plan found worth saying (unknown columns)."""
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, running_output: str | None, note: str | None = None) -> None:
+        """The job's size, once planned; `note` is what the plan found worth saying (unknown columns).
+
+        `running_output` is the kind's own words for what it does now (None leaves it): a
+        procedure's parts are no rows in chunks.
+        """
         values: dict[str, Any] = {"total": total, "chunk_count": chunk_count}
         if note:
             values["plan_note"] = note
-        self._record(tenant, job_id, values, f"{total} rows in {chunk_count} chunks")
+        self._record(tenant, job_id, values, running_output)
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None:
         """Write one chunk's counts (overwriting, so a retried chunk is counted once).

@@ -3,18 +3,26 @@
 A PUT on S3 is atomic (a reader sees the old object or the whole new one), so unlike
 SFTP and FTP there is no temporary name to rename: boto3's managed upload writes the key
 itself, in parts for a large file, and abandons the parts if it fails.
+
+Each put marks its object with a random token in its metadata, written with the object
+itself: that token is the delivery's version. A remove reads the object's metadata and
+deletes only if the token is still its own, on the condition that the ETag it read is
+still the object's (If-Match), so an object written over it in between is not deleted.
 """
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any, BinaryIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
 
-from ferry.destinations.port import PROBE, DestinationFailed, Step, check_name, probe_name
+from ferry.destinations.port import PROBE, Delivery, DestinationFailed, Step, check_name, probe_name
 
 _AUTH = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+# The user metadata (x-amz-meta-ferry-delivery) holding the token of the put that wrote an object.
+_TOKEN = "ferry-delivery"
 _PERMISSION = {"AccessDenied", "NoSuchBucket", "AllAccessDisabled", "AccountProblem", "InvalidBucketName", "403", "404"}
 
 
@@ -61,24 +69,45 @@ class S3Destination:
         self._bucket = bucket
         self._prefix = prefix.strip("/")
 
-    def put(self, name: str, stream: BinaryIO) -> str:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         key = self._key(check_name(name))
         source = _Source(stream)
+        token = secrets.token_hex(16)
         try:
-            self._s3.upload_fileobj(source, self._bucket, key)
+            self._s3.upload_fileobj(source, self._bucket, key, ExtraArgs={"Metadata": {_TOKEN: token}})
         except (ClientError, BotoCoreError) as exc:
             if source.failure is not None:
                 raise source.failure from None
             raise self._failed(exc, f"Writing {key}") from None
-        return f"s3://{self._bucket}/{key}"
+        return Delivery(f"s3://{self._bucket}/{key}", token)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, version: str) -> bool:
         key = self._key(check_name(name))
         try:
-            # S3 answers a DELETE of a missing key with success: removing twice is fine.
-            self._s3.delete_object(Bucket=self._bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
+            found = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in {"404", "NoSuchKey"}:
+                return True
+            if code in {"403", "AccessDenied"}:
+                return False  # a role that may write and delete but not read: it cannot tell whose object this is
+            raise self._failed(exc, f"Reading {key}") from None
+        except BotoCoreError as exc:
+            raise self._failed(exc, f"Reading {key}") from None
+        if not version or found.get("Metadata", {}).get(_TOKEN) != version:
+            return False
+        try:
+            self._s3.delete_object(Bucket=self._bucket, Key=key, IfMatch=found["ETag"])
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in {"PreconditionFailed", "412"}:
+                return False  # written over since it was read
+            if code in {"404", "NoSuchKey"}:
+                return True
             raise self._failed(exc, f"Removing {key}") from None
+        except BotoCoreError as exc:
+            raise self._failed(exc, f"Removing {key}") from None
+        return True
 
     def check(self) -> None:
         key = self._key(probe_name())

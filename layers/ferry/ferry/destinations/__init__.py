@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ferry.destinations.port import (
+    Delivery,
     Destination,
     DestinationConfig,
     DestinationFailed,
@@ -26,6 +27,7 @@ from ferry.destinations.port import (
 )
 
 __all__ = [
+    "Delivery",
     "Destination",
     "DestinationConfig",
     "DestinationFailed",

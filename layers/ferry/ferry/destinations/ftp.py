@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from ferry.destinations.port import (
     PROBE,
     TRANSFER_TIMEOUTS,
+    Delivery,
     DestinationFailed,
     DestinationSecrets,
     FtpConfig,
@@ -98,22 +99,30 @@ class FtpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO) -> str:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         check_name(name)
         with self._session() as ftp:
             temporary = temporary_name()
             try:
                 self._store(ftp, temporary, stream)
+                # Read under the temporary name, which is this put's alone: a rename keeps both.
+                version = self._version(ftp, temporary) or ""
                 self._rename(ftp, temporary, name)
             except BaseException:
                 self._discard(ftp, temporary)
                 raise
-        return remote_location(self._config.type, self._config.host, self._config.port, self._config.folder, name)
+        return Delivery(remote_location(self._config.type, self._config.host, self._config.port, self._config.folder, name), version)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, version: str) -> bool:
         check_name(name)
         with self._session() as ftp:
+            found = self._version(ftp, name)
+            if found is None:
+                return True
+            if not version or found != version:
+                return False
             self._delete(ftp, name)
+        return True
 
     def check(self) -> None:
         with self._session() as ftp:
@@ -274,6 +283,19 @@ class FtpDestination:
             return True  # some servers answer an empty folder's NLST with 550
         except _ERRORS:
             return False
+
+    def _version(self, ftp: ftplib.FTP, name: str) -> str | None:
+        """The file's size and modification time (SIZE, MDTM), None when it is not there, "" when the server
+        will not say. FTP shows no inode or checksum: a file written over it in the same second with the same
+        size is not told apart."""
+        try:
+            size = ftp.size(name)
+            modified = ftp.sendcmd(f"MDTM {name}")
+        except ftplib.error_perm:
+            return None if self._missing(ftp, name) else ""
+        except _ERRORS as exc:
+            raise DestinationFailed("write", f"Reading the size of {name} in {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
+        return f"{size}:{modified.removeprefix('213').strip()}"
 
     def _discard(self, ftp: ftplib.FTP, name: str) -> None:
         """Best effort: the failure that brought us here is the one to report."""

@@ -240,19 +240,34 @@ class DestinationFailed(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What a put answers: where the file landed, and what tells that very file from one written over it later."""
+
+    location: str  # as a URL: sftp://host:22/out/x.zip, s3://bucket/key
+    # Opaque to the caller, kept with the job and handed back to `remove`; "" when the server could not say.
+    version: str
+
+
 class Destination(Protocol):
-    def put(self, name: str, stream: BinaryIO) -> str:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         """Writes `stream` as `name` in the destination's folder, replacing a file of that name, and says where.
 
-        The bytes go to a temporary name first and are renamed at the end, so a reader
-        never sees half a file; on a failure the temporary file is removed. A failure of
-        the destination raises DestinationFailed; an exception raised by `stream` itself
-        (the export's source) is raised as it is, after the same clean-up.
+        The bytes go to a temporary name of this put's own first and are renamed at the
+        end, so a reader never sees half a file; on a failure that temporary file is
+        removed (never another put's). A failure of the destination raises
+        DestinationFailed; an exception raised by `stream` itself (the export's source) is
+        raised as it is, after the same clean-up.
         """
         ...
 
-    def remove(self, name: str) -> None:
-        """Removes `name`; a file that is not there is fine."""
+    def remove(self, name: str, version: str) -> bool:
+        """Removes `name` if it is still the file a put answered `version` for.
+
+        Answers False, leaving it, when a file of that name is there that is not that one
+        (another export has written it since) or cannot be told apart from it (version "");
+        True when it was removed or was not there.
+        """
         ...
 
     def check(self) -> None:

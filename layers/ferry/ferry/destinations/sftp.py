@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from ferry.destinations.port import (
     PROBE,
     TRANSFER_TIMEOUTS,
+    Delivery,
     DestinationFailed,
     DestinationSecrets,
     Resolver,
@@ -127,13 +128,15 @@ class SftpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO) -> str:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         check_name(name)
         temporary = self._path(temporary_name())
         try:
             with self._session() as sftp:
                 try:
                     self._write(sftp, temporary, stream)
+                    # Read under the temporary name, which is this put's alone: a rename keeps both.
+                    version = self._version(sftp, temporary) or ""
                     self._rename(sftp, temporary, self._path(name))
                 except _Unanswered:
                     raise
@@ -144,12 +147,19 @@ class SftpDestination:
             # A remove sent on the stuck session would wait behind the request the server never answered.
             self._discard_in_a_new_session(temporary)
             raise
-        return remote_location("sftp", self._config.host, self._config.port, self._config.folder, name)
+        return Delivery(remote_location("sftp", self._config.host, self._config.port, self._config.folder, name), version)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, version: str) -> bool:
         check_name(name)
+        path = self._path(name)
         with self._session() as sftp:
-            self._remove(sftp, self._path(name))
+            found = self._version(sftp, path)
+            if found is None:
+                return True
+            if not version or found != version:
+                return False
+            self._remove(sftp, path)
+        return True
 
     def check(self) -> None:
         with self._session() as sftp:
@@ -351,6 +361,22 @@ class SftpDestination:
             raise DestinationFailed(step, f"{self._where()} refused to remove {posixpath.basename(path)} from {self._config.folder}: {_why(exc)}.") from None
         except (paramiko.SSHException, EOFError) as exc:
             raise DestinationFailed("write", f"Removing a file from {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
+
+    def _version(self, sftp: paramiko.SFTPClient, path: str) -> str | None:
+        """The file's size and modification time, None when it is not there. SFTP shows no inode or checksum:
+        a file written over it in the same second with the same size is not told apart."""
+        try:
+            attributes = sftp.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            step = "permission" if exc.errno == errno.EACCES else "write"
+            raise DestinationFailed(step, f"{self._where()} refused to show {posixpath.basename(path)} in {self._config.folder}: {_why(exc)}.") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            raise DestinationFailed("write", f"Reading a file's size in {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
+        if attributes.st_size is None or attributes.st_mtime is None:
+            return ""
+        return f"{attributes.st_size}:{attributes.st_mtime}"
 
     def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
         """Best effort: the failure that brought us here is the one to report."""

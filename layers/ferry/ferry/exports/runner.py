@@ -134,7 +134,7 @@ class ExportRunner:
             self._files.put_stream(files.result_key(job, name), spool, "application/zip")
         if done == 0:
             self._jobs.record_chunk(job.tenant, job.id, 0, ChunkCounts(0, 0, 0), "no record to export")
-        self._jobs.set_plan(job.tenant, job.id, total=done, chunk_count=1)
+        self._jobs.set_plan(job.tenant, job.id, total=done, chunk_count=1, running_output=None)  # "rows N of N" stays
         self._jobs.set_details(
             job.tenant,
             job.id,
@@ -205,13 +205,14 @@ class ExportRunner:
         try:
             destination = self._destinations(tenant, destination_id)
             with self._files.open(job.details["result_key"]) as stream:
-                location = destination.put(name, stream)
+                delivery = destination.put(name, stream)
         except DestinationFailed as exc:
             phase = _DELIVERY_PHASE.get(exc.step, "upload")
             self._jobs.set_details(tenant, job_id, {"failure": {"phase": phase, "step": exc.step, "reason": bounded(exc.reason, MAX_MESSAGE_CHARS)}})
             raise ExportFailed(phase, f"{exc.step}: {exc.reason}") from exc
         timings = {**job.details.get("timings", {}), "upload_ms": int((time.time() - begun) * 1000)}
-        self._jobs.set_details(tenant, job_id, {"delivered": location, "timings": timings})
+        # The version is what a cancel checks before it removes the file: by then another export may have written that name.
+        self._jobs.set_details(tenant, job_id, {"delivered": delivery.location, "delivered_version": delivery.version, "timings": timings})
         return True
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
@@ -232,9 +233,13 @@ class ExportRunner:
         return JobStatus.FINISHED
 
     def _cancel(self, job: Job) -> JobStatus:
-        """A cancelled export leaves no file at its destination."""
+        """A cancelled export removes the file it delivered, unless another export of the same name has written over it since."""
+        name = job.details.get("file")
         if job.details.get("delivered"):
-            self._destinations(job.tenant, job.args["destinationId"]).remove(job.details["file"])
+            destination = self._destinations(job.tenant, job.args["destinationId"])
+            if not destination.remove(name, job.details.get("delivered_version", "")):
+                output = f"Cancelled: {name} at the destination was left as it is: it is not, or not known to be, the file this job delivered."
+                return self._lifecycle.end_cancelled(job, output)
         return self._lifecycle.end_cancelled(job, "Cancelled: no file was left at the destination.")
 
     def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:

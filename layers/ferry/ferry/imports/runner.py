@@ -126,7 +126,7 @@ class ImportRunner:
         # A JSON array: the shape the Map state's ItemReader takes, one item per chunk, handed whole to run_chunk.
         manifest_key = files.manifest_key(job)
         self._files.put(manifest_key, json.dumps(manifest).encode(), "application/json")
-        self._jobs.set_plan(tenant, job_id, total=total, chunk_count=len(manifest), note=table.note)
+        self._jobs.set_plan(tenant, job_id, total=total, chunk_count=len(manifest), running_output=f"{total} rows in {len(manifest)} chunks", note=table.note)
         return manifest_key
 
     def _fetch(self, job: Job) -> Job:

@@ -33,7 +33,8 @@ class JobStore(Protocol):
     def unmark_announced(self, tenant: str, job_id: str) -> None:
         """Forget the note: the announcement could not be published, so the next attempt must publish it."""
 
-    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, note: str | None = None) -> None: ...
+    def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, running_output: str | None, note: str | None = None) -> None:
+        """The job's size; `running_output` (None: left as it is) says what the job does now, in its kind's words."""
 
     def record_chunk(self, tenant: str, job_id: str, chunk: int, counts: ChunkCounts, running_output: str) -> None: ...
 

@@ -17,7 +17,8 @@ again and again whole), so a run cut short resumes without downloading again mos
 what it had.
 
 A failed item (refused URL, not an image, server error) is a problem of the outcome and
-keeps its earlier image and record.
+keeps its earlier image and record. The job's running output counts the items as each
+one ends ("12 of 32 items, 2 failed"), at most once a second.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +42,8 @@ ITEMS = "Items"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_SECONDS = 60.0
 _SAVE_EVERY_S = 30.0
+# The running output is written at most this often while items end (each is a write of the job), and once at the end.
+_REPORT_EVERY_S = 1.0
 _PAGE = 200
 _WITH_IMAGE = {"imageUrl": {"$ne": None}}  # a missing field equals null, so this also leaves out items without one
 
@@ -116,26 +119,39 @@ class DownloadItemsImages:
         total = self._store.count(items, _WITH_IMAGE)
         query = Query(filter=_WITH_IMAGE, fields=["code", "imageUrl"], limit=_PAGE)
         saved_at, unsaved = time.monotonic(), False
+
+        def progress() -> str:
+            return f"{sum(counts.values())} of {total} items, {counts['failed']} failed"
+
+        run.report(progress())
+        reported_at = time.monotonic()
         with ThreadPoolExecutor(self._concurrency) as pool:
             while True:
                 page = self._store.query(items, query)
                 codes = [doc["code"] for doc in page.docs]
-                results = list(pool.map(lambda doc: self._one(run.tenant, doc, earlier.get(doc["code"])), page.docs))
-                for code, result in zip(codes, results):
+                pending = {pool.submit(self._one, run.tenant, doc, earlier.get(doc["code"])): doc["code"] for doc in page.docs}
+                results: dict[str, _Result] = {}
+                # Counted as each item ends, not as the page does: a page of slow servers takes minutes.
+                for done in as_completed(pending):
+                    result = results[pending[done]] = done.result()
                     counts[result.status] += 1
-                    if result.problem is not None:
-                        problems.append(result.problem)
-                    if result.record is not None:
-                        seen[code] = result.record
+                    if time.monotonic() - reported_at >= _REPORT_EVERY_S:
+                        run.report(progress())
+                        reported_at = time.monotonic()
+                for code in codes:  # in the page's order, so the problems named are the same from run to run
+                    if results[code].problem is not None:
+                        problems.append(results[code].problem)
+                    if results[code].record is not None:
+                        seen[code] = results[code].record
                 unsaved = unsaved or any(seen.get(code) != earlier.get(code) for code in codes)
                 if unsaved and time.monotonic() - saved_at >= _SAVE_EVERY_S:
                     # Items of later pages keep their earlier records until their turn.
                     self._files.put(manifest_key(run.tenant), _encoded({**earlier, **seen}), "application/json")
                     saved_at, unsaved = time.monotonic(), False
-                run.report(f"{sum(counts.values())} of {total} images looked at, {counts['downloaded']} downloaded")
                 if page.next_after is None:
                     break
                 query = replace(query, after=page.next_after)
+        run.report(progress())  # the last count, which the pace above may have held back
         if seen != earlier:
             self._files.put(manifest_key(run.tenant), _encoded(seen), "application/json")
         summary = f"{counts['downloaded']} images downloaded, {counts['unchanged']} unchanged, {counts['failed']} failed."

@@ -67,7 +67,8 @@ class ProcedureRunner:
         self._jobs.set_details(tenant, job_id, {part: {"summary": outcome.summary, "counts": outcome.counts, "problems": outcome.problems[:20]}})
         index = PROCEDURES[job.args["procedure"]].parts.index(part)
         counts = ChunkCounts(done, done - outcome.failed, outcome.failed)
-        self._jobs.record_chunk(tenant, job_id, index, counts, f"{part}: done")
+        # The part's summary stays in view until the next part reports or the job ends (its output then says it all).
+        self._jobs.record_chunk(tenant, job_id, index, counts, f"{part}: {outcome.summary}")
         observability.part_done(job, part, counts, int((time.monotonic() - begun) * 1000))
         return True
 
@@ -87,7 +88,8 @@ class ProcedureRunner:
             # What went wrong with some items (the first of each part), where a job's errors are shown; the mail names them too.
             problems = [JobError(p, problem) for p in parts for problem in job.details.get(p, {}).get("problems", [])]
             # What the parts did is the job's size: counts add up, as for any job.
-            self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts))
+            # Until the job ends (the next write), what a client polling it reads is the summary, not rows in chunks.
+            self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts), running_output=bounded(summary, MAX_OUTPUT_CHARS))
             # As for any job, one whose items all failed (every image refused, every row) is failed, not finished.
             ended = JobStatus.FAILED if job.progress.processed and job.progress.succeeded == 0 else JobStatus.FINISHED
             try:
