@@ -76,6 +76,8 @@ QUIET = {"LogLevel": "WARNING"}
 # (without one, Powertools refuses each chunk's metrics and says so on every chunk).
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
+# Nor do their metrics (an EMF line per chunk on stdout) belong among the figures.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 # The API's child runs with the ApiFunction's environment from template.yaml, deployed with a MongoDB secret as in
 # AWS, and dummy credentials: nothing is called at import.
