@@ -157,7 +157,7 @@ def test_settings_refuse_what_is_not_an_address():
 
 @pytest.mark.parametrize(
     "address",
-    [".ops@example.org", "ops.@example.org", "o..ps@example.org", "o\x01ps@example.org", "op(s)@example.org", "o:ps@example.org", "ops@-example.org", "ops@example-.org", "jörg@example.org", "ops\u00a0@example.org"],
+    [".ops@example.org", "ops.@example.org", "o..ps@example.org", "o\x01ps@example.org", "op(s)@example.org", "o:ps@example.org", "ops@-example.org", "ops@example-.org", "jörg@example.org", "ops\u00a0@example.org", "ops@example.org\n"],
 )
 def test_settings_refuse_addresses_a_mail_server_would_naming_the_field(address):
     with pytest.raises(InvalidRequest) as refused:

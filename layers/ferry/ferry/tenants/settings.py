@@ -35,7 +35,7 @@ def _saved_earlier(info: ValidationInfo) -> bool:
 def _address(value: str, info: ValidationInfo) -> str:
     if _saved_earlier(info):
         return value
-    if len(value) > 254 or not _ADDRESS.match(value):
+    if len(value) > 254 or not _ADDRESS.fullmatch(value):  # fullmatch: `$` alone lets a trailing newline through
         raise ValueError("must be an e-mail address like name@example.org, in ASCII (an international domain as xn--...)")
     return value
 
