@@ -428,6 +428,39 @@ def test_sftp_a_rename_the_server_never_answers_fails_at_the_timeout_naming_it_a
     assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old"
 
 
+def test_sftp_a_look_at_the_written_file_the_server_never_answers_fails_at_the_timeout_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
+    import asyncio
+    import time
+
+    from ferry.destinations.port import Timeouts
+
+    answer = threading.Event()  # the server holds the stat of the written file until the test has looked
+    stat = asyncssh.SFTPServer.stat
+
+    async def stalled(self, path):
+        if os.path.basename(path).startswith(b".ferry-"):
+            while not answer.is_set():
+                await asyncio.sleep(0.05)
+        return stat(self, path)
+
+    monkeypatch.setattr(asyncssh.SFTPServer, "stat", stalled)
+    (folder / "customers.zip").write_bytes(b"old")
+    timeouts = Timeouts(connect_s=5.0, operation_s=2.0)
+    destination = SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted, timeouts)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            destination.put("customers.zip", io.BytesIO(b"new"))
+        waited = time.monotonic() - started
+        listing = _listing(folder)
+    finally:
+        answer.set()
+
+    assert "timed out" in failed.value.reason, failed.value.reason
+    assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old", listing
+    assert waited < 2 * timeouts.operation_s, waited
+
+
 def test_sftp_a_rename_refused_for_another_reason_is_not_worked_around_and_keeps_the_old_file(sftp_server, folder, monkeypatch):
     def refused(self, oldpath, newpath):
         raise asyncssh.SFTPFailure("quota exceeded")

@@ -368,6 +368,13 @@ class SftpDestination:
         try:
             attributes = sftp.stat(path)
         except OSError as exc:
+            if isinstance(exc, (socket.timeout, TimeoutError)):
+                # As an unanswered rename: a put's clean-up must not queue behind this request.
+                raise _Unanswered(
+                    "write",
+                    f"{self._where()} did not answer a look at {posixpath.basename(path)} in {self._config.folder} "
+                    f"within {self._timeouts.operation_s:g} s: timed out.",
+                ) from None
             if exc.errno == errno.ENOENT:
                 return None
             step = "permission" if exc.errno == errno.EACCES else "write"
