@@ -10,6 +10,7 @@ import pytest
 from ferry.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, MalformedRequest
 from ferry.aws.idempotency import CLAIM_LEASE, Claim, IdempotencyTable
 from ferry.core.ids import new_ulid
+from ferry.jobs.lifecycle import ANNOUNCEMENT_CLAIM as CLAIM
 from ferry.jobs.model import ChunkCounts, Job, JobStatus
 from ferry.aws.jobs_table import JobsTable
 
@@ -172,11 +173,15 @@ def test_ended_jobs_are_found_until_their_end_is_announced(repo):
     repo.transition("acme", finished.id, JobStatus.FINISHED)
     a_while_ago = datetime.now(UTC) - timedelta(minutes=5)
     assert {j.id for j in repo.unannounced(created_before=a_while_ago)} == {failed.id, finished.id}
-    assert repo.mark_announced("acme", finished.id)
-    repo.unmark_announced("globex", failed.id)  # a publish that failed
+    assert repo.claim_announcement("acme", finished.id, CLAIM)
+    assert {j.id for j in repo.unannounced(created_before=a_while_ago)} == {failed.id, finished.id}  # claimed, not yet published
+    repo.confirm_announcement("acme", finished.id)
+    assert repo.claim_announcement("globex", failed.id, CLAIM)
+    repo.release_announcement("globex", failed.id)  # a publish that failed
     assert {j.id for j in repo.unannounced(created_before=a_while_ago)} == {failed.id}
     assert {j.id for j in repo.unended(created_before=a_while_ago)} == {running.id}
-    assert repo.mark_announced("globex", failed.id)
+    assert repo.claim_announcement("globex", failed.id, CLAIM)
+    repo.confirm_announcement("globex", failed.id)
     assert list(repo.unannounced(created_before=a_while_ago)) == []
 
 
@@ -248,11 +253,28 @@ def test_a_claim_left_in_progress_by_a_crashed_request_is_taken_over_after_its_l
     assert records.claim("acme", "k2", "hash-a", "JOB2") == Claim(job_id=None, abandoned_job_id="JOB1")
 
 
-def test_an_end_is_announced_once_and_again_after_an_unmark(repo, table):
+def test_an_end_is_claimed_once_again_after_a_failed_publish_and_never_after_a_confirmed_one(repo, table, clock):
     job = make_job()
     repo.create(job)
-    assert repo.mark_announced("acme", job.id) and not repo.mark_announced("acme", job.id)
-    repo.unmark_announced("acme", job.id)  # the publish failed
-    assert repo.mark_announced("acme", job.id)
-    repo.unmark_announced("acme", "01NOSUCHJOB0000000000000000")  # creates nothing
+    repo.transition("acme", job.id, JobStatus.FAILED, output="The launch step failed: x")
+    assert repo.claim_announcement("acme", job.id, CLAIM) and not repo.claim_announcement("acme", job.id, CLAIM)
+    repo.release_announcement("acme", job.id)  # the publish failed
+    assert repo.claim_announcement("acme", job.id, CLAIM)
+    repo.confirm_announcement("acme", job.id)
+    clock.moment += CLAIM * 2
+    assert not repo.claim_announcement("acme", job.id, CLAIM)
+    repo.release_announcement("acme", "01NOSUCHJOB0000000000000000")  # creates nothing
+    repo.confirm_announcement("acme", "01NOSUCHJOB0000000000000000")
     assert table.scan(Select="COUNT")["Count"] == 1
+
+
+def test_a_claim_whose_caller_died_lapses_and_is_taken_over(repo, clock):
+    job = make_job(at=clock.moment - timedelta(hours=1))
+    repo.create(job)
+    repo.transition("acme", job.id, JobStatus.FAILED, output="The launch step failed: x")
+    assert repo.claim_announcement("acme", job.id, CLAIM)  # ... and the process is killed before it publishes
+    clock.moment += CLAIM - timedelta(seconds=1)
+    assert not repo.claim_announcement("acme", job.id, CLAIM)
+    assert [j.id for j in repo.unannounced(created_before=clock.moment)] == [job.id]
+    clock.moment += timedelta(seconds=2)
+    assert repo.claim_announcement("acme", job.id, CLAIM)

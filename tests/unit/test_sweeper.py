@@ -134,3 +134,22 @@ def test_a_job_whose_end_was_never_announced_is_announced_once_and_a_publish_tha
     jobs.unreachable.clear()
     sweeper.sweep(timedelta(minutes=2))
     assert sorted(jobs.announced) == ["finished-unannounced", "never-launched", "unlucky"]  # each once
+
+
+def test_an_end_whose_publisher_died_before_publishing_is_published_by_the_sweeper_once_its_claim_lapses():
+    from ferry.jobs.lifecycle import ANNOUNCEMENT_CLAIM, announce_ended
+    from ferry.testing import InMemoryJobs, RecordingEvents
+
+    clock = StillClock(NOW)
+    jobs, events = InMemoryJobs(clock), RecordingEvents()
+    jobs.create(job("night", JobStatus.PENDING, timedelta(minutes=10)))
+    jobs.transition("acme", "night", JobStatus.FAILED, output="The launch step failed: ConnectionError: unreachable")
+    # The API took on publishing it, then was killed (its 29 s ran out in a slow publish) before it could.
+    assert jobs.claim_announcement("acme", "night", ANNOUNCEMENT_CLAIM)
+    sweeper = Sweeper(jobs, Executions({}), InMemoryLeases(clock), lambda t, j: announce_ended(jobs, events, t, j), clock)
+    sweeper.sweep(timedelta(minutes=2))
+    assert events.ended == []  # its claim may still be publishing
+    clock.advance(seconds=ANNOUNCEMENT_CLAIM.total_seconds() + 1)
+    sweeper.sweep(timedelta(minutes=2))
+    sweeper.sweep(timedelta(minutes=2))
+    assert [view["id"] for view in events.ended] == ["night"]  # published, once

@@ -36,6 +36,7 @@ class StillClock:
 class InMemoryJobs:
     def __init__(self, clock: StillClock) -> None:
         self._jobs: dict[tuple[str, str], Job] = {}
+        self._announcement_claims: dict[tuple[str, str], datetime] = {}
         self._announced: set[tuple[str, str]] = set()
         self._clock = clock
         self._lock = threading.Lock()
@@ -75,16 +76,22 @@ class InMemoryJobs:
     def set_input(self, tenant: str, job_id: str, input_key: str, attachment: Attachment) -> None:
         self._update(tenant, job_id, input_key=input_key, attachment=attachment)
 
-    def mark_announced(self, tenant: str, job_id: str) -> bool:
+    def claim_announcement(self, tenant: str, job_id: str, held_for: timedelta) -> bool:
+        key, now = (tenant, job_id), self._clock.now()
         with self._lock:
-            if (tenant, job_id) in self._announced:
+            claimed_at = self._announcement_claims.get(key)
+            if key in self._announced or (claimed_at is not None and claimed_at >= now - held_for):
                 return False
-            self._announced.add((tenant, job_id))
+            self._announcement_claims[key] = now
             return True
 
-    def unmark_announced(self, tenant: str, job_id: str) -> None:
+    def release_announcement(self, tenant: str, job_id: str) -> None:
         with self._lock:
-            self._announced.discard((tenant, job_id))
+            self._announcement_claims.pop((tenant, job_id), None)
+
+    def confirm_announcement(self, tenant: str, job_id: str) -> None:
+        with self._lock:
+            self._announced.add((tenant, job_id))
 
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         self._update(tenant, job_id, details={**self.get(tenant, job_id).details, **details})

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from ferry.aws.api_keys import ApiKeysTable
 from ferry.aws.events import EventBridgeEvents
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
     from ferry.exports.runner import ExportRunner
     from ferry.procedures.runner import ProcedureRunner
     from ferry.imports.runner import ImportRunner
+
+
+# A job's end is published from within callers that have their own time limit (the API's 29 s, the sweeper's
+# run): botocore's defaults (60 s to connect, retried) could outlast them, where this gives up within ~20 s
+# and the caller answers, or leaves the end to the sweeper, in time.
+_PUBLISHING = Config(connect_timeout=2, read_timeout=8, retries={"mode": "standard", "total_max_attempts": 2})
 
 
 @dataclass
@@ -75,7 +82,7 @@ class Runtime:
 
     @cached_property
     def events(self) -> EventBridgeEvents:
-        return EventBridgeEvents(lambda: boto3.client("events"))
+        return EventBridgeEvents(lambda: boto3.client("events", config=_PUBLISHING))
 
     @cached_property
     def leases(self) -> LeasesTable:

@@ -5,7 +5,8 @@ Layout (one table, see template.yaml JobsTable):
   pk = "T#<tenant>"  sk = "IDEM#<key>"        an Idempotency-Key record (ferry.aws.idempotency)
   status_pk = "T#<tenant>#S#<status>"          GSI by_status: a tenant's jobs in one status
   active = "A" while the job has not ended,       GSI by_activity (sparse): every tenant's jobs the sweeper looks after
-           "U" once ended until its Job Ended is published
+           "U" once ended until its Job Ended is known to be published
+  announced_at                                    when a caller took on publishing the end (a claim that lapses)
 Job ids are ULIDs, so sk order is creation order and created_after/before are key ranges.
 """
 from __future__ import annotations
@@ -206,13 +207,16 @@ class JobsTable:
         values = {"input_key": input_key, "attachment": {k: v for k, v in vars(attachment).items() if v is not None}}
         self._record(tenant, job_id, values, None)
 
-    def mark_announced(self, tenant: str, job_id: str) -> bool:
+    def claim_announcement(self, tenant: str, job_id: str, held_for: timedelta) -> bool:
+        # announced_at is the claim's time; `active` stays "U" until the publish is confirmed, so a confirmed end
+        # (no `active`) is never claimed again and a lapsed claim (rfc3339 strings sort as times) is taken over.
+        now = self._clock.now()
         try:
             self._table.update_item(
                 Key=self._key(tenant, job_id),
-                UpdateExpression="SET announced_at = :now REMOVE active",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(announced_at)",
-                ExpressionAttributeValues={":now": rfc3339(self._clock.now())},
+                UpdateExpression="SET announced_at = :now, active = :unannounced",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(announced_at) OR (attribute_exists(active) AND announced_at < :lapsed))",
+                ExpressionAttributeValues={":now": rfc3339(now), ":lapsed": rfc3339(now - held_for), ":unannounced": UNANNOUNCED},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -220,14 +224,15 @@ class JobsTable:
             return False
         return True
 
-    def unmark_announced(self, tenant: str, job_id: str) -> None:
+    def release_announcement(self, tenant: str, job_id: str) -> None:
+        self._update_if_there(tenant, job_id, "REMOVE announced_at")
+
+    def confirm_announcement(self, tenant: str, job_id: str) -> None:
+        self._update_if_there(tenant, job_id, "REMOVE active")
+
+    def _update_if_there(self, tenant: str, job_id: str, expression: str) -> None:
         try:
-            self._table.update_item(
-                Key=self._key(tenant, job_id),
-                UpdateExpression="SET active = :unannounced REMOVE announced_at",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":unannounced": UNANNOUNCED},
-            )
+            self._table.update_item(Key=self._key(tenant, job_id), UpdateExpression=expression, ConditionExpression="attribute_exists(pk)")
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

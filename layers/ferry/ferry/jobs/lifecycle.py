@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.core import observability
@@ -19,6 +19,11 @@ from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bound
 from ferry.jobs.ports import Events, FileStore, JobStore, Leases
 from ferry.jobs.resource import job_resource
 
+# How long a claim to publish a job's end holds: far longer than a publish takes (the events client gives up
+# within a minute), so a claim this old is one whose caller was killed, and the sweeper publishes in its stead.
+# The price of a caller killed after publishing but before confirming is the same event once more, later, as
+# EventBridge's own at-least-once delivery may also give: the scheduler ignores it, a procedure's mail goes twice.
+ANNOUNCEMENT_CLAIM = timedelta(minutes=15)
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -30,15 +35,16 @@ def announce_ended(jobs: JobStore, events: Events, tenant: str, job_id: str) -> 
     API when the launch failed.
     """
     job = jobs.get(tenant, job_id)
-    if not job.status.ended or not jobs.mark_announced(tenant, job_id):
+    if not job.status.ended or not jobs.claim_announcement(tenant, job_id, ANNOUNCEMENT_CLAIM):
         return False
     try:
         events.job_ended(job, job_resource(job))
     except BaseException:
-        # Marked first so that two callers (the state machine and the sweeper) never both publish;
-        # a publish that failed is unmarked so that the retry publishes it.
-        jobs.unmark_announced(tenant, job_id)
+        # Claimed first so that two callers (the state machine and the sweeper) do not both publish;
+        # a publish that failed is released so that the retry publishes it.
+        jobs.release_announcement(tenant, job_id)
         raise
+    jobs.confirm_announcement(tenant, job_id)
     observability.job_ended(job, lambda: kind_of(job.type).state_machine)
     return True
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Protocol
 
 from ferry.jobs.model import Attachment, ChunkCounts, Job, JobStatus
@@ -27,11 +27,15 @@ class JobStore(Protocol):
 
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None: ...
 
-    def mark_announced(self, tenant: str, job_id: str) -> bool:
-        """Note that the job's end was announced; False when it already was (so it is announced once)."""
+    def claim_announcement(self, tenant: str, job_id: str, held_for: timedelta) -> bool:
+        """Take on publishing the job's end; False when it was published, or another caller took it on less than
+        `held_for` ago (a caller killed while publishing leaves a claim that lapses, so the end is not lost)."""
 
-    def unmark_announced(self, tenant: str, job_id: str) -> None:
-        """Forget the note: the announcement could not be published, so the next attempt must publish it."""
+    def release_announcement(self, tenant: str, job_id: str) -> None:
+        """The publish failed: the next attempt may claim it at once."""
+
+    def confirm_announcement(self, tenant: str, job_id: str) -> None:
+        """The end was published: it is never claimed again, and leaves `unannounced`."""
 
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, running_output: str | None, note: str | None = None) -> None:
         """The job's size; `running_output` (None: left as it is) says what the job does now, in its kind's words."""
@@ -55,7 +59,7 @@ class JobStore(Protocol):
     def unended(self, created_before: datetime) -> Iterable[Job]: ...
 
     def unannounced(self, created_before: datetime) -> Iterable[Job]:
-        """Jobs that ended but whose `Job Ended` was never published (it failed, and nothing retried it)."""
+        """Jobs that ended and whose `Job Ended` is not yet known to be published (a publish failed, or its caller died)."""
 
 
 @dataclass(frozen=True)
