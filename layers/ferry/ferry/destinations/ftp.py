@@ -36,6 +36,8 @@ _CHUNK = 1024 * 1024
 # Reply codes of a STOR, RNTO or DELE that mean "not here, not by you" rather than a
 # failure of the transfer itself (452 no space, 426 transfer aborted, ...).
 _REFUSED = ("550", "553", "532", "450")
+# Replies of a server that does not know a command (MLST is RFC 3659's, not every server's).
+_UNKNOWN_COMMAND = ("500", "501", "502", "504")
 _ERRORS = (ftplib.Error, OSError, EOFError)
 
 
@@ -276,7 +278,17 @@ class FtpDestination:
             raise DestinationFailed("write", f"Removing {name} from {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
 
     def _missing(self, ftp: ftplib.FTP, name: str) -> bool:
-        # FTP answers 550 both for "no such file" and for "not allowed": the listing tells them apart.
+        # FTP answers 550 both for "no such file" and for "not allowed". MLST (RFC 3659) asks about the one file
+        # over the control connection; only a server without it is asked for the folder's listing, which needs
+        # a data connection of its own (over TLS, one more handshake that can break).
+        try:
+            ftp.sendcmd(f"MLST {name}")
+            return False
+        except ftplib.error_perm as exc:
+            if not str(exc).startswith(_UNKNOWN_COMMAND):
+                return True
+        except _ERRORS:
+            return False
         try:
             return name not in {entry.rsplit("/", 1)[-1] for entry in ftp.nlst()}
         except ftplib.error_perm:
