@@ -230,3 +230,5 @@ def test_a_retried_console_submit_finds_its_job_and_a_refused_one_frees_the_lane
     with pytest.raises(InvalidRequest):
         lifecycle.submit("operator-run-2", {**request, "input": "uploads/acme/no-such-file.csv"}, started)
     assert ("acme", LANE) not in leases.held
+    with pytest.raises(InvalidRequest):  # a tenant id with a line break after it is no tenant's
+        lifecycle.submit("operator-run-3", {**request, "tenant": "acme\n"}, started)

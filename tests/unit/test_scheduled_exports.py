@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ferry.core.clock import parse_rfc3339
-from ferry.core.errors import Conflict
+from ferry.core.errors import Conflict, InvalidRequest
 from ferry.datatypes.registry import named
 from ferry.destinations.catalogue import Destinations
 from ferry.jobs.lifecycle import announce_ended
@@ -203,3 +203,12 @@ def test_a_night_stops_before_the_oldest_write_still_under_way_and_the_next_star
     assert parse_rfc3339(started["acme"].args["changedBefore"]) == started_writing
     # ...while globex, with nothing being written, reads up to now.
     assert parse_rfc3339(started["globex"].args["changedBefore"]) == clock.now()
+
+
+def test_a_prefix_with_a_line_break_is_refused_naming_it(world):
+    # A file name holding a line break would land on the customer's server as such.
+    scheduled, _, _, settings, _, _ = world
+    config = configure(scheduled, settings, "acme")
+    with pytest.raises(InvalidRequest) as refused:
+        scheduled.put_config("acme", "Customers", {**{k: config[k] for k in ("active", "profileId", "interval")}, "prefix": "crm_\n"})
+    assert [e.pointer for e in refused.value.errors] == ["/prefix"]

@@ -30,7 +30,7 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,20}$")
 
 
 def _file_prefix(value: str) -> str:
-    if not _PREFIX.match(value):
+    if not _PREFIX.fullmatch(value):
         raise ValueError("at most 20 characters: letters without umlauts, digits, _ or -")
     return value
 

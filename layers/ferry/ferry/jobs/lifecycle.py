@@ -71,7 +71,7 @@ class Lifecycle:
         """
         kind = kind_of(str(request.get("kind", "")))
         tenant = request.get("tenant")
-        if not isinstance(tenant, str) or not _TENANT.match(tenant):
+        if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
             raise InvalidRequest("tenant must be a tenant id.", [FieldError("/tenant", "a tenant id")])
         args = kind.args(request.get("args") or {})
         job_id = ulid_of(int(started.timestamp() * 1000), f"{kind.name}:{execution_name}")
