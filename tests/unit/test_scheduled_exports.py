@@ -212,3 +212,20 @@ def test_a_prefix_with_a_line_break_is_refused_naming_it(world):
     with pytest.raises(InvalidRequest) as refused:
         scheduled.put_config("acme", "Customers", {**{k: config[k] for k in ("active", "profileId", "interval")}, "prefix": "crm_\n"})
     assert [e.pointer for e in refused.value.errors] == ["/prefix"]
+
+
+def test_a_failure_told_after_a_later_run_exported_its_night_stops_nothing(world):
+    # The night's first run failed and its Job Ended could not go out for hours (EventBridge out of reach); its lease
+    # lapsed, a second run exported the night, then the sweeper told of the first at last.
+    scheduled, jobs, _, settings, mailer, clock = world
+    configure(scheduled, settings, "acme")
+    [first] = scheduled.tick(NIGHT).started
+    untold = job_ended(jobs.transition("acme", first, JobStatus.FAILED, output="The launch step failed: EndpointConnectionError"))
+    clock.advance(hours=7)
+    [second] = scheduled.tick(clock.now()).started
+    jobs.transition("acme", second, JobStatus.RUNNING)
+    scheduled.ended(job_ended(jobs.transition("acme", second, JobStatus.FINISHED)))
+    scheduled.ended(untold)
+    config = scheduled.config("acme", "Customers")
+    assert config["active"] is True and config["lastFailure"] is None and mailer.sent == []
+    assert sorted(h["ok"] for h in scheduled.history("acme")) == [False, True]  # both runs are in the history, as they ended

@@ -318,7 +318,10 @@ class ScheduledExports:
         config = self._saved.get(tenant, CONFIG, area) or {}
         profile = self._profile_view(tenant, config.get("profileId") or job["args"].get("destinationId"))
         failure = _failure_of(job)
-        failed = job["status"] == "failed" and not schedule.get("test")
+        # A run whose end is told only after a later run exported its night (the sweeper publishing it once
+        # EventBridge was back, its lease lapsed meanwhile) stops nothing: the night is done.
+        superseded = bool(config.get("lastRunNight")) and config["lastRunNight"] >= schedule["night"]
+        failed = job["status"] == "failed" and not schedule.get("test") and not superseded
         if not schedule.get("test"):
             if ok:
                 self._saved.update(tenant, CONFIG, area, _advance(schedule["night"], job["args"].get("changedBefore")))
