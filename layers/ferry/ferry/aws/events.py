@@ -10,6 +10,10 @@ from ferry.jobs.model import Job
 
 SOURCE = "ferry"
 JOB_ENDED = "Job Ended"
+# PutEvents takes entries of at most 256 KB. A job's first 100 errors, quoting what a hostile file sent, can
+# outgrow that, and an end that can never be published is never told; past it, the event carries as many of the
+# first errors as fit (`errors_cut`; the job's error_count and GET /jobs/{id}/errors have them all).
+MAX_ENTRY_BYTES = 256 * 1024
 
 
 class EventBridgeEvents:
@@ -23,8 +27,17 @@ class EventBridgeEvents:
         return self._make_client()
 
     def job_ended(self, job: Job, view: dict[str, Any]) -> None:
-        answer = self._client.put_events(
-            Entries=[{"Source": SOURCE, "DetailType": JOB_ENDED, "Detail": json.dumps({**view, "tenant": job.tenant}), "Resources": []}]
-        )
+        answer = self._client.put_events(Entries=[{"Source": SOURCE, "DetailType": JOB_ENDED, "Detail": _detail(job, view), "Resources": []}])
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused the Job Ended event: {answer['Entries']}")
+
+
+def _detail(job: Job, view: dict[str, Any]) -> str:
+    detail = {**view, "tenant": job.tenant}
+    text = json.dumps(detail, ensure_ascii=False)
+    errors = list(detail.get("errors") or [])
+    room = MAX_ENTRY_BYTES - len(SOURCE) - len(JOB_ENDED)
+    while len(text.encode()) > room and errors:
+        errors = errors[: len(errors) // 2]
+        text = json.dumps({**detail, "errors": errors, "errors_cut": True}, ensure_ascii=False)
+    return text

@@ -1,0 +1,46 @@
+"""What the `Job Ended` event carries to its subscribers (the notifier, the scheduler)."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ferry.aws.events import MAX_ENTRY_BYTES, EventBridgeEvents
+from ferry.jobs.model import Job, JobError, JobStatus
+from ferry.jobs.resource import job_resource
+
+
+class RecordingEventBridge:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        self.entries += Entries
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
+
+
+def ended(errors: list[JobError]) -> Job:
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    return Job("01JOB", "acme", "import_json", JobStatus.FINISHED, {"dataType": "Customers"}, at, at, errors=errors, error_count=len(errors) * 7)
+
+
+def published(job: Job) -> tuple[dict[str, Any], int]:
+    bridge = RecordingEventBridge()
+    EventBridgeEvents(lambda: bridge).job_ended(job, job_resource(job))
+    [entry] = bridge.entries
+    return json.loads(entry["Detail"]), len(json.dumps(entry, ensure_ascii=False).encode())
+
+
+def test_the_event_is_the_job_as_the_api_shows_it_with_its_tenant():
+    job = ended([JobError("invalid_field", "name must not be empty", row=3, field="name")])
+    detail, _ = published(job)
+    assert detail == {**json.loads(json.dumps(job_resource(job))), "tenant": "acme"}
+
+
+def test_errors_quoting_a_hostile_file_are_cut_to_what_an_entry_holds_and_the_job_still_ends_told():
+    # Each message quotes 500 characters of 4-byte UTF-8 (over 6 KB each as \\u escapes): 100 of them outgrow 256 KB.
+    job = ended([JobError("invalid_field", "\U0001f600" * 500, row=n, field="\U0001f600" * 200) for n in range(1, 101)])
+    detail, size = published(job)
+    assert size <= MAX_ENTRY_BYTES
+    assert detail["errors_cut"] is True and detail["error_count"] == 700
+    assert 0 < len(detail["errors"]) < 100 and [e["row"] for e in detail["errors"]] == list(range(1, len(detail["errors"]) + 1))
