@@ -44,6 +44,15 @@ def wait_config(client, area: str, check, timeout: float = 60) -> dict:
     return config
 
 
+def wait_history(client, module: str, entries: int, timeout: float = 30) -> list[dict]:
+    """The module's history once it holds `entries` runs: a night's entry is written just after its configuration moves on."""
+    deadline = time.monotonic() + timeout
+    while len(history := client.get(f"/export-history?module={module}").json()["items"]) < entries:
+        assert time.monotonic() < deadline, history
+        time.sleep(0.1)
+    return history
+
+
 def rows_in(path) -> list[list[str]]:
     with zipfile.ZipFile(path) as archive:
         [member] = archive.namelist()
@@ -68,7 +77,7 @@ def test_a_daily_config_exports_everything_the_first_night_and_only_the_changes_
     wait_config(client, "Customers", lambda c: c.get("lastRunNight") == "2026-11-24")
     second = rows_in(sftp.root / "out" / "crm_Customers_20261124.zip")
     assert sorted(r[0] for r in second[1:]) == ["C0000003", "C0000005", "C0000008"]
-    history = client.get("/export-history?module=Customers").json()["items"]
+    history = wait_history(client, "Customers", 2)
     assert [h["ok"] for h in history[:2]] == [True, True] and history[0]["fileName"] == "crm_Customers_20261124.zip"
     assert history[0]["destination"]["password"] == "********"
 

@@ -232,3 +232,24 @@ def test_a_retried_console_submit_finds_its_job_and_a_refused_one_frees_the_lane
     assert ("acme", LANE) not in leases.held
     with pytest.raises(InvalidRequest):  # a tenant id with a line break after it is no tenant's
         lifecycle.submit("operator-run-3", {**request, "tenant": "acme\n"}, started)
+
+
+@pytest.mark.parametrize("ends", ["finish", "fail"])
+def test_a_run_that_reads_ended_has_freed_the_lane_so_the_next_command_starts_at_once(parts, ends):
+    # A client that sees the job ended and starts the next command must not be told one is still running.
+    service, jobs, leases, _, _, runner, _, _ = parts
+    job = submit(service, "ExportToErp")
+    runner.start("acme", job.id)
+    runner.run_part("acme", job.id, "ExportToErp")
+    lane_when_ended = []
+    transition = jobs.transition
+
+    def watched(tenant, job_id, to, **fields):
+        if to.ended:
+            lane_when_ended.append(leases.held.get(("acme", LANE)))
+        return transition(tenant, job_id, to, **fields)
+
+    jobs.transition = watched
+    runner.finish("acme", job.id) if ends == "finish" else runner.fail("acme", job.id, "parts", "ERP unreachable")
+    assert lane_when_ended == [None]
+    assert submit(service, "ExportToErp").status is JobStatus.PENDING

@@ -123,7 +123,7 @@ def test_a_night_that_could_not_be_launched_is_recorded_deactivated_and_mailed_o
     assert tick.started == [] and [r["tenant"] for r in tick.refused] == ["acme"]
     [ended] = events.ended  # what EventBridge delivers back to the scheduler
     scheduled.ended({**ended, "tenant": "acme"})
-    assert len(mailer.sent) == 1 and "Phase: launch" in mailer.sent[0].body and "Step Functions is unreachable" in mailer.sent[0].body
+    assert len(mailer.sent) == 1 and "Phase: launch" in mailer.sent[0].body and "Reason: EndpointConnectionError" in mailer.sent[0].body
     assert scheduled.config("acme", "Customers")["active"] is False
     assert [(h["id"], h["ok"]) for h in scheduled.history("acme")] == [(ended["id"], False)]
 
@@ -147,11 +147,11 @@ def test_a_night_that_could_neither_be_launched_nor_announced_ends_failed_naming
     deliver()
     [night] = scheduled.history("acme")
     assert night["ok"] is False and night["details"]["status"] == "failed"
-    assert night["details"]["failure"] == {"phase": "launch", "reason": "ConnectionError: Step Functions is unreachable"}
+    assert night["details"]["failure"] == {"phase": "launch", "reason": "EndpointConnectionError"}
     config = scheduled.config("acme", "Customers")
     assert config["active"] is False and config["lastFailure"] == night["details"]["failure"]
     [mail] = mailer.sent
-    assert "Phase: launch" in mail.body and "Step Functions is unreachable" in mail.body
+    assert "Phase: launch" in mail.body and "Reason: EndpointConnectionError" in mail.body
 
     clock.advance(minutes=5)
     sweeper.sweep(timedelta(minutes=2))  # announced once...

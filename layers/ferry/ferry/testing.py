@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from ferry.core.errors import Conflict, IdempotencyKeyInUse, IdempotencyKeyReused, InvalidTransition, JobNotFound, NotFound, shown
 from ferry.core.ids import ulid_ceiling, ulid_floor
 from ferry.jobs.model import ENDED, Attachment, ChunkCounts, Job, JobError, JobStatus, sources_of
-from ferry.jobs.ports import Claim, FileMissing
+from ferry.jobs.ports import Claim, FileMissing, LaunchFailed
 
 
 class StillClock:
@@ -215,7 +215,7 @@ class RecordingLauncher:
 
     def launch(self, job: Job) -> None:
         if self.fail:
-            raise ConnectionError("Step Functions is unreachable")
+            raise LaunchFailed("EndpointConnectionError")
         self.launched.append(job)
         self.statuses[job.id] = "RUNNING"
 

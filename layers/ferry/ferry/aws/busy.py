@@ -27,7 +27,8 @@ def is_busy(exc: BaseException) -> bool:
 
 
 def described(exc: BaseException) -> str:
-    """What was busy, in a few words fit for a log line or a job's output (no request data)."""
+    """An AWS error in a few words fit for a log line or a job's output: its code and operation, never its message
+    (which can quote the request, and names the account, roles and resources behind it)."""
     if isinstance(exc, ClientError):
         return f"{exc.response['Error']['Code']} on {exc.operation_name}"
     return type(exc).__name__

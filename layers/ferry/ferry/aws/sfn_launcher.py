@@ -5,8 +5,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ferry.aws.busy import described
 from ferry.jobs.kinds import kind_of
 from ferry.jobs.model import Job
+from ferry.jobs.ports import LaunchFailed
 
 
 class StepFunctionsLauncher:
@@ -22,11 +26,14 @@ class StepFunctionsLauncher:
 
     def launch(self, job: Job) -> None:
         # The execution is named after the job: Step Functions then refuses a second run of the same job.
-        self._sfn.start_execution(
-            stateMachineArn=self._arn(job),
-            name=job.id,
-            input=json.dumps({"job": {"tenant": job.tenant, "id": job.id, "kind": job.type}}),
-        )
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._arn(job),
+                name=job.id,
+                input=json.dumps({"job": {"tenant": job.tenant, "id": job.id, "kind": job.type}}),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise LaunchFailed(described(exc)) from exc
 
     def status(self, job: Job) -> str | None:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when the job was never launched."""

@@ -104,9 +104,14 @@ class FileStore(Protocol):
         """A pre-signed URL a client PUTs the file to."""
 
 
+class LaunchFailed(Exception):
+    """The job's execution could not be started: why, in a few words fit for the job's output (the service's
+    error code, never its message, which names the account, roles and resources behind it)."""
+
+
 class Launcher(Protocol):
     def launch(self, job: Job) -> None:
-        """Start the job's state machine; the execution is named after the job."""
+        """Start the job's state machine; the execution is named after the job. Raises LaunchFailed."""
 
     def status(self, job: Job) -> str | None:
         """The status of the job's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), None if there is none."""

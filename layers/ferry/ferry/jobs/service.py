@@ -16,7 +16,7 @@ from ferry.jobs.kinds import AttachmentRule, JobKind, kind_of
 from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
 from ferry.jobs.idempotent import create_once
 from ferry.jobs.lifecycle import announce_ended
-from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, Launcher, Leases, References
+from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, LaunchFailed, Launcher, Leases, References
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # S3's limit for one PUT
 UPLOAD_URL_SECONDS = 15 * 60
@@ -112,9 +112,11 @@ class JobService:
         try:
             self._launcher.launch(job)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=bounded(f"The launch step failed: {reason}", MAX_OUTPUT_CHARS))
-            observability.job_failed(failed, "launch", reason)
+            # The tenant reads the job's output: the error's code only; the log has the whole of it.
+            why = str(exc) if isinstance(exc, LaunchFailed) else type(exc).__name__
+            failed = self._jobs.transition(job.tenant, job.id, JobStatus.FAILED, output=bounded(f"The launch step failed: {why}", MAX_OUTPUT_CHARS))
+            cause = exc.__cause__ or exc
+            observability.job_failed(failed, "launch", f"{why}: {type(cause).__name__}: {cause}")
             # No execution will announce it: its subscribers (mails, a schedule's history) hear of it here.
             try:
                 announce_ended(self._jobs, self._events, job.tenant, job.id)

@@ -77,42 +77,41 @@ class ProcedureRunner:
             raise LaneLost("This run lost the tenant's lane (its lease expired and another procedure took it); it stopped.")
 
     def finish(self, tenant: str, job_id: str) -> JobStatus:
+        # The lane is let go before the job's end is written, not after: a client that reads the job ended and
+        # starts the next command at once must not be refused naming it. The parts are done; only writing is left.
+        self._leases.release(tenant, LANE, job_id)
         job = self._jobs.get(tenant, job_id)
+        if job.status.ended:
+            return job.status
+        if job.status is JobStatus.CANCELLING:
+            return self._lifecycle.end_cancelled(job, "Cancelled between parts.")
+        parts = PROCEDURES[job.args["procedure"]].parts
+        summary = " ".join(f"{p}: {job.details.get(p, {}).get('summary', 'not run')}" for p in parts)
+        # What went wrong with some items (the first of each part), where a job's errors are shown; the mail names them too.
+        problems = [JobError(p, problem) for p in parts for problem in job.details.get(p, {}).get("problems", [])]
+        # What the parts did is the job's size: counts add up, as for any job.
+        # Until the job ends (the next write), what a client polling it reads is the summary, not rows in chunks.
+        self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts), running_output=bounded(summary, MAX_OUTPUT_CHARS))
+        # As for any job, one whose items all failed (every image refused, every row) is failed, not finished.
+        ended = JobStatus.FAILED if job.progress.processed and job.progress.succeeded == 0 else JobStatus.FINISHED
         try:
-            if job.status.ended:
-                return job.status
-            if job.status is JobStatus.CANCELLING:
-                return self._lifecycle.end_cancelled(job, "Cancelled between parts.")
-            parts = PROCEDURES[job.args["procedure"]].parts
-            summary = " ".join(f"{p}: {job.details.get(p, {}).get('summary', 'not run')}" for p in parts)
-            # What went wrong with some items (the first of each part), where a job's errors are shown; the mail names them too.
-            problems = [JobError(p, problem) for p in parts for problem in job.details.get(p, {}).get("problems", [])]
-            # What the parts did is the job's size: counts add up, as for any job.
-            # Until the job ends (the next write), what a client polling it reads is the summary, not rows in chunks.
-            self._jobs.set_plan(tenant, job_id, total=job.progress.processed, chunk_count=len(parts), running_output=bounded(summary, MAX_OUTPUT_CHARS))
-            # As for any job, one whose items all failed (every image refused, every row) is failed, not finished.
-            ended = JobStatus.FAILED if job.progress.processed and job.progress.succeeded == 0 else JobStatus.FINISHED
-            try:
-                self._jobs.transition(
-                    tenant, job_id, ended, output=bounded(summary, MAX_OUTPUT_CHARS), errors=errors_for_job(problems), error_count=job.progress.failed
-                )
-            except InvalidTransition as exc:
-                if exc.current != JobStatus.CANCELLING.value:
-                    raise
-                return self._lifecycle.end_cancelled(self._jobs.get(tenant, job_id), "Cancelled between parts.")
-            if ended is JobStatus.FAILED:
-                observability.job_failed(job, "finish", summary)
-            return ended
-        finally:
-            self._leases.release(tenant, LANE, job_id)
+            self._jobs.transition(
+                tenant, job_id, ended, output=bounded(summary, MAX_OUTPUT_CHARS), errors=errors_for_job(problems), error_count=job.progress.failed
+            )
+        except InvalidTransition as exc:
+            if exc.current != JobStatus.CANCELLING.value:
+                raise
+            return self._lifecycle.end_cancelled(self._jobs.get(tenant, job_id), "Cancelled between parts.")
+        if ended is JobStatus.FAILED:
+            observability.job_failed(job, "finish", summary)
+        return ended
 
     def fail(self, tenant: str, job_id: str, step: str, reason: str) -> JobStatus:
-        try:
-            if step == "parts":
-                # The Map says only that a part failed: it is the first that recorded nothing (a composite's parts run in order).
-                job = self._jobs.get(tenant, job_id)
-                failed = next((p for p in PROCEDURES[job.args["procedure"]].parts if p not in job.details), None)
-                reason = f"{failed}: {reason}" if failed else reason
-            return self._lifecycle.fail(tenant, job_id, step, reason)
-        finally:
-            self._leases.release(tenant, LANE, job_id)
+        self._leases.release(tenant, LANE, job_id)  # before the end is written, as in finish
+        if step == "parts":
+            # The Map says only that a part failed: it is the first that recorded nothing (a composite's parts run in order).
+            job = self._jobs.get(tenant, job_id)
+            failed = next((p for p in PROCEDURES[job.args["procedure"]].parts if p not in job.details), None)
+            reason = f"{failed}: {reason}" if failed else reason
+        return self._lifecycle.fail(tenant, job_id, step, reason)
+
