@@ -395,11 +395,26 @@ def test_sftp_without_posix_rename_the_old_file_is_replaced_all_the_same(sftp_se
     assert (folder / "customers.zip").read_bytes() == b"new"
 
 
-def test_sftp_a_rename_the_server_never_answers_fails_at_the_timeout_naming_it_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
-    import asyncio
+def _put_while_the_server_stalls(sftp_server, folder, answer: threading.Event) -> tuple[DestinationFailed, float, list[str], float]:
+    """A put over a server that holds some request until `answer` is set: (its failure, seconds waited, the folder then, the timeout)."""
     import time
 
     from ferry.destinations.port import Timeouts
+
+    (folder / "customers.zip").write_bytes(b"old")
+    timeouts = Timeouts(connect_s=5.0, operation_s=2.0)
+    destination = SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted, timeouts)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            destination.put("customers.zip", io.BytesIO(b"new"))
+        return failed.value, time.monotonic() - started, _listing(folder), timeouts.operation_s
+    finally:
+        answer.set()
+
+
+def test_sftp_a_rename_the_server_never_answers_fails_at_the_timeout_naming_it_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
+    import asyncio
 
     answer = threading.Event()  # the server holds the rename until the test has looked
     rename = asyncssh.SFTPServer.posix_rename
@@ -410,29 +425,16 @@ def test_sftp_a_rename_the_server_never_answers_fails_at_the_timeout_naming_it_a
         return rename(self, oldpath, newpath)
 
     monkeypatch.setattr(asyncssh.SFTPServer, "posix_rename", stalled)
-    (folder / "customers.zip").write_bytes(b"old")
-    timeouts = Timeouts(connect_s=5.0, operation_s=2.0)
-    destination = SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted, timeouts)
-    started = time.monotonic()
-    try:
-        with pytest.raises(DestinationFailed) as failed:
-            destination.put("customers.zip", io.BytesIO(b"new"))
-        waited = time.monotonic() - started
-        listing = _listing(folder)
-    finally:
-        answer.set()
+    failure, waited, listing, timeout = _put_while_the_server_stalls(sftp_server, folder, answer)
 
-    assert "rename" in failed.value.reason and "timed out" in failed.value.reason, failed.value.reason
-    assert "remove" not in failed.value.reason  # a silent server is not taken for one without posix-rename
-    assert waited < 2 * timeouts.operation_s, waited
+    assert "rename" in failure.reason and "timed out" in failure.reason, failure.reason
+    assert "remove" not in failure.reason  # a silent server is not taken for one without posix-rename
+    assert waited < 2 * timeout, waited
     assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old"
 
 
 def test_sftp_a_look_at_the_written_file_the_server_never_answers_fails_at_the_timeout_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
     import asyncio
-    import time
-
-    from ferry.destinations.port import Timeouts
 
     answer = threading.Event()  # the server holds the stat of the written file until the test has looked
     stat = asyncssh.SFTPServer.stat
@@ -444,21 +446,11 @@ def test_sftp_a_look_at_the_written_file_the_server_never_answers_fails_at_the_t
         return stat(self, path)
 
     monkeypatch.setattr(asyncssh.SFTPServer, "stat", stalled)
-    (folder / "customers.zip").write_bytes(b"old")
-    timeouts = Timeouts(connect_s=5.0, operation_s=2.0)
-    destination = SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted, timeouts)
-    started = time.monotonic()
-    try:
-        with pytest.raises(DestinationFailed) as failed:
-            destination.put("customers.zip", io.BytesIO(b"new"))
-        waited = time.monotonic() - started
-        listing = _listing(folder)
-    finally:
-        answer.set()
+    failure, waited, listing, timeout = _put_while_the_server_stalls(sftp_server, folder, answer)
 
-    assert "timed out" in failed.value.reason, failed.value.reason
+    assert "timed out" in failure.reason, failure.reason
     assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old", listing
-    assert waited < 2 * timeouts.operation_s, waited
+    assert waited < 2 * timeout, waited
 
 
 def test_sftp_a_rename_refused_for_another_reason_is_not_worked_around_and_keeps_the_old_file(sftp_server, folder, monkeypatch):
