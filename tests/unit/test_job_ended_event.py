@@ -62,3 +62,14 @@ def test_an_entry_of_exactly_256_kb_is_cut_too_for_eventbridge_takes_only_less()
     assert len(json.dumps({**job_resource(job), "tenant": "acme"}, ensure_ascii=False).encode()) + len("ferry") + len("Job Ended") == MAX_ENTRY_BYTES
     detail, size = entry_size(job)
     assert size < MAX_ENTRY_BYTES and detail["errors_cut"] is True
+
+
+def test_a_cut_event_carries_as_many_of_the_first_errors_as_fit_not_half_of_them():
+    # docs/api.md: "only as many of its first errors as fit". 100 errors of ~2.9 KB: some 88 fit, not 50.
+    job = ended([JobError("invalid_field", "\U0001f600" * 500, row=n, field="\U0001f600" * 200) for n in range(1, 101)])
+    detail, size = entry_size(job)
+    kept = len(detail["errors"])
+    assert size < MAX_ENTRY_BYTES and detail["errors_cut"] is True and kept >= 85
+    # ...and one more would not have fit.
+    one_more = json.dumps({**detail, "errors": job_resource(job)["errors"][: kept + 1]}, ensure_ascii=False).encode()
+    assert len(one_more) + size - len(json.dumps(detail, ensure_ascii=False).encode()) > MAX_ENTRY_BYTES - 1024

@@ -40,7 +40,18 @@ def _detail(job: Job, view: dict[str, Any]) -> str:
     text = json.dumps(detail, ensure_ascii=False)
     errors = list(detail.get("errors") or [])
     room = MAX_ENTRY_BYTES - ENVELOPE_BYTES - len(SOURCE.encode()) - len(JOB_ENDED.encode())
-    while len(text.encode()) >= room and errors:
-        errors = errors[: len(errors) // 2]
-        text = json.dumps({**detail, "errors": errors, "errors_cut": True}, ensure_ascii=False)
-    return text
+    if len(text.encode()) < room or not errors:
+        return text
+
+    def cut(kept: int) -> str:
+        return json.dumps({**detail, "errors": errors[:kept], "errors_cut": True}, ensure_ascii=False)
+
+    # The most of the first errors that fit: a bisection (what fits with k errors fits with fewer).
+    low, high = 0, len(errors) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut(middle).encode()) < room:
+            low = middle
+        else:
+            high = middle - 1
+    return cut(low)
