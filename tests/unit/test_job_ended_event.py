@@ -44,3 +44,32 @@ def test_errors_quoting_a_hostile_file_are_cut_to_what_an_entry_holds_and_the_jo
     assert size <= MAX_ENTRY_BYTES
     assert detail["errors_cut"] is True and detail["error_count"] == 700
     assert 0 < len(detail["errors"]) < 100 and [e["row"] for e in detail["errors"]] == list(range(1, len(detail["errors"]) + 1))
+
+
+def entry_size(job: Job) -> tuple[dict[str, Any], int]:
+    """The entry's size as EventBridge counts it: Source, DetailType and Detail (no Resources, no Time), UTF-8."""
+    bridge = RecordingEventBridge()
+    EventBridgeEvents(lambda: bridge).job_ended(job, job_resource(job))
+    [entry] = bridge.entries
+    return json.loads(entry["Detail"]), sum(len(entry[k].encode()) for k in ("Source", "DetailType", "Detail")) + sum(len(r.encode()) for r in entry["Resources"])
+
+
+def test_an_entry_of_exactly_256_kb_is_cut_too_for_eventbridge_takes_only_less():
+    # 91 errors of 4-byte characters and a 92nd whose 758 bytes make the entry exactly 256 KB: EventBridge
+    # ("the total entry size must be less than 256KB") would refuse it, and the end would never be told.
+    errors = [JobError("invalid_field", "\U0001f600" * 500, row=n, field="\U0001f600" * 200) for n in range(1, 92)]
+    job = ended([*errors, JobError("invalid_field", "\U0001f600" * 100 + "x" * 358, row=92)])
+    assert len(json.dumps({**job_resource(job), "tenant": "acme"}, ensure_ascii=False).encode()) + len("ferry") + len("Job Ended") == MAX_ENTRY_BYTES
+    detail, size = entry_size(job)
+    assert size < MAX_ENTRY_BYTES and detail["errors_cut"] is True
+
+
+def test_a_cut_event_carries_as_many_of_the_first_errors_as_fit_not_half_of_them():
+    # docs/api.md: "only as many of its first errors as fit". 100 errors of ~2.9 KB: some 88 fit, not 50.
+    job = ended([JobError("invalid_field", "\U0001f600" * 500, row=n, field="\U0001f600" * 200) for n in range(1, 101)])
+    detail, size = entry_size(job)
+    kept = len(detail["errors"])
+    assert size < MAX_ENTRY_BYTES and detail["errors_cut"] is True and kept >= 85
+    # ...and one more would not have fit.
+    one_more = json.dumps({**detail, "errors": job_resource(job)["errors"][: kept + 1]}, ensure_ascii=False).encode()
+    assert len(one_more) + size - len(json.dumps(detail, ensure_ascii=False).encode()) > MAX_ENTRY_BYTES - 1024

@@ -229,3 +229,17 @@ def test_a_failure_told_after_a_later_run_exported_its_night_stops_nothing(world
     config = scheduled.config("acme", "Customers")
     assert config["active"] is True and config["lastFailure"] is None and mailer.sent == []
     assert sorted(h["ok"] for h in scheduled.history("acme")) == [False, True]  # both runs are in the history, as they ended
+
+
+def test_a_test_runs_end_is_recorded_once_the_configuration_has_exported_a_night(world):
+    # A test run has no night (None): its end must be compared with no night, nor crash the scheduler.
+    scheduled, jobs, _, settings, mailer, _ = world
+    configure(scheduled, settings, "acme")
+    [night] = scheduled.tick(NIGHT).started
+    jobs.transition("acme", night, JobStatus.RUNNING)
+    scheduled.ended(job_ended(jobs.transition("acme", night, JobStatus.FINISHED)))
+    [test] = scheduled.test("acme", ["Customers"])
+    jobs.transition("acme", test, JobStatus.RUNNING)
+    scheduled.ended(job_ended(jobs.transition("acme", test, JobStatus.FAILED, output="Export failed: the upload phase failed: disk full")))
+    assert sorted((h["test"], h["ok"]) for h in scheduled.history("acme")) == [(False, True), (True, False)]
+    assert scheduled.config("acme", "Customers")["active"] is True and mailer.sent == []

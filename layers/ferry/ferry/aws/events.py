@@ -14,6 +14,9 @@ JOB_ENDED = "Job Ended"
 # outgrow that, and an end that can never be published is never told; past it, the event carries as many of the
 # first errors as fit (`errors_cut`; the job's error_count and GET /jobs/{id}/errors have them all).
 MAX_ENTRY_BYTES = 256 * 1024
+# The entry must be *less than* 256 KB, and PutEvents' reference counts "any necessary characters and keys of the
+# JSON representation of the event" too (its envelope: id, account, time, region, ...): a little is kept for that.
+ENVELOPE_BYTES = 1024
 
 
 class EventBridgeEvents:
@@ -36,8 +39,19 @@ def _detail(job: Job, view: dict[str, Any]) -> str:
     detail = {**view, "tenant": job.tenant}
     text = json.dumps(detail, ensure_ascii=False)
     errors = list(detail.get("errors") or [])
-    room = MAX_ENTRY_BYTES - len(SOURCE) - len(JOB_ENDED)
-    while len(text.encode()) > room and errors:
-        errors = errors[: len(errors) // 2]
-        text = json.dumps({**detail, "errors": errors, "errors_cut": True}, ensure_ascii=False)
-    return text
+    room = MAX_ENTRY_BYTES - ENVELOPE_BYTES - len(SOURCE.encode()) - len(JOB_ENDED.encode())
+    if len(text.encode()) < room or not errors:
+        return text
+
+    def cut(kept: int) -> str:
+        return json.dumps({**detail, "errors": errors[:kept], "errors_cut": True}, ensure_ascii=False)
+
+    # The most of the first errors that fit: a bisection (what fits with k errors fits with fewer).
+    low, high = 0, len(errors) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut(middle).encode()) < room:
+            low = middle
+        else:
+            high = middle - 1
+    return cut(low)

@@ -320,7 +320,8 @@ class ScheduledExports:
         failure = _failure_of(job)
         # A run whose end is told only after a later run exported its night (the sweeper publishing it once
         # EventBridge was back, its lease lapsed meanwhile) stops nothing: the night is done.
-        superseded = bool(config.get("lastRunNight")) and config["lastRunNight"] >= schedule["night"]
+        # A test run has no night (None), so it is never superseded.
+        superseded = bool(schedule.get("night") and config.get("lastRunNight")) and config["lastRunNight"] >= schedule["night"]
         failed = job["status"] == "failed" and not schedule.get("test") and not superseded
         if not schedule.get("test"):
             if ok:
