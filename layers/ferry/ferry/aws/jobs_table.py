@@ -321,7 +321,7 @@ class JobsTable:
         return self._by_activity(ACTIVE, created_before)
 
     def unannounced(self, created_before: datetime) -> Iterator[Job]:
-        """Every tenant's jobs that ended, created before `created_before`, whose Job Ended was never published."""
+        """Every tenant's jobs that ended, created before `created_before`, whose Job Ended is not known to be published."""
         return self._by_activity(UNANNOUNCED, created_before)
 
     def _by_activity(self, activity: str, created_before: datetime) -> Iterator[Job]:

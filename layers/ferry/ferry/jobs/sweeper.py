@@ -11,7 +11,7 @@ this one as running, until it expired.
 A job can also end without its `Job Ended` going out: EventBridge was out of reach
 when the launch failed, or through all of a step's retries. Nothing else would
 publish it, and a scheduled night's history, deactivation and mail, or a procedure's
-mails, hang on it; so the sweeper publishes every such end (once: `announce` marks it).
+mails, hang on it; so the sweeper publishes every such end (once: `announce` claims it first).
 """
 from __future__ import annotations
 
