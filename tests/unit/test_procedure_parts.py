@@ -539,3 +539,18 @@ def test_import_files_entries_in_the_settings_keep_the_s3_form_and_take_the_sftp
     ]:
         with pytest.raises(ValidationError):
             TenantSettings.model_validate({"importFiles": [refused]})
+
+
+def test_items_added_while_images_are_fetched_never_show_more_done_than_there_are(store, server, monkeypatch):
+    monkeypatch.setattr(images, "_REPORT_EVERY_S", 0.0)
+    server.images = {"/a.png": Image(PNG, "image/png")}
+    put(store, "Items", [{"code": f"I{n}", "imageUrl": server.url("/a.png")} for n in range(3)])
+    counted = store.count
+    # Counted at the start as 3; two more items are in the store by the time the pages are read.
+    monkeypatch.setattr(store, "count", lambda *args: (counted(*args), put(store, "Items", [{"code": f"J{n}", "imageUrl": server.url("/a.png")} for n in range(2)]))[0])
+    reports: list[str] = []
+
+    downloader(store, CountingFiles())(RunContext(TENANT, "job-1", {}, reports.append))
+
+    assert reports[-1] == "5 of 5 items, 0 failed"
+    assert all(int(text.split()[0]) <= int(text.split()[2]) for text in reports), reports

@@ -121,7 +121,8 @@ class DownloadItemsImages:
         saved_at, unsaved = time.monotonic(), False
 
         def progress() -> str:
-            return f"{sum(counts.values())} of {total} items, {counts['failed']} failed"
+            looked_at = sum(counts.values())  # items added since the count are fetched too: never "5 of 3"
+            return f"{looked_at} of {max(total, looked_at)} items, {counts['failed']} failed"
 
         run.report(progress())
         reported_at = time.monotonic()
