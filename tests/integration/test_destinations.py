@@ -453,6 +453,25 @@ def test_sftp_a_look_at_the_written_file_the_server_never_answers_fails_at_the_t
     assert waited < 2 * timeout, waited
 
 
+def test_sftp_a_write_the_server_never_answers_fails_at_the_timeout_and_leaves_no_temporary_file(sftp_server, folder, monkeypatch):
+    import asyncio
+
+    answer = threading.Event()  # the server holds the writes of the temporary file until the test has looked
+    write = asyncssh.SFTPServer.write
+
+    async def stalled(self, file_obj, offset, data):
+        while not answer.is_set():
+            await asyncio.sleep(0.05)
+        return write(self, file_obj, offset, data)
+
+    monkeypatch.setattr(asyncssh.SFTPServer, "write", stalled)
+    failure, waited, listing, timeout = _put_while_the_server_stalls(sftp_server, folder, answer)
+
+    assert "timed out" in failure.reason, failure.reason
+    assert waited < 3 * timeout, waited  # the write's timeout, then the clean-up on a session of its own
+    assert listing == ["customers.zip"] and (folder / "customers.zip").read_bytes() == b"old", listing
+
+
 def test_sftp_a_rename_refused_for_another_reason_is_not_worked_around_and_keeps_the_old_file(sftp_server, folder, monkeypatch):
     def refused(self, oldpath, newpath):
         raise asyncssh.SFTPFailure("quota exceeded")
