@@ -30,6 +30,11 @@ _OUT_OF_RANGE = "number out of range (integers are 64-bit, decimals finite doubl
 _REASONS = {"recursion limit exceeded": "nested deeper than 200 levels", "number out of range": _OUT_OF_RANGE}
 
 
+def encoded_size(value: Any) -> int:
+    """The bytes `value` takes as UTF-8 JSON (dates and such as text): what a kept item's bound counts."""
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+
+
 @dataclass(frozen=True)
 class JsonRefused(Exception):
     reason: str

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ferry.core.errors import FieldError, InvalidRequest, shown
+from ferry.core.jsontext import encoded_size
 from ferry.jobs.ports import References
 
 
@@ -65,7 +65,7 @@ class JobKind:
             names = ", ".join(sorted({p.pointer for p in pointers}))
             raise InvalidRequest(f"Invalid args for {self.name}: {names}.", pointers) from exc
         checked = self.check_args(parsed)
-        if len(json.dumps(checked, ensure_ascii=False, default=str).encode()) > MAX_ARGS_BYTES:
+        if encoded_size(checked) > MAX_ARGS_BYTES:
             raise InvalidRequest(f"The args of {self.name} take at most {MAX_ARGS_BYTES // 1024} KB of JSON.", [FieldError("/args", "too large")])
         return checked
 

@@ -27,6 +27,7 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from ferry.core.jsontext import encoded_size
 from ferry.store.port import InvalidFilter
 
 # The internal fields a query may name, and the SQLite columns holding them.
@@ -165,7 +166,7 @@ def validate_kept(filter: Any) -> dict[str, Any]:
 
     Only there: an export's query joins its filter with its segments' and its times, and may be larger.
     """
-    if len(json.dumps(filter, ensure_ascii=False, default=str).encode()) > MAX_FILTER_BYTES:
+    if encoded_size(filter) > MAX_FILTER_BYTES:
         raise InvalidFilter(f"a filter takes at most {MAX_FILTER_BYTES // 1024} KB of JSON", "/filter")
     return validate(filter)
 
