@@ -15,6 +15,12 @@ def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -
     return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
+def created_answer(created: bool, body: Any, location: str) -> Response:
+    """What a POST that creates answers: 201 when this request created it, 200 when a repeat with the same
+    Idempotency-Key and body gets what the first created; Location says where it is either way."""
+    return json_answer(201 if created else 200, body, {"Location": location})
+
+
 def job_answer(status: int, body: Any, job: Job, location: str) -> Response:
     """A job's answer: where to poll it, and, while it runs on, when to poll again."""
     headers = {"Location": location}

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from ferry.exports.segments import SegmentIn
 from ferry_api import request
-from ferry_api.answers import json_answer
+from ferry_api.answers import created_answer, json_answer
 from ferry_api.idempotent import created_once, destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
@@ -60,7 +60,7 @@ def create_segment(segment: Annotated[SegmentIn, Body(openapi_examples=_SEGMENT_
     made, created = created_once(
         router.current_event, "segment", segment.model_dump(mode="json"), lambda tenant, new_id: runtime.segments.create(tenant, segment, new_id), runtime.segments.get
     )
-    return json_answer(201 if created else 200, vars(made), {"Location": f"/segments/{made.id}"})
+    return created_answer(created, vars(made), f"/segments/{made.id}")
 
 
 @router.get("/segments", summary="List segments", tags=["Segments"], operation_id="listSegments", responses={200: ok("The segments", schema={"type": "object"}), **problems()})
@@ -88,7 +88,7 @@ def delete_segment(segment_id: str):
 )
 def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examples=_DESTINATION_EXAMPLES)], idempotency_key: IdempotencyKey = None):
     made, created = destination_created_once(router.current_event, "destination", destination, runtime.destinations.create)
-    return json_answer(201 if created else 200, made, {"Location": f"/destinations/{made['id']}"})
+    return created_answer(created, made, f"/destinations/{made['id']}")
 
 
 @router.get("/destinations", summary="List destinations", tags=["Destinations"], operation_id="listDestinations", responses={200: ok("The destinations, secrets masked", schema={"type": "object"}), **problems()})

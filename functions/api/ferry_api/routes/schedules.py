@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from ferry_api import request
-from ferry_api.answers import json_answer
+from ferry_api.answers import created_answer, json_answer
 from ferry_api.idempotent import destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
@@ -37,7 +37,7 @@ def _tenant() -> str:
 )
 def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _PROFILE}})], idempotency_key: IdempotencyKey = None):
     made, created = destination_created_once(router.current_event, "export-profile", profile, runtime.scheduled_exports.create_profile)
-    return json_answer(201 if created else 200, made, {"Location": f"/export-profiles/{made['id']}"})
+    return created_answer(created, made, f"/export-profiles/{made['id']}")
 
 
 @router.get("/export-profiles", summary="List export profiles", tags=[TAG], operation_id="listExportProfiles", responses={200: ok("The profiles", schema=OBJECT), **problems()})
