@@ -343,11 +343,7 @@ class SftpDestination:
 
     def _rename_failed(self, exc: BaseException) -> DestinationFailed:
         if isinstance(exc, (socket.timeout, TimeoutError)):
-            return _Unanswered(
-                "write",
-                f"{self._where()} did not answer the rename of the written file into place in {self._config.folder} "
-                f"within {self._timeouts.operation_s:g} s: timed out.",
-            )
+            return self._unanswered("the rename of the written file into place")
         step = "permission" if isinstance(exc, OSError) and exc.errno == errno.EACCES else "write"
         return DestinationFailed(step, f"{self._where()} refused to rename the written file into place in {self._config.folder}: {_why(exc)}.")
 
@@ -370,11 +366,7 @@ class SftpDestination:
         except OSError as exc:
             if isinstance(exc, (socket.timeout, TimeoutError)):
                 # As an unanswered rename: a put's clean-up must not queue behind this request.
-                raise _Unanswered(
-                    "write",
-                    f"{self._where()} did not answer a look at {posixpath.basename(path)} in {self._config.folder} "
-                    f"within {self._timeouts.operation_s:g} s: timed out.",
-                ) from None
+                raise self._unanswered(f"a look at {posixpath.basename(path)}") from None
             if exc.errno == errno.ENOENT:
                 return None
             step = "permission" if exc.errno == errno.EACCES else "write"
@@ -384,6 +376,9 @@ class SftpDestination:
         if attributes.st_size is None or attributes.st_mtime is None:
             return ""
         return f"{attributes.st_size}:{attributes.st_mtime}"
+
+    def _unanswered(self, request: str) -> _Unanswered:
+        return _Unanswered("write", f"{self._where()} did not answer {request} in {self._config.folder} within {self._timeouts.operation_s:g} s: timed out.")
 
     def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
         """Best effort: the failure that brought us here is the one to report."""
