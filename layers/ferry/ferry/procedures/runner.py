@@ -114,4 +114,3 @@ class ProcedureRunner:
             failed = next((p for p in PROCEDURES[job.args["procedure"]].parts if p not in job.details), None)
             reason = f"{failed}: {reason}" if failed else reason
         return self._lifecycle.fail(tenant, job_id, step, reason)
-
