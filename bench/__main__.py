@@ -8,7 +8,8 @@
     bulk_write statements, encoded to BSON; no server). Each path's rows/s as a ratio to the
     floor, json.loads alone on the same bytes, measured in the same run (goals: 0.5 for
     SQLite, 1.0 for MongoDB). Median of 3 runs, pinned to one CPU.
-(b) API cold import: `import ferry_api.app` timed inside fresh interpreters that see only
+(b) API cold import: the import of the ApiFunction's handler module (template.yaml's Handler,
+    ferry_api.handler) timed inside fresh interpreters that see only
     what Lambda has (the runtime's boto3 and the layer's requirements; the developer's tools,
     pyOpenSSL among them, are refused), with the ApiFunction's environment from template.yaml
     and dummy credentials, after the standard-library modules Lambda's runtime has imported
@@ -315,7 +316,7 @@ RUNTIME_MODULES = ("decimal", "enum", "importlib", "json", "logging", "math", "o
 # `from_source`, the layer's and the function's modules are compiled from source, as when no .pyc is shipped;
 # the standard library and the runtime's boto3 keep theirs, as on Lambda.
 CHILD = """
-import json, sys, time
+import importlib, json, sys, time
 from importlib.machinery import PathFinder, SourceFileLoader
 
 config = json.loads(sys.argv[1])
@@ -345,7 +346,7 @@ sys.meta_path.insert(0, LambdaPackages)
 for module in config["runtime_modules"]:
     __import__(module)
 start = time.perf_counter()
-import ferry_api.app
+importlib.import_module(config["handler_module"])
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "modules": [m for m in config["unwanted"] if m in sys.modules]}))
 """
@@ -402,16 +403,22 @@ def lambda_import_config(from_source: bool) -> dict[str, Any]:
         "from_source": sorted(layer_modules) if from_source else [],
         "runtime_modules": list(RUNTIME_MODULES),
         "unwanted": list(UNWANTED_IN_API),
+        "handler_module": api_function().handler.rpartition(".")[0],
     }
+
+
+def api_function() -> Any:
+    """The ApiFunction as template.yaml declares it (deployed with a MongoDB secret): its handler and environment."""
+    from ferry_local.template import Stack
+
+    return Stack.from_template(REPO / "template.yaml", parameter_overrides=API_DEPLOYED_WITH).function("ApiFunction")
 
 
 def child_env() -> dict[str, str]:
     """A clean environment: no real AWS, Ferry, MongoDB, Powertools or pydantic settings leak in; the API function's go in."""
-    from ferry_local.template import Stack
-
     leaking = ("AWS_", "FERRY_", "MONGODB_", "POWERTOOLS_", "PYDANTIC_", "PYTHON")
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaking)}
-    env.update(Stack.from_template(REPO / "template.yaml", parameter_overrides=API_DEPLOYED_WITH).function("ApiFunction").environment)
+    env.update(api_function().environment)
     env.update(DUMMY_AWS_ENV)
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in SOURCE_PATHS)
     return env
@@ -422,7 +429,7 @@ def import_api_once(config: dict[str, Any]) -> dict[str, Any]:
         [sys.executable, "-c", CHILD, json.dumps(config)], env=child_env(), cwd=REPO, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"import ferry_api.app failed (exit {done.returncode}):\n{done.stderr.strip()}")
+        raise RuntimeError(f"import {config['handler_module']} failed (exit {done.returncode}):\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -491,7 +498,7 @@ def report_import(chunks: list[bytes]) -> None:
 
 
 def report_api_import() -> None:
-    print(f"(b) API cold import: `import ferry_api.app` in a fresh interpreter with Lambda's packages only, median of {IMPORT_RUNS} after 1 warm-up")
+    print(f"(b) API cold import: `import {api_function().handler.rpartition('.')[0]}` in a fresh interpreter with Lambda's packages only, median of {IMPORT_RUNS} after 1 warm-up")
     try:
         shipped = measure_api_import(from_source=False)
         compiled = measure_api_import(from_source=True)

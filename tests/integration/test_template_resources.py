@@ -34,7 +34,7 @@ def test_bucket_and_state_machine_exist_with_substitutions_applied(aws_stack):
 
 def test_function_environments_resolve_refs_to_this_stack(aws_stack):
     api = aws_stack.function("ApiFunction")
-    assert api.handler == "ferry_api.app.lambda_handler"
+    assert api.handler == "ferry_api.handler.lambda_handler"
     assert api.environment["FERRY_JOBS_TABLE"] == aws_stack.physical("JobsTable")
     machines = {family: aws_stack.arn(f"{family.title()}StateMachine") for family in ("import", "export", "procedure")}
     assert api.environment["FERRY_STATE_MACHINES"] == ",".join(f"{family}={arn}" for family, arn in machines.items())

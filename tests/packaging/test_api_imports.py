@@ -1,4 +1,4 @@
-"""What `import ferry_api.app` (the API function's handler module, as the template names it) brings in at a cold start."""
+"""What importing the API function's handler module (`ferry_api.handler`, as template.yaml names it) brings in at a cold start."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_IN_THE_API = ("pandas", "numpy", "pymongo", "aws_xray_sdk", "paramiko", "sqlalchemy")
-CHILD = f"import json, sys; import ferry_api.app; print(json.dumps(sorted(m for m in {NOT_IN_THE_API!r} if m in sys.modules)))"
+CHILD = (
+    "import gc, json, sys; import ferry_api.handler; "
+    f"print(json.dumps({{'heavy': sorted(m for m in {NOT_IN_THE_API!r} if m in sys.modules), 'collector_on': gc.isenabled(), 'frozen': gc.get_freeze_count()}}))"
+)
 
 
-def test_the_api_handler_imports_no_heavy_or_worker_only_package():
+def test_the_api_handler_imports_no_heavy_package_and_leaves_the_collector_on():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FERRY_", "MONGODB_", "POWERTOOLS_"))}
     env |= {
         "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("layers/ferry", "functions/api")),
@@ -24,4 +27,8 @@ def test_the_api_handler_imports_no_heavy_or_worker_only_package():
     }
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == []
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["heavy"] == []
+    # Imported with the collector paused, then frozen (collector.loading): on again for what requests make.
+    assert found["collector_on"] is True
+    assert found["frozen"] > 10_000

@@ -13,17 +13,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from ferry.core import collector
 
-from ferry.aws.busy import described, is_busy
-from ferry.core.errors import Unauthorized
-from ferry.core.observability import logger
-from ferry.core.settings import Settings
-from ferry.tenants.api_keys import ApiKeyCache, api_key_of
-from ferry.wiring import Runtime
+with collector.loading():  # a cold start of every request's path: see collector.py
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-runtime = Runtime(Settings.from_env(os.environ))
-keys = ApiKeyCache(runtime.api_keys, runtime.settings.api_key_cache_seconds)
+    from ferry.aws.busy import described, is_busy
+    from ferry.core.errors import Unauthorized
+    from ferry.core.observability import logger
+    from ferry.core.settings import Settings
+    from ferry.tenants.api_keys import ApiKeyCache, api_key_of
+    from ferry.wiring import Runtime
+
+    runtime = Runtime(Settings.from_env(os.environ))
+    keys = ApiKeyCache(runtime.api_keys, runtime.settings.api_key_cache_seconds)
 
 
 @logger.inject_lambda_context
