@@ -1,18 +1,22 @@
-"""What the OpenAPI document says beyond the routes themselves: the answers' shapes, the problems, enums.
+"""What the OpenAPI document says beyond the routes themselves: the answers, the problems, enums.
 
-Each route declares its real success answer (`ok`) and the problems it can give
-(`problems`); `refine` then takes out of the generated document what Powertools adds
-on its own and this API never answers (its JSON 422 "Validation Error": every
-refusal here is an RFC 9457 problem).
+Each route declares its real success answer (`ok`, naming its shape in shapes.py) and
+the problems it can give (`problems`); `refine` then adds those shapes to the generated
+document and takes out what Powertools adds on its own and this API never answers (its
+JSON 422 "Validation Error": every refusal here is an RFC 9457 problem).
+
+Routes name the shapes rather than hold their classes so that neither a cold start (~10 ms
+of class definitions) nor a route's first request (Powertools analyses a route's response
+models then) pays for documentation.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import WithJsonSchema
 
-from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import REGISTRY, SEED_004
 from ferry.jobs.kinds import load_kinds
 from ferry.jobs.model import JobStatus
@@ -32,31 +36,11 @@ IMPORT_STATUS_ENUM = list(dict.fromkeys(seed004._IMPORT_STATUS.values()))
 API_JOB_STATUS_ENUM = [s.value for s in JobStatus if s not in seed002._STATUS]
 
 
-def _enum(values: list[str], description: str | None = None) -> Any:
-    return Field(json_schema_extra={"enum": values}, description=description)
+_COMPONENTS = "#/components/schemas/"
 
 
-class Documented(LazyModel):
-    """A shape the OpenAPI document shows; built (~2 ms each) when the document is, never by a request."""
-
-
-# --- Problems --------------------------------------------------------------------------------
-
-
-class FieldProblem(Documented):
-    pointer: str = Field(description="JSON pointer to the field at fault (`/query/limit`, `/headers/...` outside the body)")
-    detail: str
-
-
-class Problem(Documented):
-    """RFC 9457 problem details: every refusal of this API."""
-
-    type: str = Field(examples=["/problems/invalid-request"])
-    title: str
-    status: int
-    detail: str
-    instance: str
-    errors: list[FieldProblem] | None = None
+def _shape(name: str) -> dict[str, str]:
+    return {"$ref": _COMPONENTS + name}
 
 
 _PROBLEMS: dict[int, str] = {
@@ -77,7 +61,7 @@ def problems(*statuses: int, **described: str) -> dict[int, dict[str, Any]]:
     found = {int(k.removeprefix("s")): v for k, v in described.items()}
     answers = {}
     for status in sorted({401, 500, 503, *statuses}):
-        answer: dict[str, Any] = {"description": found.get(status, _PROBLEMS[status]), "content": {PROBLEM_JSON: {"model": Problem}}}
+        answer: dict[str, Any] = {"description": found.get(status, _PROBLEMS[status]), "content": {PROBLEM_JSON: {"schema": _shape("Problem")}}}
         if status == 401:
             answer["headers"] = {"WWW-Authenticate": {"description": 'Bearer realm="ferry"', "schema": {"type": "string"}}}
         if status == 503:
@@ -100,9 +84,9 @@ _RETRY_AFTER = {"description": "Seconds to wait before polling again (while the 
 JOB_HEADERS = {"Location": _LOCATION, "Retry-After": _RETRY_AFTER}
 
 
-def ok(description: str, model: type[BaseModel] | None = None, *, media_type: str = "application/json", schema: dict[str, Any] | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A success response: its description, and its body's model or schema (neither: no body)."""
-    body = {"model": model} if model is not None else {"schema": schema} if schema is not None else None
+def ok(description: str, shape: str | None = None, *, media_type: str = "application/json", schema: dict[str, Any] | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A success response: its description, and its body's shape (a class of shapes.py, by name) or schema (neither: no body)."""
+    body = {"schema": _shape(shape)} if shape is not None else {"schema": schema} if schema is not None else None
     answer: dict[str, Any] = {"description": description, "content": {media_type: body} if body else {}}
     if headers:
         answer["headers"] = headers
@@ -122,171 +106,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-# --- Shapes of the answers (documentation: the views build them) ---------------------------
-
-
-class JobErrorOut(Documented):
-    code: str = Field(examples=["invalid_field"])
-    message: str
-    row: int | None = Field(default=None, description="The row in the input, from 1")
-    field: str | None = Field(default=None, description="Dotted path inside the row")
-
-
-class ProgressOut(Documented):
-    total: int | None = Field(description="Rows in the input, once known")
-    processed: int
-    succeeded: int
-    failed: int
-    percent: float
-
-
-class AttachmentOut(Documented):
-    name: str
-    mime_type: str
-    size: int | None = None
-    sha256: str | None = None
-    url: str | None = None
-    upload_id: str | None = None
-
-
-class ResultOut(Documented):
-    file: str
-    link: str = Field(description="GET it for a short-lived download URL")
-
-
-class MetricsOut(Documented):
-    queued_ms: int | None
-    run_ms: int | None
-
-
-class Job(Documented):
-    """The canonical job."""
-
-    id: str
-    type: Annotated[str, _enum(JOB_KINDS_ENUM)]
-    status: JobStatus
-    args: dict[str, Any]
-    attachment: AttachmentOut | None
-    progress: ProgressOut
-    running_output: str | None = Field(description="What is being done now")
-    output: str | None = Field(description="The final summary, or the failure's reason naming its step")
-    errors: list[JobErrorOut] = Field(description="The first 100 errors; GET /jobs/{id}/errors has them all")
-    error_count: int
-    result: ResultOut | None = Field(description="The job's output file, once there is one (an export's zip)")
-    created_at: str
-    updated_at: str
-    started_at: str | None
-    terminated_at: str | None
-    metrics: MetricsOut
-    links: dict[str, str] = Field(examples=[{"self": "/jobs/01K...", "errors": "/jobs/01K.../errors"}])
-
-
-class PageOut(Documented):
-    limit: int
-    count: int
-
-
-class LinkOut(Documented):
-    next: str | None = Field(default=None, description="The next page; absent on the last")
-
-
-class JobPage(Documented):
-    items: list[Job]
-    page: PageOut
-    link: LinkOut
-
-
-class AttachmentNameOut(Documented):
-    name: str
-    mime_type: str
-
-
-class ApiJob(Documented):
-    """A job as seed 002 shows it."""
-
-    attachment: AttachmentNameOut | None
-    id: str
-    type: Annotated[str, _enum(JOB_KINDS_ENUM)]
-    status: Annotated[str, _enum(API_JOB_STATUS_ENUM, "A job being cancelled is `running` until it stops")]
-    args: dict[str, Any]
-    output: str | None
-    running_output: str | None
-    started_at: str | None
-    terminated_at: str | None
-    created_at: str
-    updated_at: str
-
-
-class ApiJobPage(Documented):
-    items: list[ApiJob]
-    page: PageOut
-    link: LinkOut
-
-
-class CancelAccepted(Documented):
-    status: bool = Field(examples=[True])
-    message: str = Field(examples=["Job has been marked for cancelling"])
-
-
-class ImportAccepted(Documented):
-    id: str = Field(description="The job's id: poll GET /import/{id}")
-
-
-class ImportStatus(Documented):
-    """A bulk import as seed 004 shows it."""
-
-    id: str
-    status: Annotated[str, _enum(IMPORT_STATUS_ENUM)]
-    startedOnUtc: str | None
-    completePercent: float
-    completedOnUtc: str | None
-    totalCount: int | None
-    processedCount: int
-    failedCount: int
-    errors: list[JobErrorOut]
-
-
-class DataTypeOut(Documented):
-    dataType: Annotated[str, _enum(DATA_TYPES_ENUM)]
-    actionTypes: list[Annotated[str, _enum(ACTIONS_ENUM)]]
-    keyFields: list[str]
-    setFields: list[str]
-    description: str
-    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of a row")
-
-
-class ImportTypes(Documented):
-    items: list[DataTypeOut]
-
-
-class JobTypeAttachment(Documented):
-    rule: Annotated[str, _enum(["required", "none"])]
-    media_types: list[str]
-
-
-class JobTypeOut(Documented):
-    type: Annotated[str, _enum(JOB_KINDS_ENUM)]
-    description: str
-    attachment: JobTypeAttachment
-    args_schema: dict[str, Any]
-    example: dict[str, Any]
-
-
-class JobTypes(Documented):
-    items: list[JobTypeOut]
-    data_types: list[DataTypeOut]
-
-
-class UploadOut(Documented):
-    id: str
-    file: str = Field(description="Name the file with this in a job's attachment", examples=["upload:01K..."])
-    url: str = Field(description="PUT the file here")
-    method: str = Field(examples=["PUT"])
-    headers: dict[str, str] = Field(description="Send these with the PUT")
-    expires_at: str
-    max_bytes: int
-
-
 # --- The generated document, refined ---------------------------------------------------------
 
 # Referrers before what they refer to.
@@ -296,10 +115,12 @@ _HEADER_NAMES = {"idempotency-key": "Idempotency-Key"}
 
 
 def refine(document: OpenAPI) -> OpenAPI:
-    """Take out Powertools' own 422 where a route gives none (its refusals are problems), and its unused schemas;
-    sort each route's responses; spell header parameters as the docs do; declare every tag a route uses."""
+    """Add the shapes the routes name; take out Powertools' own 422 where a route gives none (its refusals are
+    problems), and its unused schemas; sort each route's responses; spell header parameters as the docs do;
+    declare every tag a route uses."""
     from aws_lambda_powertools.event_handler.openapi.models import Tag  # loaded with the document, never by a request
 
+    _add_shapes(document)
     document.tags = list(document.tags or [])
     for path_item in (document.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):
@@ -320,6 +141,24 @@ def refine(document: OpenAPI) -> OpenAPI:
         if name in schemas and f'"#/components/schemas/{name}"' not in document.model_dump_json(by_alias=True, exclude_none=True):
             del schemas[name]
     return document
+
+
+def _add_shapes(document: OpenAPI) -> None:
+    """The components of the shapes the routes name, and of what those refer to, beside Powertools' own."""
+    from aws_lambda_powertools.event_handler.openapi.models import Components, Schema
+    from pydantic.json_schema import models_json_schema
+
+    from ferry_api import shapes
+
+    named = set(re.findall(rf'"{_COMPONENTS}(\w+)"', document.model_dump_json(by_alias=True, exclude_none=True)))
+    models = [shape for name in sorted(named) if isinstance(shape := getattr(shapes, name, None), type) and issubclass(shape, shapes.Documented)]
+    _, definitions = models_json_schema([(model, "serialization") for model in models], ref_template=_COMPONENTS + "{model}")
+    schemas = dict((document.components.schemas if document.components else None) or {})
+    for name, definition in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, Schema.model_validate(definition))
+    if document.components is None:
+        document.components = Components()
+    document.components.schemas = dict(sorted(schemas.items()))
 
 
 def _is_powertools_validation_error(response: Any) -> bool:

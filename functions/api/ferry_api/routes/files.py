@@ -12,7 +12,7 @@ from ferry.core.lazy_model import LazyModel
 from ferry.jobs.service import MAX_UPLOAD_BYTES
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.openapi import BODY_PROBLEMS, UploadOut, ok, problems
+from ferry_api.openapi import BODY_PROBLEMS, ok, problems
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -33,7 +33,7 @@ class UploadRequest(LazyModel):
     summary="Upload a large file: get a pre-signed PUT URL",
     tags=["Files"],
     operation_id="createUpload",
-    responses={201: ok("PUT the file to `url` with `headers`, then name it `upload:<id>` in a job's attachment", UploadOut), **problems(*BODY_PROBLEMS)},
+    responses={201: ok("PUT the file to `url` with `headers`, then name it `upload:<id>` in a job's attachment", "UploadOut"), **problems(*BODY_PROBLEMS)},
 )
 def create_upload(upload_request: Annotated[UploadRequest, Body(openapi_examples={"csv": {"summary": "A CSV file", "value": _EXAMPLE}})]):
     upload = runtime.job_service.new_upload(request.tenant_of(router.current_event), upload_request.mime_type)

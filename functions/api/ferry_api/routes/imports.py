@@ -14,7 +14,7 @@ from ferry.imports.kinds import IMPORT_JSON, check_import_pair, encode_rows
 from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import job_answer, json_answer
-from ferry_api.openapi import ACTIONS_ENUM, CREATE_PROBLEMS, IMPORT_DATA_TYPES_ENUM, JOB_HEADERS, IdempotencyKey, ImportAccepted, ImportStatus, ImportTypes, ok, problems
+from ferry_api.openapi import ACTIONS_ENUM, CREATE_PROBLEMS, IMPORT_DATA_TYPES_ENUM, JOB_HEADERS, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 from ferry_api.views.seed004 import import_status
 
@@ -63,7 +63,7 @@ NewImport = Annotated[ImportRequest, Body(openapi_examples={"customers": {"summa
     tags=["Bulk import (seed 004)"],
     operation_id="createImport",
     responses={
-        202: ok("Accepted: the job's id (the same for a repeat with the same Idempotency-Key and body)", ImportAccepted, headers=JOB_HEADERS),
+        202: ok("Accepted: the job's id (the same for a repeat with the same Idempotency-Key and body)", "ImportAccepted", headers=JOB_HEADERS),
         **problems(*CREATE_PROBLEMS, s422="Readable but invalid (a dataType/actionType pair the seed does not have, a bad row): the problem names each field"),
     },
 )
@@ -82,13 +82,13 @@ def create_import(import_request: NewImport, idempotency_key: IdempotencyKey = N
     return job_answer(202, {"id": job.id}, job, f"/import/{job.id}")
 
 
-@router.get("/import/types", summary="The data types an import accepts and their actions", tags=["Bulk import (seed 004)"], operation_id="listImportTypes", responses={200: ok("Each data type with its actions, key fields and row schema", ImportTypes), **problems()})
+@router.get("/import/types", summary="The data types an import accepts and their actions", tags=["Bulk import (seed 004)"], operation_id="listImportTypes", responses={200: ok("Each data type with its actions, key fields and row schema", "ImportTypes"), **problems()})
 def list_import_types():
     request.tenant_of(router.current_event)
     return json_answer(200, {"items": describe(SEED_004)})
 
 
-@router.get("/import/<job_id>", summary="Status of a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="getImport", responses={200: ok("The import's status", ImportStatus, headers=JOB_HEADERS), **problems(404)})
+@router.get("/import/<job_id>", summary="Status of a bulk import (seed 004)", tags=["Bulk import (seed 004)"], operation_id="getImport", responses={200: ok("The import's status", "ImportStatus", headers=JOB_HEADERS), **problems(404)})
 def read_import(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, import_status(job), job, f"/import/{job.id}")

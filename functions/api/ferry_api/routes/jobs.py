@@ -26,7 +26,7 @@ from ferry.jobs.model import Job, JobStatus
 from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
-from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, ApiJob, ApiJobPage, CancelAccepted, IdempotencyKey, Job as JobOut, JobPage, ok, problems
+from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, IdempotencyKey, ok, problems
 from ferry_api.runtime import runtime
 from ferry.jobs.resource import job_resource
 from ferry_api.views.seed002 import api_job
@@ -121,8 +121,8 @@ CreatedBefore = Annotated[datetime | None, Query(description="Only jobs created 
     tags=["Jobs"],
     operation_id="createJob",
     responses={
-        201: ok("The job, created", JobOut, headers=JOB_HEADERS),
-        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", JobOut, headers=JOB_HEADERS),
+        201: ok("The job, created", "Job", headers=JOB_HEADERS),
+        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", "Job", headers=JOB_HEADERS),
         **CREATE_JOB_PROBLEMS,
     },
 )
@@ -131,7 +131,7 @@ def create_job(job_request: NewJob, idempotency_key: IdempotencyKey = None):
     return job_answer(201 if created else 200, job_resource(job), job, f"/jobs/{job.id}")
 
 
-@router.get("/jobs", summary="List jobs, newest first", tags=["Jobs"], operation_id="listJobs", responses={200: ok("A page of jobs", JobPage), **LIST_PROBLEMS})
+@router.get("/jobs", summary="List jobs, newest first", tags=["Jobs"], operation_id="listJobs", responses={200: ok("A page of jobs", "JobPage"), **LIST_PROBLEMS})
 def list_jobs(
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -143,7 +143,7 @@ def list_jobs(
     return _listed(job_resource, "/jobs", limit, cursor, status=status, job_type=type, created_after=created_after, created_before=created_before)
 
 
-@router.get("/jobs/<job_id>", summary="Read a job", tags=["Jobs"], operation_id="getJob", responses={200: ok("The job", JobOut, headers=JOB_HEADERS), **READ_PROBLEMS})
+@router.get("/jobs/<job_id>", summary="Read a job", tags=["Jobs"], operation_id="getJob", responses={200: ok("The job", "Job", headers=JOB_HEADERS), **READ_PROBLEMS})
 def read_job(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, job_resource(job), job, f"/jobs/{job.id}")
@@ -154,7 +154,7 @@ def read_job(job_id: str):
     summary="Cancel a job",
     tags=["Jobs"],
     operation_id="cancelJob",
-    responses={202: ok("Marked for cancelling: it stops after the rows in progress", CancelAccepted, headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
+    responses={202: ok("Marked for cancelling: it stops after the rows in progress", "CancelAccepted", headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
 )
 def cancel_job(job_id: str):
     runtime.job_service.cancel(request.tenant_of(router.current_event), job_id)
@@ -214,8 +214,8 @@ def job_result(job_id: str):
     tags=["Jobs (seed 002)"],
     operation_id="createApiJob",
     responses={
-        201: ok("The job, created", ApiJob, headers=JOB_HEADERS),
-        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", ApiJob, headers=JOB_HEADERS),
+        201: ok("The job, created", "ApiJob", headers=JOB_HEADERS),
+        200: ok("A repeat with the same Idempotency-Key and body: the job the first one created", "ApiJob", headers=JOB_HEADERS),
         **CREATE_JOB_PROBLEMS,
     },
 )
@@ -224,12 +224,12 @@ def create_api_job(job_request: NewJob, idempotency_key: IdempotencyKey = None):
     return job_answer(201 if created else 200, api_job(job), job, f"/api/jobs/{job.id}")
 
 
-@router.get("/api/jobs", summary="List jobs (seed 002)", tags=["Jobs (seed 002)"], operation_id="listApiJobs", responses={200: ok("A page of jobs", ApiJobPage), **LIST_PROBLEMS})
+@router.get("/api/jobs", summary="List jobs (seed 002)", tags=["Jobs (seed 002)"], operation_id="listApiJobs", responses={200: ok("A page of jobs", "ApiJobPage"), **LIST_PROBLEMS})
 def list_api_jobs(limit: Limit = 50, cursor: Cursor = None, status: Status = None, type: Type = None):
     return _listed(api_job, "/api/jobs", limit, cursor, status=status, job_type=type)
 
 
-@router.get("/api/jobs/<job_id>", summary="Read a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="getApiJob", responses={200: ok("The job", ApiJob, headers=JOB_HEADERS), **READ_PROBLEMS})
+@router.get("/api/jobs/<job_id>", summary="Read a job (seed 002)", tags=["Jobs (seed 002)"], operation_id="getApiJob", responses={200: ok("The job", "ApiJob", headers=JOB_HEADERS), **READ_PROBLEMS})
 def read_api_job(job_id: str):
     job = runtime.job_service.get(request.tenant_of(router.current_event), job_id)
     return job_answer(200, api_job(job), job, f"/api/jobs/{job.id}")
@@ -240,7 +240,7 @@ def read_api_job(job_id: str):
     summary="Cancel a job (seed 002)",
     tags=["Jobs (seed 002)"],
     operation_id="cancelApiJob",
-    responses={202: ok("Marked for cancelling: it stops after the rows in progress", CancelAccepted, headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
+    responses={202: ok("Marked for cancelling: it stops after the rows in progress", "CancelAccepted", headers={"Location": JOB_HEADERS["Location"]}), **CANCEL_PROBLEMS},
 )
 def cancel_api_job(job_id: str):
     runtime.job_service.cancel(request.tenant_of(router.current_event), job_id)

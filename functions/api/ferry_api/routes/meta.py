@@ -9,12 +9,12 @@ from ferry.datatypes.registry import describe
 from ferry.jobs.kinds import load_kinds
 from ferry_api import request
 from ferry_api.answers import json_answer
-from ferry_api.openapi import JobTypes, ok, problems
+from ferry_api.openapi import ok, problems
 
 router = Router()
 
 
-@router.get("/job-types", summary="The job types and the JSON Schema of their args", tags=["Jobs"], operation_id="listJobTypes", responses={200: ok("Each job type with its args schema and an example; every data type", JobTypes), **problems()})
+@router.get("/job-types", summary="The job types and the JSON Schema of their args", tags=["Jobs"], operation_id="listJobTypes", responses={200: ok("Each job type with its args schema and an example; every data type", "JobTypes"), **problems()})
 def job_types():
     request.tenant_of(router.current_event)
     return json_answer(200, {"items": _job_types(), "data_types": describe()})
