@@ -784,7 +784,7 @@ class _SilentAfterLogin:
 
 def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_the_step():
     from ferry.destinations.catalogue import Destinations
-    from ferry.destinations.port import CHECK_TIMEOUTS, TRANSFER_TIMEOUTS
+    from ferry.destinations.port import CHECK_STEP_S, CHECK_WITHIN_S, TRANSFER_TIMEOUTS
     from ferry.testing import InMemorySavedItems, InMemorySecrets, StillClock
 
     server = _SilentAfterLogin()
@@ -801,5 +801,90 @@ def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_th
         destinations.open("acme", made["id"])
     finally:
         server.close()
-    # A check waits seconds for each step, well within the API request's 29 s; an export's upload keeps its patience.
-    assert used == [CHECK_TIMEOUTS, TRANSFER_TIMEOUTS] and CHECK_TIMEOUTS.connect_s + 2 * CHECK_TIMEOUTS.operation_s < 29 < TRANSFER_TIMEOUTS.operation_s
+    # A check waits seconds for each step and ends within the API request's 29 s; an export's upload keeps its patience.
+    check, upload = used
+    assert (check.connect_s, check.operation_s) == (CHECK_STEP_S, CHECK_STEP_S) and check.until is not None
+    assert CHECK_WITHIN_S + 2 * CHECK_STEP_S < 29 < TRANSFER_TIMEOUTS.operation_s and upload == TRANSFER_TIMEOUTS
+
+
+def _silent_address() -> tuple[socket.socket, list[socket.socket], tuple[str, int]]:
+    """An address whose connects get no answer (a full accept queue drops them), as a firewalled host's."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    queued = [socket.create_connection(listener.getsockname(), timeout=1)]
+    return listener, queued, listener.getsockname()
+
+
+def test_a_check_of_a_host_whose_many_addresses_keep_silent_ends_by_its_deadline_at_connect():
+    import time
+
+    from ferry.destinations.port import Timeouts
+
+    listener, queued, address = _silent_address()
+    config = SftpConfig(host="many.example", port=address[1], username="alice", host_key_fingerprint=FINGERPRINT)
+    eight_addresses = lambda host, port: [address] * 8  # noqa: E731
+    started = time.monotonic()
+    try:
+        # 1 s per connect would take 8 s over the eight; the whole is bounded by 2.
+        timeouts = Timeouts(connect_s=1.0, operation_s=1.0, until=started + 2.0)
+        with pytest.raises(DestinationFailed) as failed:
+            open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, eight_addresses, timeouts).check()
+    finally:
+        listener.close()
+        for conn in queued:
+            conn.close()
+    assert failed.value.step == "connect" and "timed out" in failed.value.reason
+    assert time.monotonic() - started < 3.0
+
+
+class _SlowFtp:
+    """An FTP server that answers every command as asked, each after `delay` seconds."""
+
+    _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
+
+    def __init__(self, delay: float) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._delay = delay
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            conn.sendall(b"220 ready\r\n")
+            for line in conn.makefile("rb"):
+                time.sleep(self._delay)
+                try:
+                    conn.sendall(self._REPLIES.get(line.split()[0].upper(), b"502 not here") + b"\r\n")
+                except OSError:
+                    break
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline():
+    import time
+
+    from ferry.destinations.port import Timeouts
+
+    server = _SlowFtp(delay=0.6)
+    config = TypeAdapter(DestinationConfig).validate_python({"type": "ftp", "host": "127.0.0.1", "port": server.port, "username": "alice"})
+    started = time.monotonic()
+    try:
+        # Each answer comes within the 1 s a command may take; the session's third command would be answered at 1.8 s.
+        timeouts = Timeouts(connect_s=1.0, operation_s=1.0, until=started + 1.5)
+        with pytest.raises(DestinationFailed) as failed:
+            open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, timeouts).check()
+    finally:
+        server.close()
+    assert failed.value.step == "connect" and failed.value.reason.endswith("refused to set up the session: timed out.")
+    assert time.monotonic() - started < 1.8

@@ -15,13 +15,13 @@ from ferry.core.clock import Clock, rfc3339
 from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
 from ferry.core.ids import new_ulid
 from ferry.destinations.port import (
-    CHECK_TIMEOUTS,
     TRANSFER_TIMEOUTS,
     Destination,
     DestinationConfig,
     DestinationFailed,
     DestinationSecrets,
     Timeouts,
+    check_timeouts,
     role_external_id,
 )
 from ferry.jobs.ports import SavedItems, Secrets
@@ -111,7 +111,7 @@ class Destinations:
     def check(self, tenant: str, destination_id: str) -> dict[str, Any]:
         """Connect, log in, write and remove a probe now; which step failed, if one did (a silent server within seconds)."""
         try:
-            self.open(tenant, destination_id, CHECK_TIMEOUTS).check()
+            self.open(tenant, destination_id, check_timeouts()).check()
         except DestinationFailed as exc:
             return {"ok": False, "step": exc.step, "reason": exc.reason}
         return {"ok": True}

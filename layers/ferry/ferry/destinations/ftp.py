@@ -58,7 +58,20 @@ def _why(exc: BaseException) -> str:
     return text[:200]
 
 
-class _PinnedFtpTls(ftplib.FTP_TLS):
+class _Ftp(ftplib.FTP):
+    """ftplib's client, but once the session is set up each command's answer (and its data connection) gets
+    what `timeouts.operation()` says then, so a check's commands end by its `until`."""
+
+    timeouts: Timeouts | None = None
+
+    def putcmd(self, line: str) -> None:
+        if self.timeouts is not None:
+            self.timeout = self.timeouts.operation()  # ftplib's timeout for the data connections
+            self.sock.settimeout(self.timeout)
+        super().putcmd(line)
+
+
+class _PinnedFtpTls(_Ftp, ftplib.FTP_TLS):
     """FTP_TLS that checks each TLS connection's certificate against a pin and resumes the TLS session on data connections.
 
     Many FTPS servers (vsftpd's require_ssl_reuse, FileZilla Server) refuse a data
@@ -141,15 +154,15 @@ class FtpDestination:
     def _where(self) -> str:
         return f"{self._config.host}:{self._config.port}"
 
-    def _client(self) -> ftplib.FTP:
+    def _client(self) -> _Ftp:
         if self._config.type == "ftp":
-            return ftplib.FTP(timeout=self._timeouts.connect_s)
+            return _Ftp(timeout=self._timeouts.connect())
         context = ssl.create_default_context()
         if self._config.certificate_fingerprint is not None:
             # The pin replaces the authorities and the host name: it names the one certificate to accept.
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        return _PinnedFtpTls(context, self._config.certificate_fingerprint, self._timeouts.connect_s)
+        return _PinnedFtpTls(context, self._config.certificate_fingerprint, self._timeouts.connect())
 
     @contextmanager
     def _session(self) -> Iterator[ftplib.FTP]:
@@ -162,8 +175,7 @@ class FtpDestination:
             try:
                 if isinstance(ftp, ftplib.FTP_TLS):
                     ftp.prot_p()
-                ftp.sock.settimeout(self._timeouts.operation_s)
-                ftp.timeout = self._timeouts.operation_s  # ftplib's timeout for the data connections
+                ftp.timeouts = self._timeouts
                 ftp.set_pasv(self._config.passive)
                 ftp.voidcmd("TYPE I")  # binary: the bytes as they are, and SIZE answers
             except _ERRORS as exc:
@@ -186,7 +198,7 @@ class FtpDestination:
         failure: BaseException | None = None
         for host, port in self._resolve(self._config.host, self._config.port):
             try:
-                ftp.connect(host, port, timeout=self._timeouts.connect_s)
+                ftp.connect(host, port, timeout=self._timeouts.connect())
             except _ERRORS as exc:
                 failure = exc
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
@@ -218,17 +219,43 @@ Resolver = Callable[[str, int], list[tuple[str, int]]]
 
 @dataclass(frozen=True)
 class Timeouts:
-    """How long a server may keep silent before the step it is at fails."""
+    """How long a server may keep silent before the step it is at fails; and, for a check, when the whole is over.
+
+    Adapters set each timeout from `connect()` or `operation()`: the bound, or what is left
+    before `until` when that is less, so that a server answering every step just in time, or
+    a host with many addresses that all keep silent, still ends at the step it is at by then.
+    """
 
     connect_s: float  # each of: the TCP connect, the TLS or SSH handshake, the login
     operation_s: float  # any one command, or one read or write of a transfer
+    until: float | None = None  # time.monotonic() by which the whole use is over; None: no such bound
+
+    def connect(self) -> float:
+        return self._left(self.connect_s)
+
+    def operation(self) -> float:
+        return self._left(self.operation_s)
+
+    def _left(self, bound: float) -> float:
+        if self.until is None:
+            return bound
+        # Past `until`, a step still gets a moment (0 would make the socket non-blocking): it times out at once.
+        return max(min(bound, self.until - time.monotonic()), _MOMENT_S)
 
 
+_MOMENT_S = 0.01
 # An export's upload, in the worker: a slow server may take its time over a large file.
 TRANSFER_TIMEOUTS = Timeouts(connect_s=10.0, operation_s=60.0)
-# A check answers an API request (at most 29 s): a server silent for a few seconds fails the step it is at,
-# so that the answer names that step instead of the request timing out.
-CHECK_TIMEOUTS = Timeouts(connect_s=4.0, operation_s=4.0)
+# A check answers an API request (API Gateway gives up at 30 s): a server silent for a few seconds fails the step
+# it is at, and the whole is over within CHECK_WITHIN_S (plus the commands of a session already open, a few
+# seconds each at most), so that the answer names the step instead of the request timing out.
+CHECK_STEP_S = 4.0
+CHECK_WITHIN_S = 15.0
+
+
+def check_timeouts() -> Timeouts:
+    """The timeouts of a check starting now."""
+    return Timeouts(connect_s=CHECK_STEP_S, operation_s=CHECK_STEP_S, until=time.monotonic() + CHECK_WITHIN_S)
 
 
 class DestinationFailed(Exception):

@@ -17,7 +17,7 @@ import posixpath
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import paramiko
 from paramiko.sftp import SFTP_OP_UNSUPPORTED
@@ -90,11 +90,19 @@ def load_private_key(pem: str) -> paramiko.PKey:
 
 
 class _SftpClient(paramiko.SFTPClient):
-    """paramiko's client, but an "operation unsupported" answer is an OSError with errno EOPNOTSUPP.
+    """paramiko's client, but an "operation unsupported" answer is an OSError with errno EOPNOTSUPP, and each
+    answer is awaited for what `timeouts.operation()` says then (so a check's commands end by its `until`).
 
-    paramiko gives it no errno, like a timeout or any other failure; only this answer means the
+    paramiko gives that answer no errno, like a timeout or any other failure; only this answer means the
     server lacks an extension, and a timeout taken for it would start a fallback on a stuck session.
     """
+
+    timeouts: Timeouts | None = None
+
+    def _read_response(self, waitfor: int | None = None) -> Any:
+        if self.timeouts is not None:
+            self.sock.settimeout(self.timeouts.operation())
+        return super()._read_response(waitfor)
 
     def _convert_status(self, msg: paramiko.Message) -> None:
         code, text = msg.get_int(), msg.get_text()
@@ -192,7 +200,7 @@ class SftpDestination:
                 sftp = _SftpClient.from_transport(transport)
             except _ERRORS as exc:
                 raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(exc)}.") from None
-            sftp.get_channel().settimeout(self._timeouts.operation_s)
+            sftp.timeouts = self._timeouts
             with sftp:
                 yield sftp
         finally:
@@ -205,7 +213,7 @@ class SftpDestination:
         failure: OSError | None = None
         for address in addresses:
             try:
-                return socket.create_connection(address, timeout=self._timeouts.connect_s)
+                return socket.create_connection(address, timeout=self._timeouts.connect())
             except OSError as exc:
                 failure = exc
         raise DestinationFailed("connect", f"Could not connect to {self._where()}: {_why(failure) if failure else 'no address'}.")
@@ -216,9 +224,9 @@ class SftpDestination:
         disabled: list[str] = []
         for _ in _HOST_KEY_FAMILIES:
             transport = paramiko.Transport(self._connect(addresses), disabled_algorithms={"keys": disabled})
-            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self._timeouts.connect_s
+            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self._timeouts.connect()
             try:
-                transport.start_client(timeout=self._timeouts.connect_s)
+                transport.start_client(timeout=self._timeouts.connect())
             except _ERRORS as exc:
                 transport.close()
                 if seen:
