@@ -247,8 +247,8 @@ _MOMENT_S = 0.01
 # An export's upload, in the worker: a slow server may take its time over a large file.
 TRANSFER_TIMEOUTS = Timeouts(connect_s=10.0, operation_s=60.0)
 # A check answers an API request (API Gateway gives up at 30 s): a server silent for a few seconds fails the step
-# it is at, and the whole is over within CHECK_WITHIN_S (plus the commands of a session already open, a few
-# seconds each at most), so that the answer names the step instead of the request timing out.
+# it is at, and the whole is over within about CHECK_WITHIN_S (a wait already set, such as paramiko's for the login,
+# may run a few seconds past it), so that the answer names the step instead of the request timing out.
 CHECK_STEP_S = 4.0
 CHECK_WITHIN_S = 15.0
 
