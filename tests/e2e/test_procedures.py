@@ -100,6 +100,10 @@ def test_a_broken_erp_connection_fails_the_job_and_mails_the_error_recipients_on
     assert mail["subject"] == "[Ferry] FullImportFromErp failed" and "The parts step failed" in mail["body"]
     time.sleep(1)
     assert len(mails_to(local_stack, f"ops@{fresh.tenant}.example.org", timeout=0)) == 1
+    # EventBridge delivers at least once: the same Job Ended again mails nobody.
+    repeat = {"source": "ferry", "detail-type": "Job Ended", "detail": {**job, "tenant": fresh.tenant}}
+    assert local_stack.invoke("NotifierFunction", repeat) == {"sent": False, "repeat": True}
+    assert len(mails_to(local_stack, f"ops@{fresh.tenant}.example.org", timeout=0)) == 1
 
 
 def test_export_to_erp_writes_each_new_order_exactly_once(fresh, erp, entities, local_stack):

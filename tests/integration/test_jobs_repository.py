@@ -278,3 +278,14 @@ def test_a_claim_whose_caller_died_lapses_and_is_taken_over(repo, clock):
     assert [j.id for j in repo.unannounced(created_before=clock.moment)] == [job.id]
     clock.moment += timedelta(seconds=2)
     assert repo.claim_announcement("acme", job.id, CLAIM)
+
+
+def test_a_notice_is_taken_on_once_unless_released_and_never_for_a_job_that_is_not_there(repo, table):
+    job = make_job()
+    repo.create(job)
+    assert repo.claim_notice("acme", job.id) and not repo.claim_notice("acme", job.id)
+    repo.release_notice("acme", job.id)  # the mail service refused it
+    assert repo.claim_notice("acme", job.id) and not repo.claim_notice("globex", job.id)
+    assert not repo.claim_notice("acme", "01NOSUCHJOB0000000000000000")
+    repo.release_notice("acme", "01NOSUCHJOB0000000000000000")  # creates nothing
+    assert table.scan(Select="COUNT")["Count"] == 1

@@ -9,7 +9,7 @@ from ferry.core.errors import Busy, InvalidRequest
 from ferry.jobs.lifecycle import Lifecycle
 from ferry.jobs.model import JobStatus
 from ferry.jobs.service import JobService, Submission
-from ferry.mail.notices import procedure_notice
+from ferry.mail.notices import Mail, MailRefused, procedure_notice, send_once
 from ferry.procedures.catalogue import Outcome, RunContext
 from ferry.procedures.kinds import LANE, PROCEDURE_KIND
 from ferry.procedures.runner import LaneLost, ProcedureRunner
@@ -148,6 +148,31 @@ def test_the_mail_goes_to_the_recipients_of_the_outcome(parts):
     mail = procedure_notice(events.ended[-1], settings)
     assert mail.to == ["ops@example.org"] and "The parts step failed: ExportToErp: ConnectionError" in mail.body
     assert procedure_notice(events.ended[-1], TenantSettings()) is None  # nobody to tell
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent, self.refusing = [], False
+
+    def send(self, mail) -> None:
+        if self.refusing:
+            raise ConnectionError("the mail service hung up")
+        self.sent.append(mail)
+
+
+def test_a_job_end_told_twice_is_mailed_once_and_a_refused_mail_goes_with_a_repeat(parts):
+    service, jobs, *_ = parts
+    outbox, mail = Outbox(), Mail(["erp@example.org"], "[Ferry] ExportToErp succeeded", "...")
+    told = submit(service, "ExportToErp")
+    assert send_once(mail, "acme", told.id, jobs, outbox) is True
+    assert send_once(mail, "acme", told.id, jobs, outbox) is False  # the same Job Ended, delivered again
+    refused = service.submit(Submission("globex", PROCEDURE_KIND, PROCEDURE_KIND.args({"procedure": "ExportToErp"})))[0]
+    outbox.refusing = True
+    with pytest.raises(MailRefused, match="ConnectionError: the mail service hung up"):
+        send_once(mail, "globex", refused.id, jobs, outbox)
+    outbox.refusing = False
+    assert send_once(mail, "globex", refused.id, jobs, outbox) is True
+    assert len(outbox.sent) == 2
 
 
 def test_settings_refuse_what_is_not_an_address():

@@ -1,4 +1,8 @@
-"""EventBridge `Job Ended` -> a mail to the tenant's recipients. A refused mail is logged, never fails anything."""
+"""EventBridge `Job Ended` -> a mail to the tenant's recipients, once per job (a repeated event mails nobody).
+
+A refused mail is logged, never fails anything; a jobs table out of reach fails the invocation, which
+EventBridge's asynchronous invoke retries.
+"""
 from __future__ import annotations
 
 import os
@@ -10,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ferry.aws.ses_mail import SesMailer
 from ferry.core.observability import logger, metrics
 from ferry.core.settings import Settings
-from ferry.mail.notices import procedure_notice
+from ferry.mail.notices import MailRefused, procedure_notice, send_once
 from ferry.wiring import Runtime
 
 runtime = Runtime(Settings.from_env(os.environ))
@@ -28,9 +32,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if mail is None:
         return {"sent": False}
     try:
-        mailer.send(mail)
-    except Exception as exc:  # a bounce or a refusal is the mail's problem, not the job's
-        logger.warning("the notification could not be sent", extra={"reason": f"{type(exc).__name__}: {exc}"})
+        if not send_once(mail, job["tenant"], job["id"], runtime.jobs, mailer):
+            logger.info("the notification was sent before: this Job Ended is a repeat")
+            return {"sent": False, "repeat": True}
+    except MailRefused as refused:  # a bounce or a refusal is the mail's problem, not the job's
+        logger.warning("the notification could not be sent", extra={"reason": str(refused)})
         return {"sent": False}
     metrics.add_metric(name="MailsSent", unit="Count", value=1)
     logger.info("notification sent", extra={"to": len(mail.to), "subject": mail.subject})

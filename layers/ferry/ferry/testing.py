@@ -38,6 +38,7 @@ class InMemoryJobs:
         self._jobs: dict[tuple[str, str], Job] = {}
         self._announcement_claims: dict[tuple[str, str], datetime] = {}
         self._announced: set[tuple[str, str]] = set()
+        self._noticed: set[tuple[str, str]] = set()
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -92,6 +93,17 @@ class InMemoryJobs:
     def confirm_announcement(self, tenant: str, job_id: str) -> None:
         with self._lock:
             self._announced.add((tenant, job_id))
+
+    def claim_notice(self, tenant: str, job_id: str) -> bool:
+        with self._lock:
+            if (tenant, job_id) not in self._jobs or (tenant, job_id) in self._noticed:
+                return False
+            self._noticed.add((tenant, job_id))
+            return True
+
+    def release_notice(self, tenant: str, job_id: str) -> None:
+        with self._lock:
+            self._noticed.discard((tenant, job_id))
 
     def set_details(self, tenant: str, job_id: str, details: dict[str, Any]) -> None:
         self._update(tenant, job_id, details={**self.get(tenant, job_id).details, **details})

@@ -224,6 +224,23 @@ class JobsTable:
             return False
         return True
 
+    def claim_notice(self, tenant: str, job_id: str) -> bool:
+        try:
+            self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression="SET noticed_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(noticed_at)",
+                ExpressionAttributeValues={":now": rfc3339(self._clock.now())},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def release_notice(self, tenant: str, job_id: str) -> None:
+        self._update_if_there(tenant, job_id, "REMOVE noticed_at")
+
     def release_announcement(self, tenant: str, job_id: str) -> None:
         self._update_if_there(tenant, job_id, "REMOVE announced_at")
 

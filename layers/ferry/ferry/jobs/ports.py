@@ -37,6 +37,12 @@ class JobStore(Protocol):
     def confirm_announcement(self, tenant: str, job_id: str) -> None:
         """The end was published: it is never claimed again, and leaves `unannounced`."""
 
+    def claim_notice(self, tenant: str, job_id: str) -> bool:
+        """Take on mailing the job's end notice; False when it was taken on before (a `Job Ended` delivered twice)."""
+
+    def release_notice(self, tenant: str, job_id: str) -> None:
+        """The notice could not be sent: a repeat of the event may try again."""
+
     def set_plan(self, tenant: str, job_id: str, total: int, chunk_count: int, running_output: str | None, note: str | None = None) -> None:
         """The job's size; `running_output` (None: left as it is) says what the job does now, in its kind's words."""
 

@@ -22,6 +22,36 @@ class Mailer(Protocol):
     def send(self, mail: Mail) -> None: ...
 
 
+class NoticeRecord(Protocol):
+    """Which jobs' notices were taken on (the jobs table: `JobRepository.claim_notice`)."""
+
+    def claim_notice(self, tenant: str, job_id: str) -> bool: ...
+
+    def release_notice(self, tenant: str, job_id: str) -> None: ...
+
+
+class MailRefused(Exception):
+    """The mail service refused or bounced the notice (its words in the message)."""
+
+
+def send_once(mail: Mail, tenant: str, job_id: str, record: NoticeRecord, mailer: Mailer) -> bool:
+    """Send the notice of a job's end, unless it was sent before: False then.
+
+    EventBridge delivers an event at least once, and a publisher killed between publishing and
+    confirming makes the sweeper publish the end again; the recipients get one mail all the same.
+    A mail the mail service refused (MailRefused) is released, so that a repeat may send it; the
+    record's own errors pass through as they are.
+    """
+    if not record.claim_notice(tenant, job_id):
+        return False
+    try:
+        mailer.send(mail)
+    except Exception as exc:
+        record.release_notice(tenant, job_id)
+        raise MailRefused(f"{type(exc).__name__}: {exc}") from exc
+    return True
+
+
 def _duration(job: dict[str, Any]) -> str:
     if not job.get("started_at") or not job.get("terminated_at"):
         return "-"
