@@ -82,11 +82,29 @@ def test_a_configuration_that_cannot_start_is_deactivated_and_the_others_still_r
     assert scheduled.tick(NIGHT).started == []  # globex's night ran; acme's stays off until saved again
 
 
-def test_a_profile_an_active_configuration_uses_cannot_be_deleted(world):
+def test_a_profile_an_active_configuration_uses_cannot_be_deleted_by_either_route(world):
     scheduled, _, _, settings, _, _ = world
     config = configure(scheduled, settings, "acme")
     with pytest.raises(Conflict, match="Customers"):
         scheduled.delete_profile("acme", config["profileId"])
+    with pytest.raises(Conflict, match="Customers"):
+        scheduled.delete_destination("acme", config["profileId"])  # DELETE /destinations/{id}: the same profile
+    assert scheduled.config("acme", "Customers")["active"] and scheduled.profile("acme", config["profileId"])
+
+
+def test_the_plan_counts_export_profiles_and_a_configuration_takes_only_a_profile(world):
+    scheduled, _, _, settings, _, _ = world
+    destinations = scheduled._destinations  # what POST /destinations creates: seed 001's, not a profile
+    plain = destinations.create("acme", {"name": "datasets", "type": "s3", "prefix": "abs"})
+    configure(scheduled, settings, "acme")  # the enterprise plan's one profile
+    with pytest.raises(InvalidRequest, match="enterprise plan allows 1"):
+        scheduled.create_profile("acme", {"name": "another", "type": "s3", "prefix": "more"})
+    destinations.create("acme", {"name": "more datasets", "type": "s3", "prefix": "abs2"})  # not counted
+    assert len(scheduled.profiles("acme")) == 1 and len(destinations.list("acme")) == 3
+    for profile_id in (plain["id"], "nope"):
+        with pytest.raises(InvalidRequest) as refused:
+            scheduled.put_config("acme", "Contacts", {"active": True, "profileId": profile_id, "interval": "daily"})
+        assert [e.pointer for e in refused.value.errors] == ["/profileId"]
 
 
 def test_a_cancelled_night_runs_again_at_the_next_tick(world):

@@ -106,9 +106,9 @@ def update_destination(destination_id: str, destination: Annotated[dict[str, Any
     return json_answer(200, runtime.destinations.update(_tenant(), destination_id, destination))
 
 
-@router.delete("/destinations/<destination_id>", summary="Delete a destination and its secrets", tags=["Destinations"], operation_id="deleteDestination", responses={204: ok("Deleted"), **problems(404)})
+@router.delete("/destinations/<destination_id>", summary="Delete a destination and its secrets", tags=["Destinations"], operation_id="deleteDestination", responses={204: ok("Deleted"), **problems(404, 409, s409="An active export configuration exports to it")})
 def delete_destination(destination_id: str):
-    runtime.destinations.delete(_tenant(), destination_id)
+    runtime.scheduled_exports.delete_destination(_tenant(), destination_id)  # refused while a configuration exports to it
     return json_answer(204, "")
 
 

@@ -42,17 +42,17 @@ def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sf
 
 @router.get("/export-profiles", summary="List export profiles", tags=[TAG], operation_id="listExportProfiles", responses={200: ok("The profiles", schema=OBJECT), **problems()})
 def list_profiles():
-    return json_answer(200, {"items": runtime.destinations.list(_tenant())})
+    return json_answer(200, {"items": runtime.scheduled_exports.profiles(_tenant())})
 
 
 @router.get("/export-profiles/<profile_id>", summary="Read an export profile (secrets masked)", tags=[TAG], operation_id="getExportProfile", responses={200: ok("The profile", schema=OBJECT), **problems(404)})
 def read_profile(profile_id: str):
-    return json_answer(200, runtime.destinations.get(_tenant(), profile_id))
+    return json_answer(200, runtime.scheduled_exports.profile(_tenant(), profile_id))
 
 
 @router.put("/export-profiles/<profile_id>", summary="Replace an export profile; secrets not sent are kept", tags=[TAG], operation_id="updateExportProfile", responses={200: ok("The profile", schema=OBJECT), **problems(404, *BODY_PROBLEMS)})
 def update_profile(profile_id: str, profile: Annotated[dict[str, Any], Body(openapi_examples={"sftp": {"summary": "An SFTP server", "value": _PROFILE}})]):
-    return json_answer(200, runtime.destinations.update(_tenant(), profile_id, profile))
+    return json_answer(200, runtime.scheduled_exports.update_profile(_tenant(), profile_id, profile))
 
 
 @router.delete("/export-profiles/<profile_id>", summary="Delete an export profile", tags=[TAG], operation_id="deleteExportProfile", responses={204: ok("Deleted"), **problems(404, 409)})
@@ -63,7 +63,7 @@ def delete_profile(profile_id: str):
 
 @router.post("/export-profiles/<profile_id>/check", summary="Test the profile's connection now", tags=[TAG], operation_id="checkExportProfile", responses={200: ok("`ok`, or the step that failed and why", schema=OBJECT), **problems(404)})
 def check_profile(profile_id: str):
-    return json_answer(200, runtime.destinations.check(_tenant(), profile_id))
+    return json_answer(200, runtime.scheduled_exports.check_profile(_tenant(), profile_id))
 
 
 @router.post("/export-profiles/<profile_id>/test", summary="Test export: the first 10 records of each active configuration of the profile, now", tags=[TAG], operation_id="testExportProfile", responses={202: ok("The test jobs", schema=OBJECT), **problems(404)})

@@ -34,7 +34,7 @@ _CONFIG: TypeAdapter[Any] = TypeAdapter(DestinationConfig, config=ConfigDict(def
 _SECRET_FIELDS = ("password", "private_key")
 _OWN_FIELDS = ("name",)
 # Shown by a read, never taken from a request: a client sending back what it read must not be refused for it.
-_SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id")
+_SHOWN_ONLY = ("id", "created_at", "updated_at", "has_private_key", "external_id", "profile")
 
 
 def without_secrets(given: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +57,8 @@ class Destinations:
         self._opener = opener  # (tenant, config, secrets, timeouts) -> Destination
         self._clock = clock
 
-    def create(self, tenant: str, given: dict[str, Any], destination_id: str | None = None) -> dict[str, Any]:
+    def create(self, tenant: str, given: dict[str, Any], destination_id: str | None = None, *, profile: bool = False) -> dict[str, Any]:
+        """A new destination; `profile`: one of seed 003's export profiles (created as one, counted by the plan)."""
         config, secrets, name = self._parse(given, keep=None)
         if len(self._saved.list(tenant, KIND)) >= MAX_PER_TENANT:
             raise InvalidRequest(
@@ -67,6 +68,8 @@ class Destinations:
         destination_id = destination_id or new_ulid(int(self._clock.now().timestamp() * 1000))
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
         record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now}
+        if profile:
+            record["profile"] = True
         self._saved.put(tenant, KIND, destination_id, record, new=True)
         return self._view(tenant, record, secrets)
 
@@ -92,8 +95,8 @@ class Destinations:
         record = self._record(tenant, destination_id)
         return self._view(tenant, record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
 
-    def list(self, tenant: str) -> list[dict[str, Any]]:
-        records = sorted(self._saved.list(tenant, KIND), key=lambda r: r["id"], reverse=True)
+    def list(self, tenant: str, *, profiles_only: bool = False) -> list[dict[str, Any]]:
+        records = sorted((r for r in self._saved.list(tenant, KIND) if r.get("profile") or not profiles_only), key=lambda r: r["id"], reverse=True)
         return [self._view(tenant, r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]
 
     def delete(self, tenant: str, destination_id: str) -> None:
@@ -149,6 +152,7 @@ class Destinations:
     @staticmethod
     def _view(tenant: str, record: dict[str, Any], secrets: DestinationSecrets) -> dict[str, Any]:
         view = {"id": record["id"], "name": record["name"], **record["config"], "created_at": record["created_at"], "updated_at": record["updated_at"]}
+        view["profile"] = bool(record.get("profile"))
         if record["config"].get("role_arn"):
             view["external_id"] = role_external_id(tenant)  # what the role's trust policy must ask for
         if secrets.password is not None:

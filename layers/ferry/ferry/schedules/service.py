@@ -133,19 +133,42 @@ class ScheduledExports:
 
     def create_profile(self, tenant: str, given: dict[str, Any], profile_id: str | None = None) -> dict[str, Any]:
         plan = self._settings.get(tenant).plan
-        if len(self._destinations.list(tenant)) >= PLAN_PROFILES[plan]:
+        if len(self.profiles(tenant)) >= PLAN_PROFILES[plan]:
             limit = PLAN_PROFILES[plan]
             raise InvalidRequest(
                 f"The {plan} plan allows {limit} export profile{'s' if limit > 1 else ''}; delete one or change the plan.",
                 [FieldError("", f"at most {limit} profiles on {plan}")],
             )
-        return self._destinations.create(tenant, given, profile_id)
+        return self._destinations.create(tenant, given, profile_id, profile=True)
+
+    def profiles(self, tenant: str) -> list[dict[str, Any]]:
+        """The destinations created as export profiles (those of seed 001's /destinations are not: the plan counts these)."""
+        return self._destinations.list(tenant, profiles_only=True)
+
+    def profile(self, tenant: str, profile_id: str) -> dict[str, Any]:
+        found = self._destinations.get(tenant, profile_id)
+        if not found["profile"]:
+            raise NotFound(f"No export profile {shown(profile_id)} (it is a destination of /destinations).")
+        return found
+
+    def update_profile(self, tenant: str, profile_id: str, given: dict[str, Any]) -> dict[str, Any]:
+        self.profile(tenant, profile_id)
+        return self._destinations.update(tenant, profile_id, given)
+
+    def check_profile(self, tenant: str, profile_id: str) -> dict[str, Any]:
+        self.profile(tenant, profile_id)
+        return self._destinations.check(tenant, profile_id)
 
     def delete_profile(self, tenant: str, profile_id: str) -> None:
-        using = [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id]
+        self.profile(tenant, profile_id)
+        self.delete_destination(tenant, profile_id)
+
+    def delete_destination(self, tenant: str, destination_id: str) -> None:
+        """Delete a destination (a profile or not), unless an active configuration exports to it."""
+        using = [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == destination_id]
         if using:
             raise Conflict(f"The profile is used by the active configuration of {', '.join(using)}; deactivate it or choose another profile first.")
-        self._destinations.delete(tenant, profile_id)
+        self._destinations.delete(tenant, destination_id)
 
     # --- configurations --------------------------------------------------------------------------------
 
@@ -166,7 +189,10 @@ class ScheduledExports:
                     f"An active configuration needs {' and '.join(missing)}.", [FieldError(f"/{name}", "required when active") for name in missing]
                 )
         if config.profileId is not None:
-            self._destinations.get(tenant, config.profileId)  # NotFound names it
+            try:
+                self.profile(tenant, config.profileId)
+            except NotFound as exc:
+                raise InvalidRequest(exc.detail, [FieldError("/profileId", "an export profile's id (GET /export-profiles)")]) from None
         # The export's own checks (fields, filter), as a run would make them; a refusal points into this body, not at args.
         try:
             EXPORT.args({"dataType": data_type.name, "fields": config.fields, "filter": config.filter, "prefix": config.prefix})
@@ -262,7 +288,7 @@ class ScheduledExports:
         return [job for area in areas if (job := self._run(tenant, self.config(tenant, area), night=None, at=self._clock.now(), test=True))]
 
     def test_profile(self, tenant: str, profile_id: str) -> list[str]:
-        self._destinations.get(tenant, profile_id)
+        self.profile(tenant, profile_id)
         return self.test(tenant, [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id])
 
     def _run(self, tenant: str, config: dict[str, Any], *, night: date | None, at: datetime, test: bool) -> str | None:
