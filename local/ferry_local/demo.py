@@ -46,31 +46,29 @@ def _post(stack: Any, key: str, path: str, body: dict[str, Any], idempotency_key
 
 
 def seed_demo_data(stack: Any, sftp: Any) -> str:
-    """Posts the demo import and registers the loopback SFTP server as a destination, for every tenant."""
+    """Posts the demo import and registers the loopback SFTP server as a destination and an export profile, for every tenant."""
     started = []
     erp_url = build_demo_erp(stack.state_dir / "erp.sqlite3")
     for tenant, key in stack.keys.items():
         job = _post(stack, key, "/import", {"dataType": "Customers", "actionType": "CreateOrUpdate", "data": DEMO_CUSTOMERS}, "demo-seed")
-        destination = _post(
-            stack,
-            key,
-            "/destinations",
-            {
-                "name": "local SFTP",
-                "type": "sftp",
-                "host": "localhost",
-                "port": sftp.port,
-                "username": DEMO_SFTP_USER,
-                "password": DEMO_SFTP_PASSWORD,
-                "host_key_fingerprint": sftp.host_key_fingerprint,
-                "folder": "/exports",
-            },
-        )
+        local_sftp = {
+            "name": "local SFTP",
+            "type": "sftp",
+            "host": "localhost",
+            "port": sftp.port,
+            "username": DEMO_SFTP_USER,
+            "password": DEMO_SFTP_PASSWORD,
+            "host_key_fingerprint": sftp.host_key_fingerprint,
+            "folder": "/exports",
+        }
+        destination = _post(stack, key, "/destinations", local_sftp)
+        # The same server as seed 003's export profile (the plan counts profiles, not seed 001's destinations).
+        profile = _post(stack, key, "/export-profiles", {**local_sftp, "name": "local SFTP (nightly)"})
         for data_type, rows in demo_crm_rows().items():
             # Seed 003's areas, for the automatic CSV export: an import job of each, as a client would send it.
             attachment = {"name": f"{data_type}.json", "mime_type": "application/json", "file": base64.b64encode(json.dumps(rows).encode()).decode()}
             _post(stack, key, "/jobs", {"type": "import_json", "args": {"dataType": data_type, "actionType": "CreateOrUpdate"}, "attachment": attachment}, f"demo-{data_type}")
         # The demo ERP is every demo tenant's, its URL kept where an operator would keep it: in Secrets Manager.
         stack.put_secret(f"{tenant}/erp", {"url": erp_url})
-        started.append(f"{tenant}: import {job['id']}, SFTP destination {destination['id']}")
+        started.append(f"{tenant}: import {job['id']}, SFTP destination {destination['id']}, export profile {profile['id']}")
     return f"{len(DEMO_CUSTOMERS)} Customers and seed 003's CRM areas per tenant ({'; '.join(started)})"
