@@ -159,6 +159,20 @@ def test_segments_filter_an_export_and_refuse_operators_that_run_code(fresh):
         assert [r[0] for r in csv_in_zip(download.read())[1:]] == ["C0000100", "C0000101", "C0000102"]
     unknown = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "filter": {"segments": [{"segmentId": "nope"}]}})
     assert unknown.status == 422 and unknown.json()["errors"][0]["pointer"] == "/filter/segments/0"
+    other_type = fresh.client.post("/export/jobs", {"schema": {"name": "Products"}, "filter": {"segments": [{"segmentId": segment["id"]}]}})
+    assert other_type.status == 422 and other_type.json()["errors"][0]["pointer"] == "/filter/segments/0", other_type.body
+    assert "Customers" in other_type.json()["detail"]
+
+
+def test_a_filter_member_that_would_not_be_applied_is_refused_not_ignored(fresh):
+    for member, value in (("vendorId", "C0000001"), ("$where", "1"), ("name", {"$regex": "a"})):
+        refused = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "filter": {member: value}})
+        assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == f"/filter/{member}", refused.body
+    seeds_own = {"segmentQualificationTime": {"startTime": "2018-01-01T00:00:00Z"}, "emptyProfiles": True}
+    assert fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "filter": seeds_own}).status == 200
+    blank = fresh.client.post("/export/jobs", {"schema": {"name": "Customers"}, "fields": ",,,"})
+    assert blank.status == 422 and blank.json()["errors"][0]["pointer"] == "/fields"
+    assert len(fresh.client.get("/export/jobs").json()["records"]) == 1
 
 
 def test_a_refused_filter_points_at_the_operator_where_it_was_sent_and_an_oversized_one_is_a_422(fresh):

@@ -241,8 +241,8 @@ class InMemoryReferences:
     def __init__(self, *items: tuple[str, str, str]) -> None:
         self.items = set(items)
 
-    def exists(self, tenant: str, kind: str, item_id: str) -> bool:
-        return (tenant, kind, item_id) in self.items
+    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        return {"id": item_id} if (tenant, kind, item_id) in self.items else None
 
 
 class InMemorySavedItems(InMemoryReferences):

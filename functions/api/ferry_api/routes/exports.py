@@ -32,10 +32,14 @@ class SegmentRef(LazyModel):
 
 
 class ExportFilter(LazyModel):
-    model_config = ConfigDict(extra="ignore")  # segmentQualificationTime, emptyProfiles: no meaning here
+    # Any other member is refused: a filter that is not applied would export what the client did not ask for.
+    model_config = ConfigDict(extra="forbid")
 
     segments: list[SegmentRef] = Field(default_factory=list, max_length=20)
     fromIngestTimestamp: datetime | None = None
+    # Seed 001's, accepted as its clients send them; no meaning here (no segment qualification, no profiles).
+    segmentQualificationTime: dict[str, Any] | None = None
+    emptyProfiles: bool | None = None
 
 
 class SchemaRef(LazyModel):
@@ -82,7 +86,7 @@ def create_export_job(
 ):
     raw = {
         "dataType": export_request.schema_.name,
-        "fields": [f.strip() for f in export_request.fields.split(",") if f.strip()],
+        "fields": _field_list(export_request.fields),
         "segments": [s.segmentId for s in export_request.filter.segments],
     }
     if export_request.filter.fromIngestTimestamp is not None:
@@ -102,6 +106,16 @@ def create_export_job(
         exc.errors = [FieldError(_seed_pointer(e.pointer), e.message) for e in exc.errors]
         raise
     return job_answer(200, export_job(job), job, f"/export/jobs/{job.id}")
+
+
+def _field_list(fields: str) -> list[str]:
+    """Seed 001's comma-separated `fields`; empty (or blank): every field."""
+    if not fields.strip():
+        return []
+    names = [f.strip() for f in fields.split(",")]
+    if "" in names:
+        raise InvalidRequest("fields names an empty field (two commas in a row, or one at an end).", [FieldError("/fields", "field names separated by commas")])
+    return names
 
 
 _SEED_POINTERS = {"/args/dataType": "/schema/name", "/args/changedSince": "/filter/fromIngestTimestamp", "/args/destinationId": "/destination/datasetId"}

@@ -62,9 +62,6 @@ class SavedItemsTable:
         item = self._table.get_item(Key=self._key(tenant, kind, item_id), ConsistentRead=True).get("Item")
         return json.loads(item["body"]) if item else None
 
-    def exists(self, tenant: str, kind: str, item_id: str) -> bool:
-        return self.get(tenant, kind, item_id) is not None
-
     def list(self, tenant: str, kind: str) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(tenant_pk(tenant)) & Key("sk").begins_with(f"{kind.upper()}#")}
         found = []

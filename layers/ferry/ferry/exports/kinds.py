@@ -100,11 +100,18 @@ def _check(args: ExportArgs) -> dict[str, Any]:
 
 
 def _references(tenant: str, args: dict[str, Any], references: References) -> None:
-    for i, segment in enumerate(args.get("segments", [])):
-        if not references.exists(tenant, "segment", segment):
-            raise InvalidRequest(f"There is no segment {shown(segment)}.", [FieldError(f"/args/segments/{i}", "unknown segment")])
+    for i, segment_id in enumerate(args.get("segments", [])):
+        segment = references.get(tenant, "segment", segment_id)
+        if segment is None:
+            raise InvalidRequest(f"There is no segment {shown(segment_id)}.", [FieldError(f"/args/segments/{i}", "unknown segment")])
+        if segment.get("dataType", args["dataType"]) != args["dataType"]:
+            # Its filter names another type's fields: it would match nothing, and the export would say so as a success.
+            raise InvalidRequest(
+                f"The segment {shown(segment_id)} filters {segment['dataType']}, not {args['dataType']}.",
+                [FieldError(f"/args/segments/{i}", f"a segment of {args['dataType']}")],
+            )
     destination = args.get("destinationId")
-    if destination is not None and not references.exists(tenant, "destination", destination):
+    if destination is not None and references.get(tenant, "destination", destination) is None:
         raise InvalidRequest(f"There is no destination {shown(destination)}.", [FieldError("/args/destinationId", "unknown destination")])
 
 

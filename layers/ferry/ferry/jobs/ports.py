@@ -126,7 +126,7 @@ class Launcher(Protocol):
 class References(Protocol):
     """What a job's args may refer to that the tenant keeps (a saved segment, a destination)."""
 
-    def exists(self, tenant: str, kind: str, item_id: str) -> bool: ...
+    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
 
 
 class SavedItems(References, Protocol):
@@ -141,8 +141,6 @@ class SavedItems(References, Protocol):
     def update(self, tenant: str, kind: str, item_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
         """Compare and set: `change` gets the stored body and answers the new one (None: leave it); applied only if
         nobody wrote the item meanwhile (else read again and retried). Answers what was written; NotFound if none."""
-
-    def get(self, tenant: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
 
     def list(self, tenant: str, kind: str) -> list[dict[str, Any]]: ...
 
