@@ -171,6 +171,21 @@ def test_an_unclosed_quote_is_refused_once_the_field_outgrows_the_limit():
         list(records)
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # Read leniently, the rows after the quote would be one cell of row 1, and the job would count 1 row.
+        (b'vendorId,name\nQ-1,"unterminated\nQ-2,x\nQ-3,y\n', "the record starting at line 2 is not CSV: a quoted cell is never closed"),
+        (b'vendorId,name\nQ-1,a\nQ-2,"b"c\n', "the record starting at line 3 is not CSV: ',' expected after '\"'"),
+    ],
+)
+def test_a_record_that_is_not_csv_is_refused_naming_the_line_it_starts_at(content, reason):
+    layout, records = open_table(io.BytesIO(content), CsvOptions(), CUSTOMERS)
+    with pytest.raises(UnreadableFile) as caught:
+        list(records)
+    assert caught.value.reason == reason
+
+
 # --- streaming ------------------------------------------------------------------------------------
 
 

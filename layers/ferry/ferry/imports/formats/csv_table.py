@@ -105,7 +105,9 @@ def open_table(
         raise UnreadableFile(_BINARY)
     delimiter = options.delimiter or _sniffed_delimiter(text)
     decoded = io.TextIOWrapper(prefixed(head, stream), encoding=_codec(encoding), newline="")
-    records = _records(csv.reader(decoded, delimiter=delimiter), encoding)
+    # strict: a quoted cell still open at the end of the file is an error, not the rest of the file read as
+    # that one cell (its rows would vanish from the counts), nor is text after a closing quote taken as more cell.
+    records = _records(csv.reader(decoded, delimiter=delimiter, strict=True), encoding)
     header = next(records, None)
     if header is None:
         raise UnreadableFile("the file is empty")
@@ -215,16 +217,19 @@ def _sniffed_delimiter(text: str) -> str:
 
 
 def _records(reader: Any, encoding: str) -> Iterator[list[str]]:
+    starts = 1  # the line the next record starts at: a record with a quoted line break spans several
     try:
         for record in reader:
             if record:
                 yield record
+            starts = reader.line_num + 1
     except UnicodeDecodeError as exc:
         # Decoding runs a few KiB ahead of the records, so the line is where the bad byte comes after.
         reason = f"the file stops being {encoding} text after line {reader.line_num}: {exc.reason}"
         raise UnreadableFile(reason) from None
     except csv.Error as exc:
-        raise UnreadableFile(f"the record at line {reader.line_num} is not CSV: {exc}") from None
+        why = "a quoted cell is never closed" if "unexpected end of data" in str(exc) else str(exc)
+        raise UnreadableFile(f"the record starting at line {starts} is not CSV: {why}") from None
 
 
 def _folded(name: str) -> str:
