@@ -11,6 +11,7 @@ from ferry.core.lazy_model import LazyModel
 from ferry.core.observability import metrics
 from ferry.datatypes.registry import SEED_004, describe
 from ferry.imports.kinds import IMPORT_JSON, check_import_pair, encode_rows
+from ferry.jobs.idempotent import request_hash
 from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import job_answer, json_answer
@@ -69,13 +70,16 @@ NewImport = Annotated[ImportRequest, Body(openapi_examples={"customers": {"summa
 )
 def create_import(import_request: NewImport, idempotency_key: IdempotencyKey = None):
     data_type, action = check_import_pair(import_request.dataType, import_request.actionType, among=SEED_004)
+    key = request.idempotency_key(router.current_event.headers)
+    # The rows' identity for a repeat with the key: the same rows with their members in another order are the same.
+    identity = request_hash(import_request.data) if key else None
     job, _ = runtime.job_service.submit(
         Submission(
             tenant=request.tenant_of(router.current_event),
             kind=IMPORT_JSON,
             args={"dataType": data_type.name, "actionType": action.value},
-            attachment=NewAttachment("data.json", "application/json", content=encode_rows(import_request.data)),
-            idempotency_key=request.idempotency_key(router.current_event.headers),
+            attachment=NewAttachment("data.json", "application/json", content=encode_rows(import_request.data), identity=identity),
+            idempotency_key=key,
         )
     )
     metrics.add_metric(name="ImportsSubmitted", unit="Count", value=1)

@@ -14,7 +14,7 @@ from ferry.core.ids import new_ulid
 from ferry.jobs import files
 from ferry.jobs.kinds import AttachmentRule, JobKind, kind_of
 from ferry.jobs.model import MAX_OUTPUT_CHARS, Attachment, Job, JobStatus, bounded
-from ferry.jobs.idempotent import create_once
+from ferry.jobs.idempotent import create_once, request_hash
 from ferry.jobs.lifecycle import announce_ended
 from ferry.jobs.ports import Events, FileStore, IdempotencyStore, JobStore, LaunchFailed, Launcher, Leases, References
 
@@ -32,6 +32,9 @@ class NewAttachment:
     upload_id: str | None = None
     url: str | None = None
     key: str | None = None  # a file already in the files bucket (a procedure's ImportFiles)
+    # What the content is, where the same content may come as other bytes (seed 004's rows: JSON members in any
+    # order): an Idempotency-Key's repeat is told apart by this rather than by the bytes.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,8 @@ def _check_attachment(submission: Submission) -> None:
 
 
 def _fingerprint(submission: Submission) -> str:
-    digest = hashlib.sha256()
+    """What the submission asks for (args as JSON with sorted members: their order means nothing)."""
     new = submission.attachment
-    parts = (submission.kind.name, repr(sorted(submission.args.items())), new and new.name, new and new.upload_id, new and new.url, new and new.key)
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\x00")
-    if new is not None and new.content is not None:
-        digest.update(new.content)
-    return digest.hexdigest()
+    content = None if new is None or new.content is None else new.identity or hashlib.sha256(new.content).hexdigest()
+    file = None if new is None else [new.name, new.upload_id, new.url, new.key, content]
+    return request_hash(submission.kind.name, submission.args, file)
