@@ -164,6 +164,17 @@ def test_a_missing_upload_is_refused_and_nothing_stored(fresh):
     assert fresh.client.get("/jobs").json()["items"] == []
 
 
+def test_a_media_type_that_would_break_a_header_line_is_refused_naming_it(fresh):
+    injected = "text/csv\r\nX-Evil: 1"
+    answer = fresh.client.post("/uploads", {"name": "x.csv", "mime_type": injected})
+    assert answer.status == 422 and answer.json()["errors"][0]["pointer"] == "/mime_type", answer.body
+    body = job_body("import_csv", base64.b64encode(b"vendorId,name\r\nC1,A\r\n").decode())
+    answer = fresh.client.post("/jobs", {**body, "attachment": {**body["attachment"], "mime_type": injected}})
+    assert answer.status == 422 and answer.json()["errors"][0]["pointer"] == "/attachment/mime_type", answer.body
+    assert fresh.client.post("/uploads", {"name": "x.csv", "mime_type": "text/csv; charset=utf-8"}).status == 201
+    assert fresh.client.get("/jobs").json()["items"] == []
+
+
 def test_an_url_attachment_is_downloaded_by_the_worker(fresh, file_server, entities):
     file_server.routes["/exports/customers.csv"] = (200, {"Content-Type": "text/csv"}, customers_csv(range(50)))
     url = f"http://localhost:{file_server.port}/exports/customers.csv"

@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
 
 from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, ServiceUnavailable, Unauthorized, UnsupportedMediaType
 from ferry.core.jsontext import JsonRefused, parse
@@ -18,6 +21,19 @@ from ferry.tenants.api_keys import SEND_A_KEY
 
 # Readable without a key: the API's own description.
 PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})
+
+# RFC 6838's type/subtype, then parameters in printable ASCII: a body's media type is sent back as a header
+# (an upload's PUT), where a line break would start a header of the client's choosing.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;[\x20-\x7e]*)?")
+
+
+def _media_type(value: str) -> str:
+    if not _MEDIA_TYPE.fullmatch(value):
+        raise ValueError("a media type such as text/csv (type/subtype; parameters in printable ASCII)")
+    return value
+
+
+MediaType = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_media_type)]
 # `curl -d` labels JSON as a form; this API reads only JSON, so a form label is read as JSON too.
 JSON_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
 UTF8 = ("utf-8", "utf8")

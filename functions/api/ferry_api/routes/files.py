@@ -13,6 +13,7 @@ from ferry.jobs.service import MAX_UPLOAD_BYTES
 from ferry_api import request
 from ferry_api.answers import json_answer
 from ferry_api.openapi import BODY_PROBLEMS, ok, problems
+from ferry_api.request import MediaType
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -25,7 +26,7 @@ class UploadRequest(LazyModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     name: str = Field(min_length=1, max_length=255, description="The file's name (for you; the job's attachment names it again)")
-    mime_type: str = Field(default="application/octet-stream", min_length=1, max_length=255, description="Send this Content-Type with the PUT")
+    mime_type: MediaType = Field(default="application/octet-stream", description="Send this Content-Type with the PUT")
 
 
 @router.post(

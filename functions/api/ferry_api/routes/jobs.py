@@ -27,6 +27,7 @@ from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
 from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, IdempotencyKey, ok, problems
+from ferry_api.request import MediaType
 from ferry_api.runtime import runtime
 from ferry.jobs.resource import job_resource
 from ferry_api.views.seed002 import api_job
@@ -42,7 +43,7 @@ class AttachmentIn(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255, description="The file's name")
-    mime_type: str = Field(default="application/octet-stream", min_length=1, max_length=255)
+    mime_type: MediaType = "application/octet-stream"
     file: str = Field(
         min_length=1,
         description="The file: its content in base64, an http(s) URL Ferry downloads, or `upload:<id>` from POST /uploads",
