@@ -164,6 +164,14 @@ def test_a_missing_upload_is_refused_and_nothing_stored(fresh):
     assert fresh.client.get("/jobs").json()["items"] == []
 
 
+def test_a_columns_option_naming_no_field_is_refused_at_once_and_nothing_stored(fresh):
+    content = base64.b64encode(b"Codice,Nome\r\nC1,A\r\n").decode()
+    args = {"dataType": "Customers", "actionType": "CreateOrUpdate", "columns": {"Codice": "vendorId", "Nome": "nickname"}}
+    answer = fresh.client.post("/jobs", job_body("import_csv", content, args=args))
+    assert answer.status == 422 and [e["pointer"] for e in answer.json()["errors"]] == ["/args/columns/Nome"], answer.body
+    assert "nickname" in answer.json()["detail"] and fresh.client.get("/jobs").json()["items"] == []
+
+
 def test_a_media_type_that_would_break_a_header_line_is_refused_naming_it(fresh):
     injected = "text/csv\r\nX-Evil: 1"
     answer = fresh.client.post("/uploads", {"name": "x.csv", "mime_type": injected})

@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from ferry.aws.location_geocoder import LocationGeocoder
-from ferry.core.errors import NotFound
+from ferry.core.errors import InvalidRequest, NotFound
 from ferry.destinations.port import DestinationFailed
 from ferry.imports.sources.url import FetchPolicy
 from ferry.procedures.catalogue import RunContext
@@ -388,7 +388,7 @@ def test_import_files_submits_one_job_per_valid_entry():
     entries = [
         {"key": "uploads/t1/items.csv", "dataType": "Items", "actionType": "CreateOrUpdate", "delimiter": ";"},
         {"source": "s3", "key": "uploads/t1/dovuti.csv", "dataType": "Dovuti"},
-        {"key": "uploads/t1/prices.json", "dataType": "Prices", "actionType": "Replace"},
+        {"key": "uploads/t1/prices.json", "dataType": "Prices", "actionType": "CreateOrUpdate"},
         {"key": "uploads/t1/nothing.csv"},  # no data type
         {"source": "sftp", "key": "uploads/t1/x.csv", "dataType": "Items"},
         {"key": "uploads/t2/theirs.csv", "dataType": "Items"},  # another tenant's file
@@ -407,7 +407,7 @@ def test_import_files_submits_one_job_per_valid_entry():
     assert submitted == [
         ("t1", "import_csv", {"dataType": "Items", "actionType": "CreateOrUpdate", "delimiter": ";"}, "uploads/t1/items.csv", "job-1-import-files-0"),
         ("t1", "import_dovuti", {"actionType": "CreateOrUpdate"}, "uploads/t1/dovuti.csv", "job-1-import-files-1"),
-        ("t1", "import_json", {"dataType": "Prices", "actionType": "Replace"}, "uploads/t1/prices.json", "job-1-import-files-2"),
+        ("t1", "import_json", {"dataType": "Prices", "actionType": "CreateOrUpdate"}, "uploads/t1/prices.json", "job-1-import-files-2"),
     ]
     assert outcome.counts == {"submitted": 3, "refused": 4}
     assert "uploads/t1/items.csv -> import_csv job job-1" in outcome.summary
@@ -469,7 +469,7 @@ def test_import_files_copies_an_sftp_entry_into_the_files_bucket_and_submits_tha
     sftp = FakeSftp({"/in/customers.csv": b"code;name\nC1;Ada\n", "prices.json": b"[]"})
     entries = [
         {"source": "sftp", "destinationId": "D1", "path": "/in/customers.csv", "dataType": "Customers", "delimiter": ";"},
-        {"source": "sftp", "destinationId": "D1", "path": "prices.json", "dataType": "Prices", "actionType": "Replace"},
+        {"source": "sftp", "destinationId": "D1", "path": "prices.json", "dataType": "Prices", "actionType": "CreateOrUpdate"},
     ]
     files, submitted = InMemoryFiles(), []
     part = ImportFiles(lambda tenant: {"importFiles": entries}, recording_submit(submitted), files, opener({"D1": sftp}))
@@ -478,7 +478,7 @@ def test_import_files_copies_an_sftp_entry_into_the_files_bucket_and_submits_tha
 
     assert submitted == [
         ("import_csv", {"dataType": "Customers", "actionType": "CreateOrUpdate", "delimiter": ";"}, "imports/t1/job-1/0-customers.csv", "job-1-import-files-0"),
-        ("import_json", {"dataType": "Prices", "actionType": "Replace"}, "imports/t1/job-1/1-prices.json", "job-1-import-files-1"),
+        ("import_json", {"dataType": "Prices", "actionType": "CreateOrUpdate"}, "imports/t1/job-1/1-prices.json", "job-1-import-files-1"),
     ]
     assert files.get("imports/t1/job-1/0-customers.csv") == b"code;name\nC1;Ada\n"
     assert files.get("imports/t1/job-1/1-prices.json") == b"[]"
@@ -539,6 +539,25 @@ def test_import_files_entries_in_the_settings_keep_the_s3_form_and_take_the_sftp
     ]:
         with pytest.raises(ValidationError):
             TenantSettings.model_validate({"importFiles": [refused]})
+
+
+def test_import_files_entries_are_checked_when_saved_naming_the_field():
+    from ferry.tenants.settings import Settings as SettingsStore
+    from ferry.testing import InMemorySavedItems
+
+    settings = SettingsStore(InMemorySavedItems())
+    for entry, pointer in [
+        ({"key": "uploads/t1/a.csv", "dataType": "Nope"}, "/importFiles/0/dataType"),
+        ({"key": "uploads/t1/a.csv", "dataType": "Prices", "actionType": "Replace"}, "/importFiles/0/actionType"),
+        ({"key": "../../other", "dataType": "Items"}, "/importFiles/0/key"),
+        ({"key": "uploads/t2/theirs.csv", "dataType": "Items"}, "/importFiles/0/key"),  # another tenant's file
+    ]:
+        with pytest.raises(InvalidRequest) as refused:
+            settings.put("t1", {"importFiles": [entry]})
+        assert [e.pointer for e in refused.value.errors] == [pointer], entry
+    assert settings.get("t1").importFiles == []  # nothing saved
+    saved = settings.put("t1", {"importFiles": [{"key": "uploads/t1/a.csv", "dataType": "items"}]})
+    assert saved.importFiles[0].dataType == "Items"  # the type's own spelling
 
 
 def test_items_added_while_images_are_fetched_never_show_more_done_than_there_are(store, server, monkeypatch):

@@ -13,10 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ferry.core import jsontext
-from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest
+from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, shown
 from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.datatype import DataType
-from ferry.datatypes.registry import REGISTRY, UnsupportedImport, resolve
+from ferry.datatypes.paths import field_paths
+from ferry.datatypes.registry import REGISTRY, UnsupportedImport, named, resolve
+from ferry.imports.formats.csv_table import unmapped_columns
 from ferry.jobs.kinds import AttachmentRule, JobKind, register
 from ferry.store.port import Action
 
@@ -103,6 +105,18 @@ def _import_args(args: ImportArgs) -> dict[str, Any]:
     return {**args.model_dump(exclude_none=True), "dataType": data_type.name, "actionType": action.value}
 
 
+def _csv_import_args(args: ImportCsvArgs) -> dict[str, Any]:
+    checked = _import_args(args)
+    unmapped = unmapped_columns(args.columns or {}, field_paths(named(checked["dataType"]).model))
+    if unmapped:
+        targets = ", ".join(f"{shown(name)} -> {shown(args.columns[name])}" for name in unmapped)
+        raise InvalidRequest(
+            f"columns maps to no field of {checked['dataType']}: {targets}.",
+            [FieldError(f"/args/columns/{name}", f"no field {shown(args.columns[name])} in {checked['dataType']}") for name in unmapped],
+        )
+    return checked
+
+
 def _dovuti_args(args: ImportDovutiArgs) -> dict[str, Any]:
     return {**args.model_dump(exclude_none=True), "dataType": DOVUTI}
 
@@ -133,7 +147,7 @@ IMPORT_CSV = register(
         state_machine="import",
         attachment=AttachmentRule.REQUIRED,
         media_types=("text/csv", "application/zip"),
-        check_args=_import_args,
+        check_args=_csv_import_args,
         example={
             "type": "import_csv",
             "args": {"dataType": "Customers", "actionType": "CreateOrUpdate", "delimiter": ";"},

@@ -4,6 +4,12 @@ from __future__ import annotations
 from ferry.jobs.model import Job
 
 
+def in_tenant_files(tenant: str, key: str) -> bool:
+    """Whether `key` is one of the tenant's files (under `<area>/<tenant>/`, no empty, `.` or `..` segment)."""
+    segments = key.split("/")
+    return len(segments) >= 3 and segments[1] == tenant and not {"", ".", ".."} & set(segments)
+
+
 def input_key(tenant: str, job_id: str) -> str:
     """The job's input as it arrived (inline attachment, or fetched from its URL)."""
     return f"jobs/{tenant}/{job_id}/input"

@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ferry.core.errors import InvalidRequest, MalformedRequest, NotFound, shown
 from ferry.destinations.port import Destination, DestinationFailed, Source
-from ferry.jobs.files import import_copy_key
+from ferry.jobs.files import import_copy_key, in_tenant_files
 from ferry.jobs.ports import FileStore
 from ferry.procedures.catalogue import Outcome, RunContext
 from ferry.tenants.settings import ImportFile, S3ImportFile, SftpImportFile
@@ -57,11 +57,6 @@ def job_of(entry: S3ImportFile | SftpImportFile, key: str) -> tuple[str, dict[st
     if key.lower().endswith(".json"):
         return "import_json", {"dataType": entry.dataType, "actionType": entry.actionType}
     return "import_csv", {"dataType": entry.dataType, "actionType": entry.actionType, **csv_options}
-
-
-def in_tenant_files(tenant: str, key: str) -> bool:
-    segments = key.split("/")
-    return len(segments) >= 3 and segments[1] == tenant and not {"", ".", ".."} & set(segments)
 
 
 class ImportFiles:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo, field_validator
 
 from ferry.core.clock import time_zone
 from ferry.core.errors import FieldError, InvalidRequest
 from ferry.core.lazy_model import LazyModel
+from ferry.datatypes.registry import named, resolve
 from ferry.destinations.port import check_path
+from ferry.jobs.files import in_tenant_files
 from ferry.jobs.ports import SavedItems
 
 KIND, ID = "settings", "tenant"
@@ -50,6 +52,19 @@ def _key_bytes(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _tenants_key(value: str, info: ValidationInfo) -> str:
+    # ImportFiles refuses any other key when it runs; saved, it would fail every night until then.
+    tenant = (info.context or {}).get("tenant")
+    if tenant is not None and not in_tenant_files(tenant, value):
+        raise ValueError(f"must be one of this tenant's files: <area>/{tenant}/..., no empty, '.' or '..' part")
+    return value
+
+
+def _known_data_type(value: str, info: ValidationInfo) -> str:
+    # UnsupportedImport is a ValueError: the 422 names the known types.
+    return value if _saved_earlier(info) else named(value).name
+
+
 class Recipients(LazyModel):
     """Seed 000's NotificationCenter: who is mailed by outcome."""
 
@@ -62,14 +77,21 @@ class Recipients(LazyModel):
 class _ImportFile(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataType: str = Field(max_length=100)
+    dataType: Annotated[str, AfterValidator(_known_data_type)] = Field(max_length=100)
     actionType: str = Field(default="CreateOrUpdate", max_length=100)
     delimiter: str | None = Field(default=None, max_length=1)
+
+    @field_validator("actionType")
+    @classmethod
+    def _an_action_of_the_type(cls, value: str, info: ValidationInfo) -> str:
+        if not _saved_earlier(info) and "dataType" in info.data:
+            resolve(info.data["dataType"], value)  # UnsupportedImport names the type's actions
+        return value
 
 
 class S3ImportFile(_ImportFile):
     source: Literal["s3"] = Field(default="s3", description="Where the file is: a key in the files bucket")
-    key: Annotated[str, AfterValidator(_key_bytes)] = Field(min_length=1, max_length=1024)
+    key: Annotated[str, AfterValidator(_key_bytes), AfterValidator(_tenants_key)] = Field(min_length=1, max_length=1024)
 
 
 class SftpImportFile(_ImportFile):
@@ -116,7 +138,7 @@ class Settings:
 
     def put(self, tenant: str, given: dict[str, Any]) -> TenantSettings:
         try:
-            settings = TenantSettings.model_validate(given)
+            settings = TenantSettings.model_validate(given, context={"tenant": tenant})
         except ValidationError as exc:
             errors = [FieldError(_pointer(e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
             raise InvalidRequest(f"The settings are refused: {', '.join(e.pointer for e in errors)}.", errors) from None

@@ -237,6 +237,12 @@ def _folded(name: str) -> str:
     return " ".join(name.replace("_", " ").split()).casefold()
 
 
+def unmapped_columns(columns: Mapping[str, str], paths: Mapping[str, str]) -> list[str]:
+    """The headers of the columns option whose target is no field path (matched as headers are matched)."""
+    known = {_folded(path) for path in paths}
+    return [name for name, target in columns.items() if _folded(target) not in known]
+
+
 def _layout(
     header: list[str], options: CsvOptions, paths: Mapping[str, str], delimiter: str, encoding: str
 ) -> CsvLayout:
