@@ -32,6 +32,9 @@ from ferry_local.template import ACCOUNT, REGION, Route
 
 # Lambda's limit for a synchronous invocation payload; API Gateway's own (10 MB) is never the one reached.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+# A body over the limit is read and dropped up to API Gateway's own 10 MB; an announced length past that gets its
+# 413 at once (waiting for it would only end in a 408).
+_DRAINED_BYTES = 10 * 1024 * 1024
 READ_TIMEOUT_S = 5
 # The local stack's control paths (not API Gateway's): POST /_local/schedules/<name>?at=<RFC 3339> fires a schedule.
 CONTROL_PREFIX = "/_local/"
@@ -197,7 +200,7 @@ class HttpApi:
                 self.close_connection = True
                 if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
                     self.request_version = "HTTP/1.1"  # else http.server would answer with no status line at all
-                _problem(self, code, message or "Bad request", explain or "The HTTP request could not be read.", str(uuid.uuid4()))
+                _problem(self, code, "malformed-request" if code < 500 else "internal-error", message or "Bad request", explain or "The HTTP request could not be read.", str(uuid.uuid4()))
 
         self._server = _Server(("127.0.0.1", port), RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="ferry-http-api", daemon=True)
@@ -218,13 +221,13 @@ class HttpApi:
             body = _read_body(request)
         except BodyTooLarge:
             detail = f"The body is over {MAX_BODY_BYTES} bytes; send large files through POST /uploads."
-            return _problem(request, 413, "Request Entity Too Large", detail, request_id)
+            return _problem(request, 413, "payload-too-large", "Request Entity Too Large", detail, request_id)
         except Unreadable as exc:
             request.close_connection = True
-            return _problem(request, 400, "Bad request", str(exc), request_id)
+            return _problem(request, 400, "malformed-request", "Bad request", str(exc), request_id)
         except TimeoutError:
             request.close_connection = True
-            return _problem(request, 408, "Request Timeout", "The body did not arrive in time.", request_id)
+            return _problem(request, 408, "request-timeout", "Request Timeout", "The body did not arrive in time.", request_id)
         if path.startswith(CONTROL_PREFIX) and self._control is not None:
             status, answer = self._control(method, path.removeprefix(CONTROL_PREFIX), dict(parse_qsl(urlsplit(request.path).query)))
             return _reply(request, status, [("content-type", "application/json")], json.dumps(answer).encode())
@@ -233,7 +236,7 @@ class HttpApi:
             if params is not None:
                 break
         else:
-            return _problem(request, 404, "Not Found", f"No route {method} {path}.", request_id)
+            return _problem(request, 404, "not-found", "Not Found", f"No route {method} {path}.", request_id)
         event = api_event(method, request.path, list(request.headers.items()), body, route, params, request.client_address[0], request_id)
         invoked = route.authorizer or route.function
         try:
@@ -241,9 +244,9 @@ class HttpApi:
                 verdict = self._invoke(route.authorizer, authorizer_event(event), request_id)
                 if not (isinstance(verdict, dict) and isinstance(verdict.get("isAuthorized"), bool)):
                     log.error("%s answered no simple response on %s (request %s)", route.authorizer, route.route_key, request_id)
-                    return _problem(request, 500, "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
+                    return _problem(request, 500, "internal-error", "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
                 if not verdict["isAuthorized"]:
-                    return _problem(request, 403, "Forbidden", "The authorizer refused the request.", request_id)
+                    return _problem(request, 403, "forbidden", "Forbidden", "The authorizer refused the request.", request_id)
                 event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
                 invoked = route.function
             status, headers, payload = http_response(self._invoke(route.function, event, request_id))
@@ -252,10 +255,10 @@ class HttpApi:
             log.error("%s failed on %s (request %s): %s", invoked, route.route_key, request_id, exc)
             if invoked == route.authorizer:
                 # API Gateway answers 500 for an authorizer that failed or timed out, whatever the cause.
-                return _problem(request, 500, "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
+                return _problem(request, 500, "internal-error", "Internal Server Error", "The authorizer failed; the request id identifies it in the logs.", request_id)
             if exc.error_type == "Sandbox.Timedout":
-                return _problem(request, 503, "Service Unavailable", "The function did not answer in time.", request_id)
-            return _problem(request, 500, "Internal Server Error", "The function failed; the request id identifies it in the logs.", request_id)
+                return _problem(request, 503, "service-unavailable", "Service Unavailable", "The function did not answer in time.", request_id)
+            return _problem(request, 500, "internal-error", "Internal Server Error", "The function failed; the request id identifies it in the logs.", request_id)
         _reply(request, status, headers + [("apigw-requestid", request_id)], payload if method != "HEAD" else b"")
 
     def _invoke(self, function: str, event: dict[str, Any], request_id: str) -> Any:
@@ -299,9 +302,12 @@ def _read_body(request: BaseHTTPRequestHandler) -> bytes:
         raise Unreadable(f"Content-Length {text[:40]!r} is not a number of bytes.")
     length = int(text)
     if length > MAX_BODY_BYTES:
-        # Read and drop it, so the client gets to read the 413 instead of a reset connection.
-        while length > 0 and (dropped := request.rfile.read(min(length, 1 << 20))):
-            length -= len(dropped)
+        if length <= _DRAINED_BYTES:
+            # Read and drop it, so the client gets to read the 413 instead of a reset connection.
+            while length > 0 and (dropped := request.rfile.read(min(length, 1 << 20))):
+                length -= len(dropped)
+        else:
+            request.close_connection = True  # more than a client would send to this API: answered at once
         raise BodyTooLarge
     body = request.rfile.read(length) if length else b""
     if len(body) < length:
@@ -316,10 +322,10 @@ def _chunk_size(line: bytes) -> int:
     return int(text, 16)
 
 
-def _problem(request: BaseHTTPRequestHandler, status: int, title: str, detail: str, request_id: str) -> None:
+def _problem(request: BaseHTTPRequestHandler, status: int, slug: str, title: str, detail: str, request_id: str) -> None:
     """What the gateway answers itself, as a problem (RFC 9457) like every answer of the API."""
     instance = urlsplit(getattr(request, "path", "") or "/").path
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail, "instance": instance}
     headers = [("content-type", "application/problem+json"), ("x-request-id", request_id), ("apigw-requestid", request_id)]
     _reply(request, status, headers, json.dumps(body).encode())
 

@@ -520,6 +520,7 @@ FRAMING = [
     pytest.param(Framing(_HEAD + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%b" % (len(_VALID), len(_VALID) + 5, _VALID)), id="two-different-content-lengths"),
     # The server waits for bytes that never come: it must time the request out (408) or refuse it (400), not hang.
     pytest.param(Framing(_HEAD + b"Content-Length: %d\r\n\r\n%b" % (len(_VALID) + 100, _VALID), frozenset({400, 408})), id="content-length-beyond-the-bytes-sent"),
+    pytest.param(Framing(_HEAD + b"Content-Length: 99999999999999999999\r\n\r\n" + _VALID, TOO_LARGE), id="content-length-of-a-body-no-client-sends"),
     pytest.param(Framing(_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + _VALID + b"\r\n0\r\n\r\n"), id="chunked-non-hex-size"),
     pytest.param(Framing(_HEAD + b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabcde\r\n0\r\n\r\n"), id="chunked-negative-size"),
     pytest.param(Framing(_HEAD + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc\r\n0\r\n\r\n", frozenset({400, 413})), id="chunked-size-overflow"),
@@ -577,6 +578,8 @@ def problem_violations(answer: Answer) -> list[str]:
     for member in ("type", "title", "detail"):
         if not isinstance(body.get(member), str) or not body[member]:
             found.append(f"no {member!r} string in the problem")
+    if not str(body.get("type", "")).startswith("/problems/"):
+        found.append(f"problem type {body.get('type')!r} is none of the documented /problems/<slug>")
     if body.get("status") != answer.status:
         found.append(f"problem status {body.get('status')!r} is not the HTTP status {answer.status}")
     if "Traceback" in answer.body.decode("utf-8", "replace"):
