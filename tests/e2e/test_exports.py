@@ -273,6 +273,19 @@ def test_destinations_are_read_masked_updated_and_deleted(fresh, sftp):
     assert refused.status == 422 and PASSWORD not in refused.body.decode()
 
 
+def test_segments_and_destinations_are_listed_in_pages_like_every_list(fresh, other_client):
+    made = [fresh.client.post("/segments", {"name": f"s{n}", "dataType": "Customers", "filter": {"name": f"N{n}"}}).json()["id"] for n in range(3)]
+    first = fresh.client.get("/segments?limit=2").json()
+    assert [s["id"] for s in first["items"]] == made[::-1][:2] and first["page"] == {"limit": 2, "count": 2}
+    second = fresh.client.get(first["link"]["next"]).json()
+    assert [s["id"] for s in second["items"]] == [made[0]] and "next" not in second["link"]
+    assert other_client.get(first["link"]["next"]).status == 400  # the cursor is this tenant's
+    for path in ("/segments?limit=-5", "/destinations?limit=abc", "/export-profiles?limit=0"):
+        refused = fresh.client.get(path)
+        assert refused.status == 422 and refused.json()["errors"][0]["pointer"] == "/query/limit", path
+    assert fresh.client.get("/destinations").json() == {"items": [], "page": {"limit": 100, "count": 0}, "link": {}}
+
+
 def test_a_create_sent_again_with_its_idempotency_key_makes_nothing_twice(fresh, sftp, local_stack):
     segment = {"name": "Rome", "dataType": "Customers", "filter": {"location.settlement": "Rome"}}
     profile = {**destination_body(sftp), "name": "nightly"}

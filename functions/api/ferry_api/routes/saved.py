@@ -11,6 +11,7 @@ from ferry_api import request
 from ferry_api.answers import created_answer, json_answer
 from ferry_api.idempotent import created_once, destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
+from ferry_api.paging import Cursor, Limit, page_answer
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -47,6 +48,7 @@ _SEGMENT_EXAMPLES = {
 }
 _REPEAT = "A repeat with the same Idempotency-Key and body: what the first one created"
 _CREATE_PROBLEMS = problems(*CREATE_PROBLEMS)
+_LIST_PROBLEMS = problems(400, 422, s400="A cursor this API did not give out (or another tenant's)", s422="A bad limit")
 
 
 @router.post(
@@ -63,9 +65,10 @@ def create_segment(segment: Annotated[SegmentIn, Body(openapi_examples=_SEGMENT_
     return created_answer(created, vars(made), f"/segments/{made.id}")
 
 
-@router.get("/segments", summary="List segments", tags=["Segments"], operation_id="listSegments", responses={200: ok("The segments", schema={"type": "object"}), **problems()})
-def list_segments():
-    return json_answer(200, {"items": [vars(s) for s in runtime.segments.list(_tenant())]})
+@router.get("/segments", summary="List segments", tags=["Segments"], operation_id="listSegments", responses={200: ok("The segments, newest first, paged", schema={"type": "object"}), **_LIST_PROBLEMS})
+def list_segments(limit: Limit = 100, cursor: Cursor = None):
+    segments = [vars(s) for s in runtime.segments.list(_tenant())]
+    return page_answer(segments, tenant=_tenant(), path="/segments", limit=limit, cursor=cursor)
 
 
 @router.get("/segments/<segment_id>", summary="Read a segment", tags=["Segments"], operation_id="getSegment", responses={200: ok("The segment", schema={"type": "object"}), **problems(404)})
@@ -91,9 +94,9 @@ def create_destination(destination: Annotated[dict[str, Any], Body(openapi_examp
     return created_answer(created, made, f"/destinations/{made['id']}")
 
 
-@router.get("/destinations", summary="List destinations", tags=["Destinations"], operation_id="listDestinations", responses={200: ok("The destinations, secrets masked", schema={"type": "object"}), **problems()})
-def list_destinations():
-    return json_answer(200, {"items": runtime.destinations.list(_tenant())})
+@router.get("/destinations", summary="List destinations", tags=["Destinations"], operation_id="listDestinations", responses={200: ok("The destinations, secrets masked, newest first, paged", schema={"type": "object"}), **_LIST_PROBLEMS})
+def list_destinations(limit: Limit = 100, cursor: Cursor = None):
+    return page_answer(runtime.destinations.list(_tenant()), tenant=_tenant(), path="/destinations", limit=limit, cursor=cursor)
 
 
 @router.get("/destinations/<destination_id>", summary="Read a destination (secrets masked)", tags=["Destinations"], operation_id="getDestination", responses={200: ok("The destination, secrets masked", schema={"type": "object"}), **problems(404)})

@@ -10,6 +10,7 @@ from ferry_api import request
 from ferry_api.answers import created_answer, json_answer
 from ferry_api.idempotent import destination_created_once
 from ferry_api.openapi import BODY_PROBLEMS, CREATE_PROBLEMS, IdempotencyKey, ok, problems
+from ferry_api.paging import Cursor, Limit, page_answer
 from ferry_api.runtime import runtime
 
 router = Router()
@@ -40,9 +41,9 @@ def create_profile(profile: Annotated[dict[str, Any], Body(openapi_examples={"sf
     return created_answer(created, made, f"/export-profiles/{made['id']}")
 
 
-@router.get("/export-profiles", summary="List export profiles", tags=[TAG], operation_id="listExportProfiles", responses={200: ok("The profiles", schema=OBJECT), **problems()})
-def list_profiles():
-    return json_answer(200, {"items": runtime.scheduled_exports.profiles(_tenant())})
+@router.get("/export-profiles", summary="List export profiles", tags=[TAG], operation_id="listExportProfiles", responses={200: ok("The profiles, newest first, paged", schema=OBJECT), **problems(400, 422, s400="A cursor this API did not give out", s422="A bad limit")})
+def list_profiles(limit: Limit = 100, cursor: Cursor = None):
+    return page_answer(runtime.scheduled_exports.profiles(_tenant()), tenant=_tenant(), path="/export-profiles", limit=limit, cursor=cursor)
 
 
 @router.get("/export-profiles/<profile_id>", summary="Read an export profile (secrets masked)", tags=[TAG], operation_id="getExportProfile", responses={200: ok("The profile", schema=OBJECT), **problems(404)})

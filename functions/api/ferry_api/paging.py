@@ -1,0 +1,51 @@
+"""Pages of the short lists the API reads whole (segments, destinations, export profiles), shaped as every list.
+
+Each is at most a few hundred items, newest first by id; a page is cut from the whole, and its cursor is
+the last id it showed, bound to the tenant (another tenant's cursor is a 400, as a job list's).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from ferry.core.errors import FieldError, MalformedRequest
+from ferry_api.answers import json_answer
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
+Cursor = Annotated[str | None, Query(description="`link.next` of the previous page carries it")]
+
+
+def page_answer(items: Sequence[dict[str, Any]], *, tenant: str, path: str, limit: int, cursor: str | None) -> Response:
+    """`{"items", "page": {"limit", "count"}, "link": {"next"?}}` for the items after the cursor's."""
+    after = _after(cursor, tenant)
+    newest_first = sorted(items, key=lambda item: item["id"], reverse=True)
+    rest = [item for item in newest_first if after is None or item["id"] < after]
+    page = rest[:limit]
+    body: dict[str, Any] = {"items": page, "page": {"limit": limit, "count": len(page)}, "link": {}}
+    if len(rest) > limit:
+        body["link"]["next"] = f"{path}?" + urlencode({"limit": limit, "cursor": _cursor(tenant, page[-1]["id"])})
+    return json_answer(200, body)
+
+
+def _cursor(tenant: str, last_id: str) -> str:
+    text = json.dumps({"tenant": tenant, "after": last_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None, tenant: str) -> str | None:
+    if not cursor:
+        return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        found = None
+    if not isinstance(found, dict) or found.get("tenant") != tenant or not isinstance(found.get("after"), str):
+        raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/query/cursor", "unknown cursor")])
+    return found["after"]
