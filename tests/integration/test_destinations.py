@@ -753,16 +753,22 @@ def test_sftp_connects_to_the_addresses_the_resolver_vetted_never_resolving_agai
     assert failed.value.step == "connect"
 
 
-class _SilentAfterLogin:
-    """An FTP server that greets and logs anyone in, then never answers again: a hung server."""
+class _ScriptedFtp:
+    """An FTP server that greets, then answers each command as asked after `delay` seconds, or, with
+    `silent_after_login`, logs anyone in and never answers again (a hung server)."""
 
-    def __init__(self) -> None:
+    _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
+
+    def __init__(self, *, delay: float = 0.0, silent_after_login: bool = False) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
+        self._delay, self._silent_after_login = delay, silent_after_login
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
+        import time
+
         while True:
             try:
                 conn, _ = self._listener.accept()
@@ -770,11 +776,15 @@ class _SilentAfterLogin:
                 return
             self._held.append(conn)
             conn.sendall(b"220 ready\r\n")
-            reader = conn.makefile("rb")
-            for reply in (b"331 password please\r\n", b"230 logged in\r\n"):
-                reader.readline()
-                conn.sendall(reply)
-            # Whatever comes next (TYPE, PASV, STOR...) is read and never answered.
+            for line in conn.makefile("rb"):
+                command = line.split()[0].upper() if line.split() else b""
+                if self._silent_after_login and command not in (b"USER", b"PASS"):
+                    continue  # read and never answered
+                time.sleep(self._delay)
+                try:
+                    conn.sendall(self._REPLIES.get(command, b"502 not here") + b"\r\n")
+                except OSError:
+                    break
 
     def close(self) -> None:
         self._listener.close()
@@ -787,7 +797,7 @@ def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_th
     from ferry.destinations.port import CHECK_STEP_S, CHECK_WITHIN_S, TRANSFER_TIMEOUTS
     from ferry.testing import InMemorySavedItems, InMemorySecrets, StillClock
 
-    server = _SilentAfterLogin()
+    server = _ScriptedFtp(silent_after_login=True)
     used = []
 
     def opener(tenant, config, secrets, timeouts):
@@ -836,47 +846,12 @@ def test_a_check_of_a_host_whose_many_addresses_keep_silent_ends_by_its_deadline
     assert time.monotonic() - started < 3.0
 
 
-class _SlowFtp:
-    """An FTP server that answers every command as asked, each after `delay` seconds."""
-
-    _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
-
-    def __init__(self, delay: float) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._delay = delay
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        import time
-
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-            conn.sendall(b"220 ready\r\n")
-            for line in conn.makefile("rb"):
-                time.sleep(self._delay)
-                try:
-                    conn.sendall(self._REPLIES.get(line.split()[0].upper(), b"502 not here") + b"\r\n")
-                except OSError:
-                    break
-
-    def close(self) -> None:
-        self._listener.close()
-        for conn in self._held:
-            conn.close()
-
-
 def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline():
     import time
 
     from ferry.destinations.port import Timeouts
 
-    server = _SlowFtp(delay=0.6)
+    server = _ScriptedFtp(delay=0.6)
     config = TypeAdapter(DestinationConfig).validate_python({"type": "ftp", "host": "127.0.0.1", "port": server.port, "username": "alice"})
     started = time.monotonic()
     try:

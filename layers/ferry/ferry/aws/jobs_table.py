@@ -211,41 +211,40 @@ class JobsTable:
         # announced_at is the claim's time; `active` stays "U" until the publish is confirmed, so a confirmed end
         # (no `active`) is never claimed again and a lapsed claim (rfc3339 strings sort as times) is taken over.
         now = self._clock.now()
-        try:
-            self._table.update_item(
-                Key=self._key(tenant, job_id),
-                UpdateExpression="SET announced_at = :now, active = :unannounced",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(announced_at) OR (attribute_exists(active) AND announced_at < :lapsed))",
-                ExpressionAttributeValues={":now": rfc3339(now), ":lapsed": rfc3339(now - held_for), ":unannounced": UNANNOUNCED},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
-
-    def claim_notice(self, tenant: str, job_id: str) -> bool:
-        try:
-            self._table.update_item(
-                Key=self._key(tenant, job_id),
-                UpdateExpression="SET noticed_at = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(noticed_at)",
-                ExpressionAttributeValues={":now": rfc3339(self._clock.now())},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
-
-    def release_notice(self, tenant: str, job_id: str) -> None:
-        self._update_if_there(tenant, job_id, "REMOVE noticed_at")
+        return self._claimed(
+            tenant,
+            job_id,
+            "SET announced_at = :now, active = :unannounced",
+            "attribute_not_exists(announced_at) OR (attribute_exists(active) AND announced_at < :lapsed)",
+            {":now": rfc3339(now), ":lapsed": rfc3339(now - held_for), ":unannounced": UNANNOUNCED},
+        )
 
     def release_announcement(self, tenant: str, job_id: str) -> None:
         self._update_if_there(tenant, job_id, "REMOVE announced_at")
 
     def confirm_announcement(self, tenant: str, job_id: str) -> None:
         self._update_if_there(tenant, job_id, "REMOVE active")
+
+    def claim_notice(self, tenant: str, job_id: str) -> bool:
+        return self._claimed(tenant, job_id, "SET noticed_at = :now", "attribute_not_exists(noticed_at)", {":now": rfc3339(self._clock.now())})
+
+    def release_notice(self, tenant: str, job_id: str) -> None:
+        self._update_if_there(tenant, job_id, "REMOVE noticed_at")
+
+    def _claimed(self, tenant: str, job_id: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
+        """Whether the update was made: False when the job is not there or `condition` does not hold."""
+        try:
+            self._table.update_item(
+                Key=self._key(tenant, job_id),
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def _update_if_there(self, tenant: str, job_id: str, expression: str) -> None:
         try:
