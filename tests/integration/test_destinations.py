@@ -817,6 +817,44 @@ def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_th
     assert CHECK_WITHIN_S + 2 * CHECK_STEP_S < 29 < TRANSFER_TIMEOUTS.operation_s and upload == TRANSFER_TIMEOUTS
 
 
+class _StalledSsh:
+    """Accepts connections and sends `greeting` (nothing, or an SSH banner), then never another byte."""
+
+    def __init__(self, greeting: bytes) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._serve, args=(greeting,), daemon=True).start()
+
+    def _serve(self, greeting: bytes) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+            conn.sendall(greeting)
+
+    def close(self) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
+@pytest.mark.parametrize("greeting", [b"", b"SSH-2.0-OpenSSH_9.6\r\n"], ids=["no-banner", "banner-then-silence"])
+def test_an_ssh_handshake_that_never_completes_fails_the_check_at_connect(greeting):
+    from ferry.destinations.port import Timeouts
+
+    server = _StalledSsh(greeting)
+    config = SftpConfig(host="127.0.0.1", port=server.port, username="alice", host_key_fingerprint=FINGERPRINT)
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, Timeouts(connect_s=1.0, operation_s=1.0)).check()
+    finally:
+        server.close()
+    assert (failed.value.step, failed.value.reason) == ("connect", f"127.0.0.1:{server.port} did not complete an SSH handshake: timed out.")
+
+
 def _silent_address() -> tuple[socket.socket, list[socket.socket], tuple[str, int]]:
     """An address whose connects get no answer (a full accept queue drops them), as a firewalled host's."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=0)

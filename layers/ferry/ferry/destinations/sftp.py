@@ -123,6 +123,8 @@ def _why(exc: BaseException) -> str:
     """An OS or protocol error in a few words: the server's text, never a trace."""
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
+    if isinstance(exc, EOFError):
+        return "the server closed the connection"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     text = str(exc).strip() or type(exc).__name__
@@ -224,9 +226,16 @@ class SftpDestination:
         disabled: list[str] = []
         for _ in _HOST_KEY_FAMILIES:
             transport = paramiko.Transport(self._connect(addresses), disabled_algorithms={"keys": disabled})
-            transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self._timeouts.connect()
+            handshake_s = self._timeouts.connect()
+            transport.auth_timeout = handshake_s
+            # paramiko's own banner and handshake waits a little longer: start_client's timeout is the one that
+            # ends a silent handshake (else either may, and the reason would depend on which came first).
+            transport.banner_timeout = transport.handshake_timeout = handshake_s + 1
             try:
-                transport.start_client(timeout=self._timeouts.connect())
+                transport.start_client(timeout=handshake_s)
+                if not transport.initial_kex_done:
+                    # start_client returns, raising nothing, when its timeout runs out mid-handshake.
+                    raise TimeoutError("timed out")
             except _ERRORS as exc:
                 transport.close()
                 if seen:
