@@ -145,10 +145,11 @@ def test_a_job_that_cannot_be_launched_is_announced_as_ended_failed():
     assert (announced["id"], announced["status"]) == (failed.id, "failed")
 
 
-def test_cancel_marks_a_running_job_and_refuses_an_ended_one(parts):
+def test_cancel_marks_a_running_job_answers_a_repeat_alike_and_refuses_an_ended_one(parts):
     service, jobs, *_ = parts
     job, _ = service.submit(submission(attachment=rows_file({"vendorId": "1"})))
     assert service.cancel("acme", job.id).status is JobStatus.CANCELLING
+    assert service.cancel("acme", job.id).status is JobStatus.CANCELLING  # a retried cancel: still under way
     jobs.transition("acme", job.id, JobStatus.CANCELLED)
     with pytest.raises(Conflict):
         service.cancel("acme", job.id)

@@ -167,12 +167,18 @@ class JobService:
         return self._jobs.list(tenant, **criteria)
 
     def cancel(self, tenant: str, job_id: str) -> Job:
-        """Mark a pending or running job for cancelling; the worker stops it between chunks."""
+        """Mark a pending or running job for cancelling; the worker stops it between chunks.
+
+        A job already cancelling is answered as it is: a client retrying its cancel (its first answer lost)
+        asked for what is under way. Only an ended job is a Conflict.
+        """
         try:
             return self._jobs.transition(tenant, job_id, JobStatus.CANCELLING)
         except InvalidTransition as exc:
             if exc.current is None:
                 raise JobNotFound(job_id) from exc
+            if exc.current == JobStatus.CANCELLING.value:
+                return self._jobs.get(tenant, job_id)
             raise Conflict(f"Job {job_id} is {exc.current}; only pending or running jobs can be cancelled.") from exc
 
 
