@@ -91,6 +91,23 @@ def test_an_export_writes_the_zip_delivers_it_and_finishes(parts):
     assert done.progress.processed == 5 and done.output.startswith("5 Customers records exported as x_Customers_20261122.zip")
 
 
+def test_records_written_while_an_export_runs_never_show_more_done_than_there_are(parts, monkeypatch):
+    jobs, _, store, _, _, runner = parts
+    monkeypatch.setattr(store, "count", lambda *args: 3)  # counted before two more records were written
+    said: list[str] = []
+    recorded = jobs.record_chunk
+
+    def record_chunk(tenant, job_id, chunk, counts, running_output):
+        recorded(tenant, job_id, chunk, counts, running_output)
+        said.append(running_output)
+
+    monkeypatch.setattr(jobs, "record_chunk", record_chunk)
+    job = start(jobs, {"dataType": "Customers", "fields": ["vendorId"]})
+    assert runner.export("acme", job.id)
+    assert said == ["rows 5 of 5"]
+    assert jobs.get("acme", job.id).progress.total == 5
+
+
 def test_filters_and_segments_combine(parts):
     jobs, files, _, segments, _, runner = parts
     segment = segments.create("acme", SegmentIn(name="Kyiv", dataType="Customers", filter={"location.settlement": "Kyiv"}))

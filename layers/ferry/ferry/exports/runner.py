@@ -120,7 +120,8 @@ class ExportRunner:
                     raise ExportFailed("write", f"{type(exc).__name__}: {exc}") from exc
                 write_s += time.time() - begun
                 done += len(page)
-                self._jobs.record_chunk(job.tenant, job.id, 0, ChunkCounts(done, done, 0), f"rows {done} of {total}")
+                # Records written meanwhile are exported too: never more done than there are.
+                self._jobs.record_chunk(job.tenant, job.id, 0, ChunkCounts(done, done, 0), f"rows {done} of {max(total, done)}")
                 if self._jobs.get(job.tenant, job.id).status is not JobStatus.RUNNING:
                     writer.close()  # cancelled: the zip is ended in the spool, which goes unused
                     return False
