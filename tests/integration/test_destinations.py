@@ -817,6 +817,25 @@ def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_th
     assert CHECK_WITHIN_S + 2 * CHECK_STEP_S < 29 < TRANSFER_TIMEOUTS.operation_s and upload == TRANSFER_TIMEOUTS
 
 
+def test_sftp_a_check_whose_session_stalls_at_the_remove_removes_its_probe_over_a_fresh_one(sftp_server, folder, monkeypatch):
+    from ferry.destinations import sftp as sftp_adapter
+
+    stuck: list[object] = []
+    remove = sftp_adapter._SftpClient.remove
+
+    def stalled_on_the_first_session(client, path):
+        if not stuck or stuck[0] is client:  # the first session's every request stays unanswered
+            stuck[:1] = [client]
+            raise TimeoutError("timed out")
+        return remove(client, path)
+
+    monkeypatch.setattr(sftp_adapter._SftpClient, "remove", stalled_on_the_first_session)
+    with pytest.raises(DestinationFailed) as failed:
+        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted).check()
+    assert failed.value.step == "write" and failed.value.reason.endswith("timed out.")
+    assert _listing(folder) == []  # no probe left behind
+
+
 class _StalledSsh:
     """Accepts connections and sends `greeting` (nothing, or an SSH banner), then never another byte."""
 

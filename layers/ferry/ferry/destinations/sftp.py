@@ -176,10 +176,12 @@ class SftpDestination:
             probe = self._path(probe_name())
             try:
                 self._write(sftp, probe, io.BytesIO(PROBE))
+                self._remove(sftp, probe)
             except BaseException:
-                self._discard(sftp, probe)
+                # A session stuck behind an unanswered request cannot remove it: a fresh one may.
+                if not self._discard(sftp, probe):
+                    self._discard_in_a_new_session(probe)
                 raise
-            self._remove(sftp, probe)
 
     def fetch(self, path: str, sink: BinaryIO) -> int:
         wanted = self._path(check_path(path))
@@ -397,12 +399,15 @@ class SftpDestination:
     def _unanswered(self, request: str) -> _Unanswered:
         return _Unanswered("write", f"{self._where()} did not answer {request} in {self._config.folder} within {self._timeouts.operation_s:g} s: timed out.")
 
-    def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
-        """Best effort: the failure that brought us here is the one to report."""
+    def _discard(self, sftp: paramiko.SFTPClient, path: str) -> bool:
+        """Best effort: the failure that brought us here is the one to report. Whether the file is gone."""
         try:
             sftp.remove(path)
+        except OSError as exc:
+            return exc.errno == errno.ENOENT
         except _ERRORS:
-            pass
+            return False
+        return True
 
     def _discard_in_a_new_session(self, path: str) -> None:
         """Best effort, as `_discard`, over a connection of its own (as bounded by the timeouts as any)."""
