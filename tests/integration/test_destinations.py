@@ -817,22 +817,35 @@ def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_th
     assert CHECK_WITHIN_S + 2 * CHECK_STEP_S < 29 < TRANSFER_TIMEOUTS.operation_s and upload == TRANSFER_TIMEOUTS
 
 
-def test_sftp_a_check_whose_session_stalls_at_the_remove_removes_its_probe_over_a_fresh_one(sftp_server, folder, monkeypatch):
-    from ferry.destinations import sftp as sftp_adapter
-
+def _stalled_on_the_first_session(monkeypatch, client_class: type, method: str) -> None:
+    """`method` of the first session's client times out, then again and again; other sessions' work."""
     stuck: list[object] = []
-    remove = sftp_adapter._SftpClient.remove
+    real = getattr(client_class, method)
 
-    def stalled_on_the_first_session(client, path):
-        if not stuck or stuck[0] is client:  # the first session's every request stays unanswered
+    def stalled(client, *args):
+        if not stuck or stuck[0] is client:
             stuck[:1] = [client]
             raise TimeoutError("timed out")
-        return remove(client, path)
+        return real(client, *args)
 
-    monkeypatch.setattr(sftp_adapter._SftpClient, "remove", stalled_on_the_first_session)
+    monkeypatch.setattr(client_class, method, stalled)
+
+
+@pytest.mark.parametrize("protocol", ["sftp", "ftp"])
+def test_a_check_whose_session_stalls_at_the_remove_removes_its_probe_over_a_fresh_one(protocol, sftp_server, ftp_server, folder, monkeypatch):
+    from ferry.destinations import ftp as ftp_adapter, sftp as sftp_adapter
+
+    secrets = DestinationSecrets(password=PASSWORD)
+    if protocol == "sftp":
+        _stalled_on_the_first_session(monkeypatch, sftp_adapter._SftpClient, "remove")
+        destination = SftpDestination(_sftp_config(sftp_server, folder), secrets, resolve_unvetted)
+    else:
+        _stalled_on_the_first_session(monkeypatch, ftp_adapter._Ftp, "delete")
+        config = FtpConfig(type="ftp", host="127.0.0.1", port=ftp_server.port, username="alice", folder=f"/{folder.name}")
+        destination = FtpDestination(config, secrets, resolve_unvetted)
     with pytest.raises(DestinationFailed) as failed:
-        SftpDestination(_sftp_config(sftp_server, folder), DestinationSecrets(password=PASSWORD), resolve_unvetted).check()
-    assert failed.value.step == "write" and failed.value.reason.endswith("timed out.")
+        destination.check()
+    assert failed.value.step == "write" and failed.value.reason.endswith("timed out."), failed.value.reason
     assert _listing(folder) == []  # no probe left behind
 
 

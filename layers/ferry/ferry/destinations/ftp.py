@@ -124,7 +124,7 @@ class FtpDestination:
                 version = self._version(ftp, temporary) or ""
                 self._rename(ftp, temporary, name)
             except BaseException:
-                self._discard(ftp, temporary)
+                self._discard_or_retry(ftp, temporary)
                 raise
         return Delivery(remote_location(self._config.type, self._config.host, self._config.port, self._config.folder, name), version)
 
@@ -144,10 +144,10 @@ class FtpDestination:
             probe = probe_name()
             try:
                 self._store(ftp, probe, io.BytesIO(PROBE))
+                self._delete(ftp, probe)
             except BaseException:
-                self._discard(ftp, probe)
+                self._discard_or_retry(ftp, probe)
                 raise
-            self._delete(ftp, probe)
 
     # -- a session -----------------------------------------------------------------
 
@@ -321,9 +321,23 @@ class FtpDestination:
             raise DestinationFailed("write", f"Reading the size of {name} in {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
         return f"{size}:{modified.removeprefix('213').strip()}"
 
-    def _discard(self, ftp: ftplib.FTP, name: str) -> None:
-        """Best effort: the failure that brought us here is the one to report."""
+    def _discard_or_retry(self, ftp: ftplib.FTP, name: str) -> None:
+        """Best effort: the failure that brought us here is the one to report. A control connection that timed
+        out is out of step with the server (a late answer would be read as the next one's): a fresh one removes it."""
+        if self._discard(ftp, name):
+            return
+        try:
+            with self._session() as fresh:
+                self._discard(fresh, name)
+        except DestinationFailed:
+            pass
+
+    def _discard(self, ftp: ftplib.FTP, name: str) -> bool:
+        """Whether the file is gone (removed, or not there)."""
         try:
             ftp.delete(name)
+        except ftplib.error_perm:
+            return self._missing(ftp, name)
         except _ERRORS:
-            pass
+            return False
+        return True
