@@ -355,3 +355,50 @@ def test_the_errors_file_of_json_rows_imports_again_as_a_csv_once_fixed(parts):
         assert run_all(runner, files, again) is JobStatus.FINISHED
         stored = store.get(Collection("acme", data_type), [row["vendorId"]])[row["vendorId"]]
         assert {k: v for k, v in stored.items() if not k.startswith("_")} == {**row, "name": "Fixed"}
+
+
+def test_a_cancel_while_the_url_attachment_downloads_stops_the_download(parts, monkeypatch):
+    import http.server
+    import threading
+    import time
+
+    from ferry.imports import runner as runner_module
+    from ferry.jobs.model import Attachment
+
+    stop = threading.Event()
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a row's worth of bytes now and then, for far longer than the test waits
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"[")
+            while not stop.wait(0.05):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(runner_module, "_CANCEL_CHECK_S", 0.2)
+    jobs, files, store = parts
+    clock = StillClock()
+    runner = ImportRunner(jobs, files, store, Lifecycle(jobs, files, RecordingEvents(), InMemoryLeases(clock), clock), clock, 100,
+                          FetchPolicy(max_bytes=1 << 20, timeout_s=60, allowed_hosts=frozenset({"127.0.0.1"})))
+    now = datetime.now(UTC)
+    url = f"http://127.0.0.1:{server.server_address[1]}/rows.json"
+    job = Job(id=new_ulid(), tenant="acme", type="import_json", status=JobStatus.PENDING, args={"dataType": "Customers", "actionType": "Create"},
+              created_at=now, updated_at=now, attachment=Attachment("rows.json", "application/json", url=url))
+    jobs.create(job)
+    assert runner._lifecycle.start("acme", job.id)
+    threading.Timer(0.5, lambda: jobs.transition("acme", job.id, JobStatus.CANCELLING)).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(runner_module.DownloadStopped):
+            runner.plan("acme", job.id)
+    finally:
+        stop.set()
+        server.shutdown()
+    assert time.monotonic() - started < 5  # not the fetch's 60 s deadline
+    assert runner.fail("acme", job.id, "plan", "DownloadStopped") is JobStatus.CANCELLED

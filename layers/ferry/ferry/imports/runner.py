@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
@@ -40,10 +40,17 @@ from ferry.jobs.ports import FileStore, JobStore
 from ferry.store.port import Collection, EntityStore
 
 _SPOOL_BYTES = 64 * 1024 * 1024  # a zip or a fetched file stays in memory up to this, then goes to /tmp
+# How often a download looks whether its job was cancelled (it reads the job: one DynamoDB read each time).
+_CANCEL_CHECK_S = 2.0
 
 
 class UnreadableInput(Exception):
     """The job's file cannot be read at all: the job fails at once, with this reason."""
+
+
+class DownloadStopped(Exception):
+    """The job was cancelled while its URL attachment downloaded: the download stops there (the failure path
+    ends the job cancelled, as it does a job cancelled at any other step)."""
 
 
 class ChunkNotReady(Exception):
@@ -132,13 +139,27 @@ class ImportRunner:
     def _fetch(self, job: Job) -> Job:
         """Download the URL attachment into the job's input file, with its size and digest."""
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-            fetched = fetch(job.attachment.url, spool.write, self._fetch_policy)
+            fetched = fetch(job.attachment.url, self._while_running(job, spool.write), self._fetch_policy)
             spool.seek(0)
             key = files.input_key(job.tenant, job.id)
             self._files.put_stream(key, spool, job.attachment.mime_type)
         attachment = Attachment(**{**vars(job.attachment), "size": fetched.size, "sha256": fetched.sha256})
         self._jobs.set_input(job.tenant, job.id, key, attachment)
         return self._jobs.get(job.tenant, job.id)
+
+    def _while_running(self, job: Job, write: Callable[[bytes], object]) -> Callable[[bytes], None]:
+        """`write`, but a cancel of the job stops it (a server that sends nothing at all is bounded by the fetch's deadline)."""
+        checked_at = time.monotonic()
+
+        def written(chunk: bytes) -> None:
+            nonlocal checked_at
+            if time.monotonic() - checked_at >= _CANCEL_CHECK_S:
+                checked_at = time.monotonic()
+                if self._jobs.get(job.tenant, job.id).status is not JobStatus.RUNNING:
+                    raise DownloadStopped(f"the job was cancelled while {job.attachment.url} downloaded")
+            write(chunk)
+
+        return written
 
     def _read(self, job: Job, raw: BinaryIO, data_type: DataType) -> Table:
         if job.type == "import_json":

@@ -372,7 +372,7 @@ def _download(
     size = 0
     while True:
         with _network_errors(host, deadline):
-            chunk = response.read(_CHUNK)
+            chunk = response.read1(_CHUNK)  # what has arrived: a slow server's bytes reach the sink as they come
         if not chunk:
             break
         size += len(chunk)
