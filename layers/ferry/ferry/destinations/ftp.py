@@ -27,6 +27,7 @@ from ferry.destinations.port import (
     Resolver,
     Timeouts,
     check_name,
+    leftovers,
     probe_name,
     remote_location,
     temporary_name,
@@ -114,10 +115,11 @@ class FtpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO) -> Delivery:
+    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
         check_name(name)
         with self._session() as ftp:
-            temporary = temporary_name()
+            self._discard_leftovers(ftp, owner)
+            temporary = temporary_name(owner)
             try:
                 self._store(ftp, temporary, stream)
                 # Read under the temporary name, which is this put's alone: a rename keeps both.
@@ -320,6 +322,15 @@ class FtpDestination:
         except _ERRORS as exc:
             raise DestinationFailed("write", f"Reading the size of {name} in {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
         return f"{size}:{modified.removeprefix('213').strip()}"
+
+    def _discard_leftovers(self, ftp: ftplib.FTP, owner: str) -> None:
+        """Best effort: a folder that cannot be listed keeps what it holds, and the put goes on."""
+        try:
+            names = [entry.rsplit("/", 1)[-1] for entry in ftp.nlst()] if owner else []
+        except _ERRORS:
+            return
+        for leftover in leftovers(owner, names):
+            self._discard(ftp, leftover)
 
     def _discard_or_retry(self, ftp: ftplib.FTP, name: str) -> None:
         """Best effort: the failure that brought us here is the one to report. A control connection that timed

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
@@ -277,14 +277,16 @@ class Delivery:
 
 
 class Destination(Protocol):
-    def put(self, name: str, stream: BinaryIO) -> Delivery:
+    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
         """Writes `stream` as `name` in the destination's folder, replacing a file of that name, and says where.
 
         The bytes go to a temporary name of this put's own first and are renamed at the
         end, so a reader never sees half a file; on a failure that temporary file is
         removed (never another put's). A failure of the destination raises
         DestinationFailed; an exception raised by `stream` itself (the export's source) is
-        raised as it is, after the same clean-up.
+        raised as it is, after the same clean-up. `owner` (the job delivering) marks the
+        temporary name: a put first removes the temporary files an earlier put of the
+        same owner left (a worker that died mid-upload cleans up nothing; its retry does).
         """
         ...
 
@@ -331,10 +333,22 @@ def check_path(path: str) -> str:
     return ("/" if path.startswith("/") else "") + "/".join(parts)
 
 
-def temporary_name() -> str:
+_OWNER = re.compile(r"[0-9A-Za-z]{1,64}")
+
+
+def temporary_name(owner: str = "") -> str:
     # Hidden and in the same folder: a rename within one folder is atomic, and readers
     # that list "*.zip" or skip dot files never pick up a file being written.
-    return f".ferry-{secrets.token_hex(8)}.part"
+    if owner and not _OWNER.fullmatch(owner):
+        raise ValueError(f"an owner of a temporary name is letters and digits: {owner!r}")
+    return f".ferry-{owner + '-' if owner else ''}{secrets.token_hex(8)}.part"
+
+
+def leftovers(owner: str, names: Iterable[str]) -> list[str]:
+    """Of the file names in a folder, the temporary files of `owner`'s earlier puts."""
+    if not owner:
+        return []
+    return [n for n in names if n.startswith(f".ferry-{owner}-") and n.endswith(".part")]
 
 
 def probe_name() -> str:

@@ -35,6 +35,7 @@ from ferry.destinations.port import (
     Timeouts,
     check_name,
     check_path,
+    leftovers,
     probe_name,
     remote_location,
     temporary_name,
@@ -138,11 +139,12 @@ class SftpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO) -> Delivery:
+    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
         check_name(name)
-        temporary = self._path(temporary_name())
+        temporary = self._path(temporary_name(owner))
         try:
             with self._session() as sftp:
+                self._discard_leftovers(sftp, owner)
                 try:
                     self._write(sftp, temporary, stream)
                     # Read under the temporary name, which is this put's alone: a rename keeps both.
@@ -408,6 +410,15 @@ class SftpDestination:
         except _ERRORS:
             return False
         return True
+
+    def _discard_leftovers(self, sftp: paramiko.SFTPClient, owner: str) -> None:
+        """Best effort: a folder that cannot be listed keeps what it holds, and the put goes on."""
+        try:
+            names = sftp.listdir(self._config.folder) if owner else []
+        except _ERRORS:
+            return
+        for leftover in leftovers(owner, names):
+            self._discard(sftp, self._path(leftover))
 
     def _discard_in_a_new_session(self, path: str) -> None:
         """Best effort, as `_discard`, over a connection of its own (as bounded by the timeouts as any)."""
