@@ -170,12 +170,14 @@ def test_a_put_lands_the_whole_file_under_its_name_and_leaves_no_temporary_file(
     assert re.fullmatch(rf"(sftp|ftps?)://127\.0\.0\.1:\d+/{folder.name}/customers\.zip", delivery.location)
 
 
-def test_a_put_removes_the_temporary_files_an_earlier_put_of_the_same_job_left_and_no_other(make, folder):
-    # What a worker killed mid-upload leaves; the step's retry puts again as the same job.
-    (folder / ".ferry-01JOBA-0123456789abcdef.part").write_bytes(b"half of monday's")
-    (folder / ".ferry-01JOBB-0123456789abcdef.part").write_bytes(b"another export's, under way")
+def test_a_put_takes_over_the_temporary_file_an_earlier_put_of_the_same_job_left_and_no_other(make, folder):
+    # What a worker killed mid-upload leaves (a dot file, which some servers' listings leave out); the step's
+    # retry puts again as the same job.
+    (folder / ".ferry-01JOBA.part").write_bytes(b"half of monday's, and more than the new file holds")
+    (folder / ".ferry-01JOBB.part").write_bytes(b"another export's, under way")
     make().put("customers.zip", io.BytesIO(PAYLOAD), owner="01JOBA")
-    assert _listing(folder) == [".ferry-01JOBB-0123456789abcdef.part", "customers.zip"]
+    assert _listing(folder) == [".ferry-01JOBB.part", "customers.zip"]
+    assert (folder / "customers.zip").read_bytes() == PAYLOAD
 
 
 def test_while_a_put_runs_the_file_is_only_under_a_hidden_temporary_name(make, folder):
@@ -924,20 +926,29 @@ def test_a_check_of_a_host_whose_many_addresses_keep_silent_ends_by_its_deadline
     assert time.monotonic() - started < 3.0
 
 
-def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline():
+@pytest.mark.parametrize(
+    ("delay", "within", "failed_at"),
+    [
+        # Each answer within the 1 s a command may take: the session's third command would be answered at 1.8 s.
+        (0.6, 1.5, "refused to set up the session: timed out."),
+        # USER is answered at 0.8 s; PASS, within its own 1 s, would be at 1.6 s.
+        (0.8, 1.2, "broke off the login: timed out."),
+    ],
+    ids=["session-commands", "login"],
+)
+def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline(delay, within, failed_at):
     import time
 
     from ferry.destinations.port import Timeouts
 
-    server = _ScriptedFtp(delay=0.6)
+    server = _ScriptedFtp(delay=delay)
     config = TypeAdapter(DestinationConfig).validate_python({"type": "ftp", "host": "127.0.0.1", "port": server.port, "username": "alice"})
     started = time.monotonic()
     try:
-        # Each answer comes within the 1 s a command may take; the session's third command would be answered at 1.8 s.
-        timeouts = Timeouts(connect_s=1.0, operation_s=1.0, until=started + 1.5)
+        timeouts = Timeouts(connect_s=1.0, operation_s=1.0, until=started + within)
         with pytest.raises(DestinationFailed) as failed:
             open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, timeouts).check()
     finally:
         server.close()
-    assert failed.value.step == "connect" and failed.value.reason.endswith("refused to set up the session: timed out.")
-    assert time.monotonic() - started < 1.8
+    assert failed.value.step == "connect" and failed.value.reason.endswith(failed_at), failed.value.reason
+    assert time.monotonic() - started < within + 0.3

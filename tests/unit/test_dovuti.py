@@ -230,3 +230,12 @@ def test_an_italian_csv_becomes_valid_dovuti():
         ("RF18539007547034", "01234567897", 85.0, "2026-01-31"),
     ]
     assert dovuti[0]["causale"] == "TARI – acconto"
+
+
+def test_a_columns_option_naming_no_dovuti_field_is_refused_when_the_job_is_created():
+    from ferry.core.errors import InvalidRequest
+    from ferry.jobs.kinds import kind_of
+
+    with pytest.raises(InvalidRequest) as refused:
+        kind_of("import_dovuti").args({"columns": {"Codice/IUV": "nope"}})
+    assert [e.pointer for e in refused.value.errors] == ["/args/columns/Codice~1IUV"]  # RFC 6901: "/" is "~1"

@@ -556,8 +556,8 @@ def test_import_files_entries_are_checked_when_saved_naming_the_field():
             settings.put("t1", {"importFiles": [entry]})
         assert [e.pointer for e in refused.value.errors] == [pointer], entry
     assert settings.get("t1").importFiles == []  # nothing saved
-    saved = settings.put("t1", {"importFiles": [{"key": "uploads/t1/a.csv", "dataType": "items"}]})
-    assert saved.importFiles[0].dataType == "Items"  # the type's own spelling
+    saved = settings.put("t1", {"importFiles": [{"key": "uploads/t1/a.csv", "dataType": "items", "actionType": "createorupdate"}]})
+    assert (saved.importFiles[0].dataType, saved.importFiles[0].actionType) == ("Items", "CreateOrUpdate")  # as the job kinds spell them
 
 
 def test_items_added_while_images_are_fetched_never_show_more_done_than_there_are(store, server, monkeypatch):

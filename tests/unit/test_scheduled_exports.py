@@ -107,6 +107,14 @@ def test_the_plan_counts_export_profiles_and_a_configuration_takes_only_a_profil
         assert [e.pointer for e in refused.value.errors] == ["/profileId"]
 
 
+def test_a_destination_saved_before_profiles_were_told_apart_is_still_a_profile(world):
+    scheduled, _, saved, _, _, _ = world
+    made = scheduled.create_profile("acme", {"name": "bucket", "type": "s3", "prefix": "crm"})
+    saved.update("acme", "destination", made["id"], lambda record: {k: v for k, v in record.items() if k != "profile"})
+    assert [p["id"] for p in scheduled.profiles("acme")] == [made["id"]] and scheduled.profile("acme", made["id"])["profile"]
+    assert scheduled.put_config("acme", "Contacts", {"active": True, "profileId": made["id"], "interval": "daily"})["active"]
+
+
 def test_a_cancelled_night_runs_again_at_the_next_tick(world):
     scheduled, jobs, _, settings, _, clock = world
     configure(scheduled, settings, "acme")

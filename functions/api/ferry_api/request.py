@@ -24,7 +24,7 @@ PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})
 
 # RFC 6838's type/subtype, then parameters in printable ASCII: a body's media type is sent back as a header
 # (an upload's PUT), where a line break would start a header of the client's choosing.
-_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;[\x20-\x7e]*)?")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*([ \t]*;[\x20-\x7e]*)?")
 
 
 def _media_type(value: str) -> str:

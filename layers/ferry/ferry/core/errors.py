@@ -16,6 +16,11 @@ class FieldError:
     message: str
 
 
+def pointer(path: str, token: str) -> str:
+    """`path` followed by one member or index, escaped as RFC 6901 says (`~` and `/` in a member's name)."""
+    return f"{path}/{token.replace('~', '~0').replace('/', '~1')}"
+
+
 class FerryError(Exception):
     """Base of the errors a client can be told about."""
 

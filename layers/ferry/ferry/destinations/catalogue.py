@@ -67,9 +67,7 @@ class Destinations:
         now = rfc3339(self._clock.now())
         destination_id = destination_id or new_ulid(int(self._clock.now().timestamp() * 1000))
         self._secrets.put(self._secret_name(tenant, destination_id), _secret_values(secrets))
-        record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now}
-        if profile:
-            record["profile"] = True
+        record = {"id": destination_id, "name": name, "config": config.model_dump(mode="json"), "created_at": now, "updated_at": now, "profile": profile}
         self._saved.put(tenant, KIND, destination_id, record, new=True)
         return self._view(tenant, record, secrets)
 
@@ -96,7 +94,7 @@ class Destinations:
         return self._view(tenant, record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
 
     def list(self, tenant: str, *, profiles_only: bool = False) -> list[dict[str, Any]]:
-        records = sorted((r for r in self._saved.list(tenant, KIND) if r.get("profile") or not profiles_only), key=lambda r: r["id"], reverse=True)
+        records = sorted((r for r in self._saved.list(tenant, KIND) if _is_profile(r) or not profiles_only), key=lambda r: r["id"], reverse=True)
         return [self._view(tenant, r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]
 
     def delete(self, tenant: str, destination_id: str) -> None:
@@ -152,13 +150,18 @@ class Destinations:
     @staticmethod
     def _view(tenant: str, record: dict[str, Any], secrets: DestinationSecrets) -> dict[str, Any]:
         view = {"id": record["id"], "name": record["name"], **record["config"], "created_at": record["created_at"], "updated_at": record["updated_at"]}
-        view["profile"] = bool(record.get("profile"))
+        view["profile"] = _is_profile(record)
         if record["config"].get("role_arn"):
             view["external_id"] = role_external_id(tenant)  # what the role's trust policy must ask for
         if secrets.password is not None:
             view["password"] = MASK
         view["has_private_key"] = secrets.private_key is not None
         return view
+
+
+def _is_profile(record: dict[str, Any]) -> bool:
+    # Saved before profiles were told apart, a destination may be a profile a configuration names: it stays one.
+    return record.get("profile", True)
 
 
 def _secret_values(secrets: DestinationSecrets) -> dict[str, str]:

@@ -27,7 +27,6 @@ from ferry.destinations.port import (
     Resolver,
     Timeouts,
     check_name,
-    leftovers,
     probe_name,
     remote_location,
     temporary_name,
@@ -60,14 +59,16 @@ def _why(exc: BaseException) -> str:
 
 
 class _Ftp(ftplib.FTP):
-    """ftplib's client, but once the session is set up each command's answer (and its data connection) gets
-    what `timeouts.operation()` says then, so a check's commands end by its `until`."""
+    """ftplib's client, but each command's answer (and its data connection) gets what `timeouts` say then:
+    `connect()` while logging in, `operation()` once the session is set up; so a check's end by its `until`."""
 
     timeouts: Timeouts | None = None
+    set_up = False
 
     def putcmd(self, line: str) -> None:
         if self.timeouts is not None:
-            self.timeout = self.timeouts.operation()  # ftplib's timeout for the data connections
+            # ftplib's timeout for the data connections, and the control connection's for this answer.
+            self.timeout = self.timeouts.operation() if self.set_up else self.timeouts.connect()
             self.sock.settimeout(self.timeout)
         super().putcmd(line)
 
@@ -118,7 +119,6 @@ class FtpDestination:
     def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
         check_name(name)
         with self._session() as ftp:
-            self._discard_leftovers(ftp, owner)
             temporary = temporary_name(owner)
             try:
                 self._store(ftp, temporary, stream)
@@ -158,13 +158,16 @@ class FtpDestination:
 
     def _client(self) -> _Ftp:
         if self._config.type == "ftp":
-            return _Ftp(timeout=self._timeouts.connect())
-        context = ssl.create_default_context()
-        if self._config.certificate_fingerprint is not None:
-            # The pin replaces the authorities and the host name: it names the one certificate to accept.
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return _PinnedFtpTls(context, self._config.certificate_fingerprint, self._timeouts.connect())
+            client = _Ftp(timeout=self._timeouts.connect())
+        else:
+            context = ssl.create_default_context()
+            if self._config.certificate_fingerprint is not None:
+                # The pin replaces the authorities and the host name: it names the one certificate to accept.
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            client = _PinnedFtpTls(context, self._config.certificate_fingerprint, self._timeouts.connect())
+        client.timeouts = self._timeouts
+        return client
 
     @contextmanager
     def _session(self) -> Iterator[ftplib.FTP]:
@@ -177,7 +180,7 @@ class FtpDestination:
             try:
                 if isinstance(ftp, ftplib.FTP_TLS):
                     ftp.prot_p()
-                ftp.timeouts = self._timeouts
+                ftp.set_up = True
                 ftp.set_pasv(self._config.passive)
                 ftp.voidcmd("TYPE I")  # binary: the bytes as they are, and SIZE answers
             except _ERRORS as exc:
@@ -322,15 +325,6 @@ class FtpDestination:
         except _ERRORS as exc:
             raise DestinationFailed("write", f"Reading the size of {name} in {self._config.folder} on {self._where()} failed: {_why(exc)}.") from None
         return f"{size}:{modified.removeprefix('213').strip()}"
-
-    def _discard_leftovers(self, ftp: ftplib.FTP, owner: str) -> None:
-        """Best effort: a folder that cannot be listed keeps what it holds, and the put goes on."""
-        try:
-            names = [entry.rsplit("/", 1)[-1] for entry in ftp.nlst()] if owner else []
-        except _ERRORS:
-            return
-        for leftover in leftovers(owner, names):
-            self._discard(ftp, leftover)
 
     def _discard_or_retry(self, ftp: ftplib.FTP, name: str) -> None:
         """Best effort: the failure that brought us here is the one to report. A control connection that timed

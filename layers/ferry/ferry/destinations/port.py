@@ -13,7 +13,7 @@ import ipaddress
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, BinaryIO, Literal, Protocol, runtime_checkable
 
@@ -284,9 +284,9 @@ class Destination(Protocol):
         end, so a reader never sees half a file; on a failure that temporary file is
         removed (never another put's). A failure of the destination raises
         DestinationFailed; an exception raised by `stream` itself (the export's source) is
-        raised as it is, after the same clean-up. `owner` (the job delivering) marks the
-        temporary name: a put first removes the temporary files an earlier put of the
-        same owner left (a worker that died mid-upload cleans up nothing; its retry does).
+        raised as it is, after the same clean-up. `owner` (the job delivering) names the
+        temporary file, so the retry of a put whose worker died midway (and cleaned up
+        nothing) writes over what that one left, and renames or removes it.
         """
         ...
 
@@ -337,18 +337,12 @@ _OWNER = re.compile(r"[0-9A-Za-z]{1,64}")
 
 
 def temporary_name(owner: str = "") -> str:
-    # Hidden and in the same folder: a rename within one folder is atomic, and readers
-    # that list "*.zip" or skip dot files never pick up a file being written.
+    """Hidden and in the same folder: a rename within one folder is atomic, and readers that list "*.zip" or
+    skip dot files never pick up a file being written. An owner's (a job delivers one file at a time) is the
+    same at each attempt, so a retry writes over what a dead attempt left; without one, it is random."""
     if owner and not _OWNER.fullmatch(owner):
         raise ValueError(f"an owner of a temporary name is letters and digits: {owner!r}")
-    return f".ferry-{owner + '-' if owner else ''}{secrets.token_hex(8)}.part"
-
-
-def leftovers(owner: str, names: Iterable[str]) -> list[str]:
-    """Of the file names in a folder, the temporary files of `owner`'s earlier puts."""
-    if not owner:
-        return []
-    return [n for n in names if n.startswith(f".ferry-{owner}-") and n.endswith(".part")]
+    return f".ferry-{owner or secrets.token_hex(8)}.part"
 
 
 def probe_name() -> str:

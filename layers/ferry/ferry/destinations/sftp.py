@@ -15,6 +15,7 @@ import hashlib
 import io
 import posixpath
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -35,7 +36,6 @@ from ferry.destinations.port import (
     Timeouts,
     check_name,
     check_path,
-    leftovers,
     probe_name,
     remote_location,
     temporary_name,
@@ -47,6 +47,8 @@ _CHUNK = 1024 * 1024
 _PREFETCH_REQUESTS = 64
 # What a broken or refusing server raises through paramiko (OSError covers its IOError and socket.timeout).
 _ERRORS = (OSError, paramiko.SSHException, EOFError)
+# paramiko's AuthenticationException for a login the server left unanswered: no refusal, a silence.
+_AUTH_TIMED_OUT = "Authentication timeout."
 
 # A server may hold several host keys and paramiko asks for its favourite type first; the
 # tenant pinned one of them, whichever `ssh-keygen -lf` showed. On a mismatch the next
@@ -144,7 +146,6 @@ class SftpDestination:
         temporary = self._path(temporary_name(owner))
         try:
             with self._session() as sftp:
-                self._discard_leftovers(sftp, owner)
                 try:
                     self._write(sftp, temporary, stream)
                     # Read under the temporary name, which is this put's alone: a rename keeps both.
@@ -202,15 +203,34 @@ class SftpDestination:
     def _session(self) -> Iterator[paramiko.SFTPClient]:
         transport = self._logged_in()
         try:
-            try:
-                sftp = _SftpClient.from_transport(transport)
-            except _ERRORS as exc:
-                raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(exc)}.") from None
-            sftp.timeouts = self._timeouts
-            with sftp:
+            with self._sftp_client(transport) as sftp:
                 yield sftp
         finally:
             transport.close()
+
+    def _sftp_client(self, transport: paramiko.Transport) -> _SftpClient:
+        """The SFTP subsystem on a new channel, every wait bounded: paramiko's `from_transport` waits an hour for
+        the channel and for ever for the subsystem, which a server that never starts it would make a hung step."""
+        gave_up = threading.Event()
+
+        def give_up() -> None:
+            gave_up.set()
+            transport.close()  # ends the subsystem request's wait, which takes no timeout
+
+        watchdog = threading.Timer(self._timeouts.connect(), give_up)
+        watchdog.start()
+        try:
+            channel = transport.open_session(timeout=self._timeouts.connect())
+            channel.settimeout(self._timeouts.operation())
+            channel.invoke_subsystem("sftp")
+            sftp = _SftpClient(channel)  # its version exchange reads with the channel's timeout
+        except _ERRORS as exc:
+            why = "timed out" if gave_up.is_set() else _why(exc)
+            raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {why}.") from None
+        finally:
+            watchdog.cancel()
+        sftp.timeouts = self._timeouts
+        return sftp
 
     def _where(self) -> str:
         return f"{self._config.host}:{self._config.port}"
@@ -231,7 +251,6 @@ class SftpDestination:
         for _ in _HOST_KEY_FAMILIES:
             transport = paramiko.Transport(self._connect(addresses), disabled_algorithms={"keys": disabled})
             handshake_s = self._timeouts.connect()
-            transport.auth_timeout = handshake_s
             # paramiko's own banner and handshake waits a little longer: start_client's timeout is the one that
             # ends a silent handshake (else either may, and the reason would depend on which came first).
             transport.banner_timeout = transport.handshake_timeout = handshake_s + 1
@@ -276,11 +295,14 @@ class SftpDestination:
             # A connection for each way of logging in: paramiko asks for the auth service
             # again at each attempt, and some servers (asyncssh) hang up on the second ask.
             transport = self._pinned_transport(addresses)
+            transport.auth_timeout = self._timeouts.connect()  # what is left now, after the handshake
             try:
                 login(transport)
                 return transport
-            except paramiko.AuthenticationException:
+            except paramiko.AuthenticationException as exc:
                 transport.close()
+                if str(exc) == _AUTH_TIMED_OUT:
+                    raise DestinationFailed("connect", f"{self._where()} did not answer the login in time: timed out.") from None
             except _ERRORS as exc:
                 transport.close()
                 raise DestinationFailed("connect", f"{self._where()} broke off the login: {_why(exc)}.") from None
@@ -410,15 +432,6 @@ class SftpDestination:
         except _ERRORS:
             return False
         return True
-
-    def _discard_leftovers(self, sftp: paramiko.SFTPClient, owner: str) -> None:
-        """Best effort: a folder that cannot be listed keeps what it holds, and the put goes on."""
-        try:
-            names = sftp.listdir(self._config.folder) if owner else []
-        except _ERRORS:
-            return
-        for leftover in leftovers(owner, names):
-            self._discard(sftp, self._path(leftover))
 
     def _discard_in_a_new_session(self, path: str) -> None:
         """Best effort, as `_discard`, over a connection of its own (as bounded by the timeouts as any)."""

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ferry.core import jsontext
-from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, shown
+from ferry.core.errors import FieldError, InvalidRequest, MalformedRequest, pointer, shown
 from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.datatype import DataType
 from ferry.datatypes.paths import field_paths
@@ -107,18 +107,24 @@ def _import_args(args: ImportArgs) -> dict[str, Any]:
 
 def _csv_import_args(args: ImportCsvArgs) -> dict[str, Any]:
     checked = _import_args(args)
-    unmapped = unmapped_columns(args.columns or {}, field_paths(named(checked["dataType"]).model))
-    if unmapped:
-        targets = ", ".join(f"{shown(name)} -> {shown(args.columns[name])}" for name in unmapped)
-        raise InvalidRequest(
-            f"columns maps to no field of {checked['dataType']}: {targets}.",
-            [FieldError(f"/args/columns/{name}", f"no field {shown(args.columns[name])} in {checked['dataType']}") for name in unmapped],
-        )
+    _check_columns(args.columns or {}, checked["dataType"])
     return checked
 
 
 def _dovuti_args(args: ImportDovutiArgs) -> dict[str, Any]:
+    _check_columns(args.columns or {}, DOVUTI)
     return {**args.model_dump(exclude_none=True), "dataType": DOVUTI}
+
+
+def _check_columns(columns: dict[str, str], data_type: str) -> None:
+    """Each target of the columns option is a field of the data type (the plan would refuse the file for it)."""
+    unmapped = unmapped_columns(columns, field_paths(named(data_type).model))
+    if unmapped:
+        targets = ", ".join(f"{shown(name)} -> {shown(columns[name])}" for name in unmapped)
+        raise InvalidRequest(
+            f"columns maps to no field of {data_type}: {targets}.",
+            [FieldError(pointer("/args/columns", name), f"no field {shown(columns[name])} in {data_type}") for name in unmapped],
+        )
 
 
 IMPORT_JSON = register(

@@ -27,6 +27,7 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from ferry.core.errors import pointer
 from ferry.core.jsontext import encoded_size
 from ferry.store.port import InvalidFilter
 
@@ -38,10 +39,6 @@ _FIELD_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$exists", "$regex", *_COMPARIS
 _REGEX_METACHARACTERS = set(".^$*+?()[]{}|\\")
 # After a backslash these stand for themselves, in PCRE and in Python alike.
 _ESCAPABLE = set(string.punctuation) | {" "}
-
-
-def _pointer(path: str, token: str) -> str:
-    return f"{path}/{token.replace('~', '~0').replace('/', '~1')}"
 
 
 def _is_scalar(value: Any) -> bool:
@@ -105,7 +102,7 @@ def _unsupported(op: str, at: str) -> InvalidFilter:
 def _validate_operators(operators: dict[str, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for op, operand in operators.items():
-        at = _pointer(path, op)
+        at = pointer(path, op)
         if op not in _FIELD_OPERATORS:
             raise _unsupported(op, at)
         if op in ("$eq", "$ne"):
@@ -113,7 +110,7 @@ def _validate_operators(operators: dict[str, Any], path: str) -> dict[str, Any]:
         elif op in ("$in", "$nin"):
             if not isinstance(operand, (list, tuple)):
                 raise InvalidFilter(f"{op} takes an array", at)
-            out[op] = [_check_operand(v, _pointer(at, str(i))) for i, v in enumerate(operand)]
+            out[op] = [_check_operand(v, pointer(at, str(i))) for i, v in enumerate(operand)]
         elif op in _COMPARISONS:
             if isinstance(operand, bool) or not isinstance(operand, (str, int, float)) or not _is_scalar(operand):
                 raise InvalidFilter(f"{op} compares with a string or a number", at)
@@ -133,11 +130,11 @@ def _validate(filter: Any, path: str) -> dict[str, Any]:
         raise InvalidFilter("a filter must be an object", path)
     out: dict[str, Any] = {}
     for name, condition in filter.items():
-        at = _pointer(path, str(name))
+        at = pointer(path, str(name))
         if isinstance(name, str) and name in ("$and", "$or"):
             if not isinstance(condition, (list, tuple)) or not condition:
                 raise InvalidFilter(f"{name} takes a non-empty array of filters", at)
-            out[name] = [_validate(part, _pointer(at, str(i))) for i, part in enumerate(condition)]
+            out[name] = [_validate(part, pointer(at, str(i))) for i, part in enumerate(condition)]
         elif isinstance(name, str) and name.startswith("$"):
             raise _unsupported(name, at)
         elif isinstance(condition, dict):
@@ -177,7 +174,7 @@ def validate_fields(fields: Sequence[str]) -> list[str]:
         raise InvalidFilter("fields must be an array of field names", "/fields")
     out: list[str] = []
     for i, name in enumerate(fields):
-        at = _pointer("/fields", str(i))
+        at = pointer("/fields", str(i))
         _check_field(name, at)
         if name in out:
             continue
@@ -192,13 +189,13 @@ def validate_order(order: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """The sort fields with the key appended, so that the order is total."""
     out: list[tuple[str, int]] = []
     for i, item in enumerate(order):
-        at = _pointer("/order", str(i))
+        at = pointer("/order", str(i))
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise InvalidFilter("an order item is a [field, 1 | -1] pair", at)
         name, direction = item
-        _check_field(name, _pointer(at, "0"))
+        _check_field(name, pointer(at, "0"))
         if isinstance(direction, bool) or direction not in (1, -1):
-            raise InvalidFilter("the direction is 1 or -1", _pointer(at, "1"))
+            raise InvalidFilter("the direction is 1 or -1", pointer(at, "1"))
         if any(name == seen for seen, _ in out):
             raise InvalidFilter(f"{name!r} appears twice", at)
         out.append((name, direction))

@@ -85,7 +85,7 @@ class _ImportFile(LazyModel):
     @classmethod
     def _an_action_of_the_type(cls, value: str, info: ValidationInfo) -> str:
         if not _saved_earlier(info) and "dataType" in info.data:
-            resolve(info.data["dataType"], value)  # UnsupportedImport names the type's actions
+            return resolve(info.data["dataType"], value)[1].value  # UnsupportedImport names the type's actions
         return value
 
 
