@@ -763,43 +763,56 @@ def test_sftp_connects_to_the_addresses_the_resolver_vetted_never_resolving_agai
     assert failed.value.step == "connect"
 
 
-class _ScriptedFtp:
-    """An FTP server that greets, then answers each command as asked after `delay` seconds, or, with
-    `silent_after_login`, logs anyone in and never answers again (a hung server)."""
+class _LoopbackServer:
+    """Accepts connections on 127.0.0.1 and holds each one while `converse` talks on it."""
 
-    _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
-
-    def __init__(self, *, delay: float = 0.0, silent_after_login: bool = False) -> None:
+    def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._delay, self._silent_after_login = delay, silent_after_login
         self._held: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
-        import time
-
         while True:
             try:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
             self._held.append(conn)
-            conn.sendall(b"220 ready\r\n")
-            for line in conn.makefile("rb"):
-                command = line.split()[0].upper() if line.split() else b""
-                if self._silent_after_login and command not in (b"USER", b"PASS"):
-                    continue  # read and never answered
-                time.sleep(self._delay)
-                try:
-                    conn.sendall(self._REPLIES.get(command, b"502 not here") + b"\r\n")
-                except OSError:
-                    break
+            threading.Thread(target=self.converse, args=(conn,), daemon=True).start()
+
+    def converse(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._listener.close()
         for conn in self._held:
             conn.close()
+
+
+class _ScriptedFtp(_LoopbackServer):
+    """An FTP server that greets, then answers each command as asked after `delay` seconds, or, with
+    `silent_after_login`, logs anyone in and never answers again (a hung server)."""
+
+    _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
+
+    def __init__(self, *, delay: float = 0.0, silent_after_login: bool = False) -> None:
+        self._delay, self._silent_after_login = delay, silent_after_login
+        super().__init__()
+
+    def converse(self, conn: socket.socket) -> None:
+        import time
+
+        conn.sendall(b"220 ready\r\n")
+        for line in conn.makefile("rb"):
+            command = line.split()[0].upper() if line.split() else b""
+            if self._silent_after_login and command not in (b"USER", b"PASS"):
+                continue  # read and never answered
+            time.sleep(self._delay)
+            try:
+                conn.sendall(self._REPLIES.get(command, b"502 not here") + b"\r\n")
+            except OSError:
+                return
 
 
 def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_the_step():
@@ -859,28 +872,15 @@ def test_a_check_whose_session_stalls_at_the_remove_removes_its_probe_over_a_fre
     assert _listing(folder) == []  # no probe left behind
 
 
-class _StalledSsh:
-    """Accepts connections and sends `greeting` (nothing, or an SSH banner), then never another byte."""
+class _StalledSsh(_LoopbackServer):
+    """Sends `greeting` (nothing, or an SSH banner) on each connection, then never another byte."""
 
     def __init__(self, greeting: bytes) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._serve, args=(greeting,), daemon=True).start()
+        self._greeting = greeting
+        super().__init__()
 
-    def _serve(self, greeting: bytes) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-            conn.sendall(greeting)
-
-    def close(self) -> None:
-        self._listener.close()
-        for conn in self._held:
-            conn.close()
+    def converse(self, conn: socket.socket) -> None:
+        conn.sendall(self._greeting)
 
 
 @pytest.mark.parametrize("greeting", [b"", b"SSH-2.0-OpenSSH_9.6\r\n"], ids=["no-banner", "banner-then-silence"])
