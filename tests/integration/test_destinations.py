@@ -897,6 +897,63 @@ def test_an_ssh_handshake_that_never_completes_fails_the_check_at_connect(greeti
     assert (failed.value.step, failed.value.reason) == ("connect", f"127.0.0.1:{server.port} did not complete an SSH handshake: timed out.")
 
 
+class _NoSftpSubsystem(_LoopbackServer):
+    """A real SSH server (paramiko's) that logs anyone in with the password, then never answers the request
+    for the sftp subsystem."""
+
+    def __init__(self) -> None:
+        from ferry.destinations.sftp import load_private_key
+
+        self.host_key = load_private_key(_pem(KEYS["ed25519"], "openssh"))
+        self.released = threading.Event()
+        super().__init__()
+
+    def converse(self, conn: socket.socket) -> None:
+        import paramiko
+
+        server = self
+
+        class Interface(paramiko.ServerInterface):
+            def check_auth_password(self, username, password):
+                return paramiko.AUTH_SUCCESSFUL if password == PASSWORD else paramiko.AUTH_FAILED
+
+            def get_allowed_auths(self, username):
+                return "password"
+
+            def check_channel_request(self, kind, chanid):
+                return paramiko.OPEN_SUCCEEDED
+
+            def check_channel_subsystem_request(self, channel, name):
+                server.released.wait(30)  # the answer never comes while the client waits
+                return False
+
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(self.host_key)
+        transport.start_server(server=Interface())
+
+    def close(self) -> None:
+        self.released.set()
+        super().close()
+
+
+def test_an_sftp_server_that_never_starts_the_subsystem_fails_at_connect_within_the_timeout():
+    import time
+
+    from ferry.destinations.port import Timeouts
+    from ferry.destinations.sftp import fingerprint
+
+    server = _NoSftpSubsystem()
+    config = SftpConfig(host="127.0.0.1", port=server.port, username="alice", host_key_fingerprint=fingerprint(server.host_key))
+    started = time.monotonic()
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, Timeouts(connect_s=1.0, operation_s=1.0)).check()
+    finally:
+        server.close()
+    assert (failed.value.step, failed.value.reason) == ("connect", f"127.0.0.1:{server.port} did not open an SFTP session: timed out.")
+    assert time.monotonic() - started < 5  # paramiko alone would wait for ever
+
+
 def _silent_address() -> tuple[socket.socket, list[socket.socket], tuple[str, int]]:
     """An address whose connects get no answer (a full accept queue drops them), as a firewalled host's."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=0)
