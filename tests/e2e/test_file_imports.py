@@ -170,6 +170,10 @@ def test_a_columns_option_naming_no_field_is_refused_at_once_and_nothing_stored(
     answer = fresh.client.post("/jobs", job_body("import_csv", content, args=args))
     assert answer.status == 422 and [e["pointer"] for e in answer.json()["errors"]] == ["/args/columns/Nome"], answer.body
     assert "nickname" in answer.json()["detail"] and fresh.client.get("/jobs").json()["items"] == []
+    # An empty header name: refused too (stored, it made the job's item unreadable on the local stack).
+    answer = fresh.client.post("/jobs", job_body("import_csv", content, args={**args, "columns": {"": "name"}}))
+    assert answer.status == 422 and [e["pointer"] for e in answer.json()["errors"]] == ["/args/columns/"], answer.body
+    assert fresh.client.get("/jobs").json()["items"] == []
 
 
 def test_a_media_type_that_would_break_a_header_line_is_refused_naming_it(fresh):

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from ferry.core.clock import Clock, parse_rfc3339, rfc3339
 from ferry.core.errors import FieldError, InvalidTransition, JobNotFound, MalformedRequest
-from ferry.core.ids import ulid_ceiling, ulid_floor
+from ferry.core.ids import ULID, ulid_ceiling, ulid_floor
 from ferry.jobs.model import (
     ENDED,
     Attachment,
@@ -411,6 +411,12 @@ class JobsTable:
             key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             key = None
-        if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not str(key.get("sk", "")).startswith("JOB#"):
+        if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not _a_job_sort_key(key.get("sk")):
             raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/query/cursor", "unknown cursor")])
         return str(key["sk"])
+
+
+def _a_job_sort_key(value: Any) -> bool:
+    # A cursor's sort key is a job's ("JOB#<ULID>"): any other (a forged one, 5,000 characters long) is refused
+    # before DynamoDB sees it as an ExclusiveStartKey.
+    return isinstance(value, str) and value.startswith("JOB#") and ULID.fullmatch(value.removeprefix("JOB#")) is not None

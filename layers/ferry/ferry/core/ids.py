@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What new_ulid and ulid_of make: 26 characters of Crockford's base 32.
+ULID = re.compile(f"[{_CROCKFORD}]{{26}}")
 
 
 def _encode(value: int, length: int) -> str:

@@ -75,7 +75,7 @@ class CsvOptions(LazyModel):
     encoding: Annotated[str | None, BeforeValidator(_no_blank)] = Field(
         default=None, max_length=40, description="utf-8 (with or without BOM) by default; latin-1 or cp1252 detected or given"
     )
-    columns: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=200)]] | None = Field(
+    columns: dict[Annotated[str, Field(min_length=1, max_length=200)], Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         default=None, max_length=500, description="File header -> field path (dotted for nested fields), where they differ"
     )
 
