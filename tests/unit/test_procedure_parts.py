@@ -556,6 +556,16 @@ def test_import_files_entries_are_checked_when_saved_naming_the_field():
             settings.put("t1", {"importFiles": [entry]})
         assert [e.pointer for e in refused.value.errors] == [pointer], entry
     assert settings.get("t1").importFiles == []  # nothing saved
+    sftp_entry = {"source": "sftp", "path": "in/a.csv", "dataType": "Items"}
+    store = settings._saved
+    store.put("t1", "destination", "D1", {"id": "D1", "config": {"type": "sftp"}}, new=True)
+    store.put("t1", "destination", "D2", {"id": "D2", "config": {"type": "s3"}}, new=True)
+    store.put("t2", "destination", "D3", {"id": "D3", "config": {"type": "sftp"}}, new=True)
+    for destination_id in ("nope", "D2", "D3"):  # none, an S3 one, another tenant's
+        with pytest.raises(InvalidRequest) as refused:
+            settings.put("t1", {"importFiles": [{**sftp_entry, "destinationId": destination_id}]})
+        assert [e.pointer for e in refused.value.errors] == ["/importFiles/0/destinationId"], destination_id
+    assert settings.put("t1", {"importFiles": [{**sftp_entry, "destinationId": "D1"}]}).importFiles[0].destinationId == "D1"
     saved = settings.put("t1", {"importFiles": [{"key": "uploads/t1/a.csv", "dataType": "items", "actionType": "createorupdate"}]})
     assert (saved.importFiles[0].dataType, saved.importFiles[0].actionType) == ("Items", "CreateOrUpdate")  # as the job kinds spell them
 

@@ -10,6 +10,7 @@ from ferry.core.clock import time_zone
 from ferry.core.errors import FieldError, InvalidRequest
 from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import named, resolve
+from ferry.destinations.catalogue import KIND as DESTINATION
 from ferry.destinations.port import check_path
 from ferry.jobs.files import in_tenant_files
 from ferry.jobs.ports import SavedItems
@@ -142,8 +143,21 @@ class Settings:
         except ValidationError as exc:
             errors = [FieldError(_pointer(e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
             raise InvalidRequest(f"The settings are refused: {', '.join(e.pointer for e in errors)}.", errors) from None
+        # An SFTP entry names one of this tenant's SFTP destinations, as an export's destinationId must name one of
+        # its destinations: else ImportFiles would only say so when it runs.
+        unknown = [
+            FieldError(f"/importFiles/{i}/destinationId", "one of this tenant's destinations of type sftp")
+            for i, entry in enumerate(settings.importFiles)
+            if isinstance(entry, SftpImportFile) and not self._an_sftp_destination(tenant, entry.destinationId)
+        ]
+        if unknown:
+            raise InvalidRequest(f"The settings are refused: {', '.join(e.pointer for e in unknown)} names no SFTP destination of this tenant.", unknown)
         self._saved.put(tenant, KIND, ID, settings.model_dump(mode="json"), new=self._saved.get(tenant, KIND, ID) is None)
         return settings
+
+    def _an_sftp_destination(self, tenant: str, destination_id: str) -> bool:
+        found = self._saved.get(tenant, DESTINATION, destination_id)
+        return found is not None and (found.get("config") or {}).get("type") == "sftp"
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
