@@ -791,13 +791,13 @@ class _LoopbackServer:
 
 
 class _ScriptedFtp(_LoopbackServer):
-    """An FTP server that greets, then answers each command as asked after `delay` seconds, or, with
-    `silent_after_login`, logs anyone in and never answers again (a hung server)."""
+    """An FTP server that greets, then answers each command as asked after `delay` seconds; with
+    `silent_after_login`, logs anyone in and never answers again (a hung server); never answers `silent_at`."""
 
     _REPLIES = {b"USER": b"331 password please", b"PASS": b"230 logged in", b"TYPE": b"200 binary", b"CWD": b"250 here"}
 
-    def __init__(self, *, delay: float = 0.0, silent_after_login: bool = False) -> None:
-        self._delay, self._silent_after_login = delay, silent_after_login
+    def __init__(self, *, delay: float = 0.0, silent_after_login: bool = False, silent_at: bytes | None = None) -> None:
+        self._delay, self._silent_after_login, self._silent_at = delay, silent_after_login, silent_at
         super().__init__()
 
     def converse(self, conn: socket.socket) -> None:
@@ -806,13 +806,30 @@ class _ScriptedFtp(_LoopbackServer):
         conn.sendall(b"220 ready\r\n")
         for line in conn.makefile("rb"):
             command = line.split()[0].upper() if line.split() else b""
-            if self._silent_after_login and command not in (b"USER", b"PASS"):
+            if (self._silent_after_login and command not in (b"USER", b"PASS")) or command == self._silent_at:
                 continue  # read and never answered
             time.sleep(self._delay)
             try:
                 conn.sendall(self._REPLIES.get(command, b"502 not here") + b"\r\n")
             except OSError:
                 return
+
+
+@pytest.mark.parametrize(("silent_at", "step", "reason"), [
+    (b"PASS", "auth", "did not answer the login: timed out."),
+    (b"CWD", "permission", "did not answer entering the folder /: timed out."),
+])
+def test_a_server_silent_at_one_step_fails_the_check_at_that_step(silent_at, step, reason):
+    from ferry.destinations.port import Timeouts
+
+    server = _ScriptedFtp(silent_at=silent_at)
+    config = TypeAdapter(DestinationConfig).validate_python({"type": "ftp", "host": "127.0.0.1", "port": server.port, "username": "alice"})
+    try:
+        with pytest.raises(DestinationFailed) as failed:
+            open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, Timeouts(connect_s=1.0, operation_s=1.0)).check()
+    finally:
+        server.close()
+    assert (failed.value.step, failed.value.reason) == (step, f"127.0.0.1:{server.port} {reason}")
 
 
 def test_a_check_of_a_server_that_hangs_answers_within_the_api_request_naming_the_step():
@@ -984,16 +1001,16 @@ def test_a_check_of_a_host_whose_many_addresses_keep_silent_ends_by_its_deadline
 
 
 @pytest.mark.parametrize(
-    ("delay", "within", "failed_at"),
+    ("delay", "within", "step", "failed_at"),
     [
         # Each answer within the 1 s a command may take: the session's third command would be answered at 1.8 s.
-        (0.6, 1.5, "refused to set up the session: timed out."),
-        # USER is answered at 0.8 s; PASS, within its own 1 s, would be at 1.6 s.
-        (0.8, 1.2, "broke off the login: timed out."),
+        (0.6, 1.5, "connect", "refused to set up the session: timed out."),
+        # USER is answered at 0.8 s; PASS, within its own 1 s, would be at 1.6 s: the step it is at is the login.
+        (0.8, 1.2, "auth", "did not answer the login: timed out."),
     ],
     ids=["session-commands", "login"],
 )
-def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline(delay, within, failed_at):
+def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_deadline(delay, within, step, failed_at):
     import time
 
     from ferry.destinations.port import Timeouts
@@ -1007,5 +1024,5 @@ def test_a_check_of_a_server_answering_each_command_just_in_time_ends_by_its_dea
             open_destination(config, DestinationSecrets(password=PASSWORD), _no_s3, resolve_unvetted, timeouts).check()
     finally:
         server.close()
-    assert failed.value.step == "connect" and failed.value.reason.endswith(failed_at), failed.value.reason
+    assert failed.value.step == step and failed.value.reason.endswith(failed_at), failed.value.reason
     assert time.monotonic() - started < within + 0.3

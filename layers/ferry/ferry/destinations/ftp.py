@@ -189,6 +189,8 @@ class FtpDestination:
                 ftp.cwd(self._config.folder)
             except ftplib.error_perm as exc:
                 raise DestinationFailed("permission", f"The folder {self._config.folder} does not exist on {self._where()} or cannot be entered: {_why(exc)}.") from None
+            except (socket.timeout, TimeoutError):
+                raise DestinationFailed("permission", f"{self._where()} did not answer entering the folder {self._config.folder}: timed out.") from None
             except _ERRORS as exc:
                 raise DestinationFailed("connect", f"{self._where()} broke off: {_why(exc)}.") from None
             yield ftp
@@ -228,6 +230,9 @@ class FtpDestination:
             ftp.login(self._config.username, self._secrets.password.get_secret_value())
         except ftplib.error_perm:
             raise DestinationFailed("auth", f"The server at {self._where()} refused the login of {self._config.username!r}.") from None
+        except (socket.timeout, TimeoutError):
+            # Silent at the login: the step it is at (what it would have answered, nobody knows).
+            raise DestinationFailed("auth", f"{self._where()} did not answer the login: timed out.") from None
         except _ERRORS as exc:
             raise DestinationFailed("connect", f"{self._where()} broke off the login: {_why(exc)}.") from None
 

@@ -302,7 +302,7 @@ class SftpDestination:
             except paramiko.AuthenticationException as exc:
                 transport.close()
                 if str(exc) == _AUTH_TIMED_OUT:
-                    raise DestinationFailed("connect", f"{self._where()} did not answer the login in time: timed out.") from None
+                    raise DestinationFailed("auth", f"{self._where()} did not answer the login: timed out.") from None
             except _ERRORS as exc:
                 transport.close()
                 raise DestinationFailed("connect", f"{self._where()} broke off the login: {_why(exc)}.") from None
