@@ -170,16 +170,6 @@ def test_a_put_lands_the_whole_file_under_its_name_and_leaves_no_temporary_file(
     assert re.fullmatch(rf"(sftp|ftps?)://127\.0\.0\.1:\d+/{folder.name}/customers\.zip", delivery.location)
 
 
-def test_a_put_takes_over_the_temporary_file_an_earlier_put_of_the_same_job_left_and_no_other(make, folder):
-    # What a worker killed mid-upload leaves (a dot file, which some servers' listings leave out); the step's
-    # retry puts again as the same job.
-    (folder / ".ferry-01JOBA.part").write_bytes(b"half of monday's, and more than the new file holds")
-    (folder / ".ferry-01JOBB.part").write_bytes(b"another export's, under way")
-    make().put("customers.zip", io.BytesIO(PAYLOAD), owner="01JOBA")
-    assert _listing(folder) == [".ferry-01JOBB.part", "customers.zip"]
-    assert (folder / "customers.zip").read_bytes() == PAYLOAD
-
-
 def test_while_a_put_runs_the_file_is_only_under_a_hidden_temporary_name(make, folder):
     class Watching(io.RawIOBase):
         """Looks at the server's folder each time the destination asks for more bytes."""

@@ -224,7 +224,7 @@ def test_a_forged_cursor_is_refused(repo):
     def forged(key: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
-    another_tenants = forged({"pk": "T#globex", "sk": "JOB#0"})
+    another_tenants = forged({"pk": "T#globex", "sk": "JOB#01JD0000000000000000000000"})  # a well-formed job key
     # The tenant's own, but no job's key: DynamoDB refused it as a start key (a 500 where a 400 is due).
     oversized = forged({"pk": "T#acme", "sk": "JOB#" + "Z" * 5000})
     for cursor in (another_tenants, oversized, "not-a-cursor!"):

@@ -31,7 +31,7 @@ class FolderDestination:
         self._puts = 0
         self.refuse = refuse
 
-    def put(self, name: str, stream, owner: str = "") -> Delivery:
+    def put(self, name: str, stream) -> Delivery:
         if self.refuse:
             raise DestinationFailed(self.refuse, "the server said no")
         self._puts += 1

@@ -69,8 +69,7 @@ class S3Destination:
         self._bucket = bucket
         self._prefix = prefix.strip("/")
 
-    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
-        # S3 writes no temporary object: an upload a dead worker left is a multipart upload, never listed (owner unused).
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         key = self._key(check_name(name))
         source = _Source(stream)
         token = secrets.token_hex(16)

@@ -116,10 +116,10 @@ class FtpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         check_name(name)
         with self._session() as ftp:
-            temporary = temporary_name(owner)
+            temporary = temporary_name()
             try:
                 self._store(ftp, temporary, stream)
                 # Read under the temporary name, which is this put's alone: a rename keeps both.

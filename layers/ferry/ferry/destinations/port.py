@@ -277,16 +277,14 @@ class Delivery:
 
 
 class Destination(Protocol):
-    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         """Writes `stream` as `name` in the destination's folder, replacing a file of that name, and says where.
 
         The bytes go to a temporary name of this put's own first and are renamed at the
         end, so a reader never sees half a file; on a failure that temporary file is
         removed (never another put's). A failure of the destination raises
         DestinationFailed; an exception raised by `stream` itself (the export's source) is
-        raised as it is, after the same clean-up. `owner` (the job delivering) names the
-        temporary file, so the retry of a put whose worker died midway (and cleaned up
-        nothing) writes over what that one left, and renames or removes it.
+        raised as it is, after the same clean-up.
         """
         ...
 
@@ -333,16 +331,11 @@ def check_path(path: str) -> str:
     return ("/" if path.startswith("/") else "") + "/".join(parts)
 
 
-_OWNER = re.compile(r"[0-9A-Za-z]{1,64}")
-
-
-def temporary_name(owner: str = "") -> str:
+def temporary_name() -> str:
     """Hidden and in the same folder: a rename within one folder is atomic, and readers that list "*.zip" or
-    skip dot files never pick up a file being written. An owner's (a job delivers one file at a time) is the
-    same at each attempt, so a retry writes over what a dead attempt left; without one, it is random."""
-    if owner and not _OWNER.fullmatch(owner):
-        raise ValueError(f"an owner of a temporary name is letters and digits: {owner!r}")
-    return f".ferry-{owner or secrets.token_hex(8)}.part"
+    skip dot files never pick up a file being written. Random: two attempts of one delivery may run at once
+    (a step retried while the first invocation still runs), and each must rename or remove only its own."""
+    return f".ferry-{secrets.token_hex(8)}.part"
 
 
 def probe_name() -> str:

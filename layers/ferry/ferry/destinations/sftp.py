@@ -141,9 +141,9 @@ class SftpDestination:
         self._resolve = resolve
         self._timeouts = timeouts
 
-    def put(self, name: str, stream: BinaryIO, owner: str = "") -> Delivery:
+    def put(self, name: str, stream: BinaryIO) -> Delivery:
         check_name(name)
-        temporary = self._path(temporary_name(owner))
+        temporary = self._path(temporary_name())
         try:
             with self._session() as sftp:
                 try:
@@ -154,7 +154,9 @@ class SftpDestination:
                 except _Unanswered:
                     raise
                 except BaseException:
-                    self._discard(sftp, temporary)
+                    # A server silent at the open, a write or the close leaves the session stuck: a fresh one removes it.
+                    if not self._discard(sftp, temporary):
+                        self._discard_in_a_new_session(temporary)
                     raise
         except _Unanswered:
             # A remove sent on the stuck session would wait behind the request the server never answered.
@@ -209,26 +211,34 @@ class SftpDestination:
             transport.close()
 
     def _sftp_client(self, transport: paramiko.Transport) -> _SftpClient:
-        """The SFTP subsystem on a new channel, every wait bounded: paramiko's `from_transport` waits an hour for
-        the channel and for ever for the subsystem, which a server that never starts it would make a hung step."""
-        gave_up = threading.Event()
+        """The SFTP subsystem on a new channel, within the connect timeout. paramiko's own waits take none (an
+        hour for the channel, for ever for the subsystem), so a server that never starts it would hang the step:
+        they run on a thread of their own, waited for that long; past it the transport is closed, which ends the
+        thread's wait (a thread paramiko leaves waiting ends with the process)."""
+        wait_s, operation_s = self._timeouts.connect(), self._timeouts.operation()
+        opened: list[_SftpClient] = []
+        failed: list[BaseException] = []
 
-        def give_up() -> None:
-            gave_up.set()
-            transport.close()  # ends the subsystem request's wait, which takes no timeout
+        def open_subsystem() -> None:
+            try:
+                channel = transport.open_session(timeout=wait_s)
+                channel.settimeout(operation_s)  # the version exchange's reads
+                channel.invoke_subsystem("sftp")
+                opened.append(_SftpClient(channel))
+            except BaseException as exc:  # handed to the caller's thread
+                failed.append(exc)
 
-        watchdog = threading.Timer(self._timeouts.connect(), give_up)
-        watchdog.start()
-        try:
-            channel = transport.open_session(timeout=self._timeouts.connect())
-            channel.settimeout(self._timeouts.operation())
-            channel.invoke_subsystem("sftp")
-            sftp = _SftpClient(channel)  # its version exchange reads with the channel's timeout
-        except _ERRORS as exc:
-            why = "timed out" if gave_up.is_set() else _why(exc)
-            raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {why}.") from None
-        finally:
-            watchdog.cancel()
+        opener = threading.Thread(target=open_subsystem, name="ferry-sftp-subsystem", daemon=True)
+        opener.start()
+        opener.join(wait_s)
+        if opener.is_alive():
+            transport.close()
+            raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: timed out.")
+        if failed:
+            if isinstance(failed[0], _ERRORS):
+                raise DestinationFailed("connect", f"{self._where()} did not open an SFTP session: {_why(failed[0])}.") from None
+            raise failed[0]
+        sftp = opened[0]
         sftp.timeouts = self._timeouts
         return sftp
 

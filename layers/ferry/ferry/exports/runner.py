@@ -206,7 +206,7 @@ class ExportRunner:
         try:
             destination = self._destinations(tenant, destination_id)
             with self._files.open(job.details["result_key"]) as stream:
-                delivery = destination.put(name, stream, owner=job.id)
+                delivery = destination.put(name, stream)
         except DestinationFailed as exc:
             phase = _DELIVERY_PHASE.get(exc.step, "upload")
             self._jobs.set_details(tenant, job_id, {"failure": {"phase": phase, "step": exc.step, "reason": bounded(exc.reason, MAX_MESSAGE_CHARS)}})
