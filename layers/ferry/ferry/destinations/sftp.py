@@ -154,9 +154,7 @@ class SftpDestination:
                 except _Unanswered:
                     raise
                 except BaseException:
-                    # A server silent at the open, a write or the close leaves the session stuck: a fresh one removes it.
-                    if not self._discard(sftp, temporary):
-                        self._discard_in_a_new_session(temporary)
+                    self._discard_or_retry(sftp, temporary)
                     raise
         except _Unanswered:
             # A remove sent on the stuck session would wait behind the request the server never answered.
@@ -183,9 +181,7 @@ class SftpDestination:
                 self._write(sftp, probe, io.BytesIO(PROBE))
                 self._remove(sftp, probe)
             except BaseException:
-                # A session stuck behind an unanswered request cannot remove it: a fresh one may.
-                if not self._discard(sftp, probe):
-                    self._discard_in_a_new_session(probe)
+                self._discard_or_retry(sftp, probe)
                 raise
 
     def fetch(self, path: str, sink: BinaryIO) -> int:
@@ -442,6 +438,12 @@ class SftpDestination:
         except _ERRORS:
             return False
         return True
+
+    def _discard_or_retry(self, sftp: paramiko.SFTPClient, path: str) -> None:
+        """Best effort, as `_discard`; a session stuck behind a request the server left unanswered (silent at the
+        open, a write or the close) cannot remove it: a fresh one may."""
+        if not self._discard(sftp, path):
+            self._discard_in_a_new_session(path)
 
     def _discard_in_a_new_session(self, path: str) -> None:
         """Best effort, as `_discard`, over a connection of its own (as bounded by the timeouts as any)."""
