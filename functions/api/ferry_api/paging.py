@@ -5,9 +5,6 @@ the last id it showed, bound to the tenant (another tenant's cursor is a 400, as
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -15,7 +12,7 @@ from urllib.parse import urlencode
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from ferry.core.errors import FieldError, MalformedRequest
+from ferry.core.cursors import cursor_of, position_of
 from ferry_api.answers import json_answer
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
@@ -35,17 +32,10 @@ def page_answer(items: Sequence[dict[str, Any]], *, tenant: str, path: str, limi
 
 
 def _cursor(tenant: str, last_id: str) -> str:
-    text = json.dumps({"tenant": tenant, "after": last_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return cursor_of({"tenant": tenant, "after": last_id})
 
 
 def _after(cursor: str | None, tenant: str) -> str | None:
     if not cursor:
         return None
-    try:
-        found = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        found = None
-    if not isinstance(found, dict) or found.get("tenant") != tenant or not isinstance(found.get("after"), str):
-        raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/query/cursor", "unknown cursor")])
-    return found["after"]
+    return position_of(cursor, lambda found: found.get("tenant") == tenant and isinstance(found.get("after"), str))["after"]

@@ -11,9 +11,6 @@ Job ids are ULIDs, so sk order is creation order and created_after/before are ke
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +20,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from ferry.core.clock import Clock, parse_rfc3339, rfc3339
-from ferry.core.errors import FieldError, InvalidTransition, JobNotFound, MalformedRequest
+from ferry.core.cursors import cursor_of, position_of
+from ferry.core.errors import InvalidTransition, JobNotFound
 from ferry.core.ids import ULID, ulid_ceiling, ulid_floor
 from ferry.jobs.model import (
     ENDED,
@@ -399,21 +397,14 @@ class JobsTable:
 
     @staticmethod
     def _encode_cursor(tenant: str, sk: str) -> str:
-        key = {"pk": tenant_pk(tenant), "sk": sk}
-        return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+        return cursor_of({"pk": tenant_pk(tenant), "sk": sk})
 
     @staticmethod
     def _decode_cursor(cursor: str | None, tenant: str) -> str | None:
         """The sort key of the last job of the previous page."""
         if not cursor:
             return None
-        try:
-            key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-            key = None
-        if not isinstance(key, dict) or key.get("pk") != tenant_pk(tenant) or not _a_job_sort_key(key.get("sk")):
-            raise MalformedRequest("The cursor is not one this API gave out.", [FieldError("/query/cursor", "unknown cursor")])
-        return str(key["sk"])
+        return str(position_of(cursor, lambda key: key.get("pk") == tenant_pk(tenant) and _a_job_sort_key(key.get("sk")))["sk"])
 
 
 def _a_job_sort_key(value: Any) -> bool:
