@@ -1,6 +1,7 @@
 """Domain errors. The API maps each kind to one RFC 9457 problem in one place."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -19,6 +20,15 @@ class FieldError:
 def pointer(path: str, token: str) -> str:
     """`path` followed by one member or index, escaped as RFC 6901 says (`~` and `/` in a member's name)."""
     return f"{path}/{token.replace('~', '~0').replace('/', '~1')}"
+
+
+def pointer_of(location: Iterable[int | str], path: str = "") -> str:
+    """A validation error's location (pydantic's `loc`) as a JSON pointer under `path`; a refused member name
+    (pydantic's `[key]`) points at the member itself."""
+    for part in location:
+        if part != "[key]":
+            path = pointer(path, str(part))
+    return path
 
 
 class FerryError(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
-from ferry.core.errors import FieldError, InvalidRequest, NotFound, shown
+from ferry.core.errors import FieldError, InvalidRequest, NotFound, pointer_of, shown
 from ferry.core.ids import new_ulid
 from ferry.destinations.port import (
     TRANSFER_TIMEOUTS,
@@ -141,7 +141,8 @@ class Destinations:
             secrets = DestinationSecrets(**{**kept, **sent})
             secrets.check_for(config)
         except ValidationError as exc:
-            errors = [FieldError("".join(f"/{p}" for p in e["loc"][1:] if isinstance(e["loc"], tuple)) or "/", e["msg"]) for e in exc.errors(include_input=False)]
+            # The location's first part is the config's form (sftp, ftp...), which the sender wrote as "type".
+            errors = [FieldError(pointer_of(e["loc"][1:]) or "/", e["msg"]) for e in exc.errors(include_input=False)]
             raise InvalidRequest(f"The destination is refused: {', '.join(e.pointer for e in errors)}.", errors) from None
         except ValueError as exc:
             raise InvalidRequest(f"The destination is refused: {exc}.", [FieldError("/password", str(exc))]) from None

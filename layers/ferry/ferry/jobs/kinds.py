@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ferry.core.errors import FieldError, InvalidRequest, pointer, shown
+from ferry.core.errors import FieldError, InvalidRequest, pointer_of, shown
 from ferry.core.jsontext import encoded_size
 from ferry.jobs.ports import References
 
@@ -61,22 +61,13 @@ class JobKind:
         try:
             parsed = self.args_model.model_validate(raw)
         except ValidationError as exc:
-            pointers = [FieldError(_args_pointer(e["loc"]), e["msg"]) for e in exc.errors()]
+            pointers = [FieldError(pointer_of(e["loc"], "/args"), e["msg"]) for e in exc.errors()]
             names = ", ".join(sorted({p.pointer for p in pointers}))
             raise InvalidRequest(f"Invalid args for {self.name}: {names}.", pointers) from exc
         checked = self.check_args(parsed)
         if encoded_size(checked) > MAX_ARGS_BYTES:
             raise InvalidRequest(f"The args of {self.name} take at most {MAX_ARGS_BYTES // 1024} KB of JSON.", [FieldError("/args", "too large")])
         return checked
-
-
-def _args_pointer(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's location as a JSON pointer into the request's args; a refused member name points at the member."""
-    at = "/args"
-    for part in loc:
-        if part != "[key]":
-            at = pointer(at, str(part))
-    return at
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -22,7 +22,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from ferry.core.clock import Clock, rfc3339
 from ferry.core.ids import new_ulid
-from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, ServiceUnavailable, shown
+from ferry.core.errors import Conflict, FerryError, FieldError, InvalidRequest, NotFound, ServiceUnavailable, pointer_of, shown
 from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import UnsupportedImport, named
 from ferry.destinations.catalogue import Destinations
@@ -83,7 +83,7 @@ class ExportConfigIn(LazyModel):
 
 
 def _refused(exc: ValidationError) -> InvalidRequest:
-    errors = [FieldError("".join(f"/{p}" for p in e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
+    errors = [FieldError(pointer_of(e["loc"]), e["msg"]) for e in exc.errors(include_input=False)]
     return InvalidRequest(f"Refused: {', '.join(e.pointer for e in errors)}.", errors)
 
 

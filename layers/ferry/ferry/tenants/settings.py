@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo, field_validator
 
 from ferry.core.clock import time_zone
-from ferry.core.errors import FieldError, InvalidRequest
+from ferry.core.errors import FieldError, InvalidRequest, pointer_of
 from ferry.core.lazy_model import LazyModel
 from ferry.datatypes.registry import named, resolve
 from ferry.destinations.catalogue import KIND as DESTINATION
@@ -163,5 +163,4 @@ class Settings:
 def _pointer(loc: tuple[int | str, ...]) -> str:
     # Pydantic names the chosen form of an importFiles entry in the location (importFiles/0/sftp/path);
     # the sender wrote no such member, so the pointer leaves it out.
-    parts = [p for i, p in enumerate(loc) if not (i >= 2 and loc[0] == "importFiles" and isinstance(loc[i - 1], int) and p in ("s3", "sftp"))]
-    return "".join(f"/{p}" for p in parts)
+    return pointer_of(p for i, p in enumerate(loc) if not (i >= 2 and loc[0] == "importFiles" and isinstance(loc[i - 1], int) and p in ("s3", "sftp")))
