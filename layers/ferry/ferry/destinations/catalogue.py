@@ -93,6 +93,10 @@ class Destinations:
         record = self._record(tenant, destination_id)
         return self._view(tenant, record, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, destination_id))))
 
+    def is_profile(self, tenant: str, destination_id: str) -> bool:
+        """Whether the destination was created as an export profile (NotFound if there is none): its record only, no secret."""
+        return _is_profile(self._record(tenant, destination_id))
+
     def list(self, tenant: str, *, profiles_only: bool = False) -> list[dict[str, Any]]:
         records = sorted((r for r in self._saved.list(tenant, KIND) if _is_profile(r) or not profiles_only), key=lambda r: r["id"], reverse=True)
         return [self._view(tenant, r, DestinationSecrets(**self._secrets.get(self._secret_name(tenant, r["id"])))) for r in records]

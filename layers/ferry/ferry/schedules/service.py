@@ -146,22 +146,25 @@ class ScheduledExports:
         return self._destinations.list(tenant, profiles_only=True)
 
     def profile(self, tenant: str, profile_id: str) -> dict[str, Any]:
-        found = self._destinations.get(tenant, profile_id)
-        if not found["profile"]:
-            raise NotFound(f"No export profile {shown(profile_id)} (it is a destination of /destinations).")
-        return found
+        self._a_profile(tenant, profile_id)
+        return self._destinations.get(tenant, profile_id)
 
     def update_profile(self, tenant: str, profile_id: str, given: dict[str, Any]) -> dict[str, Any]:
-        self.profile(tenant, profile_id)
+        self._a_profile(tenant, profile_id)
         return self._destinations.update(tenant, profile_id, given)
 
     def check_profile(self, tenant: str, profile_id: str) -> dict[str, Any]:
-        self.profile(tenant, profile_id)
+        self._a_profile(tenant, profile_id)
         return self._destinations.check(tenant, profile_id)
 
     def delete_profile(self, tenant: str, profile_id: str) -> None:
-        self.profile(tenant, profile_id)
+        self._a_profile(tenant, profile_id)
         self.delete_destination(tenant, profile_id)
+
+    def _a_profile(self, tenant: str, profile_id: str) -> None:
+        """NotFound unless the destination is an export profile (a check of its record: its secret is not read)."""
+        if not self._destinations.is_profile(tenant, profile_id):
+            raise NotFound(f"No export profile {shown(profile_id)} (it is a destination of /destinations).")
 
     def delete_destination(self, tenant: str, destination_id: str) -> None:
         """Delete a destination (a profile or not), unless an active configuration exports to it."""
@@ -190,7 +193,7 @@ class ScheduledExports:
                 )
         if config.profileId is not None:
             try:
-                self.profile(tenant, config.profileId)
+                self._a_profile(tenant, config.profileId)
             except NotFound as exc:
                 raise InvalidRequest(exc.detail, [FieldError("/profileId", "an export profile's id (GET /export-profiles)")]) from None
         # The export's own checks (fields, filter), as a run would make them; a refusal points into this body, not at args.
@@ -288,7 +291,7 @@ class ScheduledExports:
         return [job for area in areas if (job := self._run(tenant, self.config(tenant, area), night=None, at=self._clock.now(), test=True))]
 
     def test_profile(self, tenant: str, profile_id: str) -> list[str]:
-        self.profile(tenant, profile_id)
+        self._a_profile(tenant, profile_id)
         return self.test(tenant, [c["area"] for c in self.configs(tenant) if c["active"] and c.get("profileId") == profile_id])
 
     def _run(self, tenant: str, config: dict[str, Any], *, night: date | None, at: datetime, test: bool) -> str | None:
