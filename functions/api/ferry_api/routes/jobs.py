@@ -27,6 +27,7 @@ from ferry.jobs.service import NewAttachment, Submission
 from ferry_api import request
 from ferry_api.answers import json_answer, job_answer
 from ferry_api.openapi import CREATE_PROBLEMS, JOB_HEADERS, JOB_KINDS_ENUM, IdempotencyKey, ok, problems
+from ferry_api.paging import Cursor, list_answer
 from ferry_api.request import MediaType
 from ferry_api.runtime import runtime
 from ferry.jobs.resource import job_resource
@@ -93,11 +94,10 @@ def _submit(job_request: JobRequest) -> tuple[Job, bool]:
 
 def _listed(view: Callable[[Job], dict[str, Any]], path: str, limit: int, cursor: str | None, **criteria: Any) -> Response:
     jobs, next_cursor = runtime.job_service.list(request.tenant_of(router.current_event), limit=limit, cursor=cursor, **criteria)
-    body: dict[str, Any] = {"items": [view(j) for j in jobs], "page": {"limit": limit, "count": len(jobs)}, "link": {}}
-    if next_cursor:
-        query = dict(router.current_event.query_string_parameters or {}, cursor=next_cursor, limit=str(limit))
-        body["link"]["next"] = f"{path}?" + urlencode(query)
-    return json_answer(200, body)
+    next_link = None
+    if next_cursor:  # the next page keeps this one's filters
+        next_link = f"{path}?" + urlencode(dict(router.current_event.query_string_parameters or {}, cursor=next_cursor, limit=str(limit)))
+    return list_answer([view(j) for j in jobs], limit, next_link)
 
 
 # The seeds' examples, one per job type, for Swagger UI's example list.
@@ -109,7 +109,6 @@ CANCEL_PROBLEMS = problems(404, 409, s409="The job has already ended")
 READ_PROBLEMS = problems(404)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Jobs per page")]
-Cursor = Annotated[str | None, Query(description="`link.next` of the previous page carries it")]
 Status = Annotated[JobStatus | None, Query(description="Only jobs in this status")]
 Type = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 100, "enum": JOB_KINDS_ENUM}), Query(max_length=100, description="Only jobs of this type")]
 CreatedAfter = Annotated[datetime | None, Query(description="Only jobs created at or after (RFC 3339)")]
